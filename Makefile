@@ -1,0 +1,34 @@
+# Two commands do all the set-up on a fresh machine that has python3 and make:
+#   make report   # demo bot database -> sync -> weekly report (or BOT_DB=path/to/agentlab.db make report)
+#   make test     # the whole test suite
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+BUILD  := build
+BOT_DB ?=
+SOURCE_TZ ?=
+
+.PHONY: install report test test-fast bench lint clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+report: $(STAMP)
+	$(BIN)/python -m amiga_analytics.pipeline --build-dir $(BUILD) $(if $(BOT_DB),--bot-db "$(BOT_DB)") $(if $(SOURCE_TZ),--source-tz "$(SOURCE_TZ)")
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow and not browser" $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
+
+clean:
+	rm -rf $(BUILD) .pytest_cache

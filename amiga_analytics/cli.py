@@ -1,0 +1,204 @@
+"""The ``amiga-analytics`` command line: thin wrappers over the library.
+
+Each command validates its arguments, calls one library function and prints the result. Library
+``InputError``s (bad input the user can fix) become one line on stderr and exit status 2; ``--debug`` shows the
+traceback instead. Heavy modules are imported inside the commands so that ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import traceback
+from pathlib import Path
+
+import click
+
+from .errors import InputError
+
+EXIT_BAD_INPUT = 2
+
+
+class _State:
+    debug = False
+
+
+def _fail(message: str) -> None:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(EXIT_BAD_INPUT)
+
+
+def friendly_errors(func):
+    """Turn expected failures into one line and exit status 2, unless ``--debug`` was given."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+            raise
+        except InputError as exc:
+            if _State.debug:
+                traceback.print_exc()
+            _fail(str(exc))
+        except (OSError, ValueError, LookupError) as exc:
+            # Anything else the outside world can cause (unreadable files, full disks, broken data) still gets
+            # one line; --debug shows where it came from.
+            if _State.debug:
+                traceback.print_exc()
+            _fail(f"{type(exc).__name__}: {exc} (run again with --debug for the traceback)")
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="amiga-analytics")
+@click.option("--debug", is_flag=True, help="Show full tracebacks instead of one-line errors.")
+def cli(debug: bool) -> None:
+    """Analytics for the AMIGA bot's SQLite database.
+
+    \b
+    A typical run, from a bot database to a weekly report:
+        amiga-analytics sync data/agentlab.db analytics.db
+        amiga-analytics report analytics.db --out reports/
+        amiga-analytics serve analytics.db
+    """
+    _State.debug = debug
+
+
+@cli.command()
+@click.argument("bot_db", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--days", type=click.IntRange(1, 3650), default=28, show_default=True, help="Days of activity.")
+@click.option("--seed", type=int, default=42, show_default=True, help="Random seed; the same seed gives the same rows.")
+@click.option("--tz", "tz", default="Europe/Madrid", show_default=True, help="IANA zone of the simulated bot host.")
+@click.option("--calls", type=click.IntRange(1), default=None, help="Logical tool calls to write (default: a busy bot).")
+@click.option("--end", default=None, help="Last simulated day, YYYY-MM-DD (default: a fixed date, for repeatable output).")
+@friendly_errors
+def demo(bot_db: Path, days: int, seed: int, tz: str, calls: int | None, end: str | None) -> None:
+    """Write a realistic synthetic bot database (and its ground truth beside it).
+
+    \b
+    Example:
+        amiga-analytics demo demo-bot.db --days 14 --seed 7 --tz America/Los_Angeles
+    """
+    from . import demo as demo_mod
+
+    result = demo_mod.write_demo(bot_db, days=days, seed=seed, tz=tz, calls=calls, end=end)
+    click.echo(result.summary())
+
+
+@cli.command()
+@click.argument("bot_db", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Print the pending steps and their SQL; write nothing.")
+@friendly_errors
+def migrate(bot_db: Path, dry_run: bool) -> None:
+    """Create or upgrade a bot database to schema v14, backing it up first.
+
+    \b
+    Example:
+        amiga-analytics migrate data/agentlab.db --dry-run
+    """
+    from . import bot_schema
+
+    plan = bot_schema.migrate(bot_db, dry_run=dry_run)
+    click.echo(plan.describe())
+
+
+@cli.command()
+@click.argument("bot_db", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("analytics_db", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--source-tz", default=None, help="IANA zone of the bot host's clock (default: this machine's).")
+@click.option("--report-tz", default=None, help="IANA zone for days and weeks (default: the source zone).")
+@click.option("--prices", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="CSV of model prices that overrides/extends the shipped table.")
+@click.option("--aliases", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="CSV of alias → model id rows that overrides/extends the shipped table.")
+@click.option("--default-model", default=None,
+              help="Model alias or id for calls with no task (interactive CLI sessions); default: unpriced.")
+@click.option("--keep-message-content", is_flag=True, help="Copy router message texts (masked); default: dropped.")
+@click.option("--full", is_flag=True, help="Rebuild from scratch instead of loading only what changed.")
+@click.option("--quiet", is_flag=True, help="Print nothing but errors.")
+@friendly_errors
+def sync(bot_db: Path, analytics_db: Path, source_tz, report_tz, prices, aliases, default_model,
+         keep_message_content, full, quiet) -> None:
+    """Snapshot, normalise and load the bot database into an analytics database.
+
+    \b
+    Example:
+        amiga-analytics sync data/agentlab.db analytics.db --source-tz Europe/Madrid
+    """
+    from .sync import sync as run_sync
+
+    progress = (not quiet) and sys.stderr.isatty()
+    result = run_sync(bot_db, analytics_db, source_tz=source_tz, report_tz=report_tz, full=full,
+                      prices=prices, aliases=aliases, default_model=default_model,
+                      keep_message_content=keep_message_content, progress=progress)
+    if not quiet:
+        click.echo(result.summary())
+
+
+@cli.command()
+@click.argument("analytics_db", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("name")
+@click.option("--since", default=None, help="Start, inclusive: a date, ISO time or 7d/4w (report timezone).")
+@click.option("--until", default=None, help="End, exclusive: a date or ISO time.")
+@click.option("--by", default=None, help="Group by this column (see each query's help); 'none' for one total row.")
+@click.option("--freq", default=None, help="pandas offset alias for periods: D, W-MON, MS.")
+@click.option("--limit", type=click.IntRange(1), default=None, help="Rows at most, for the top-N queries.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@friendly_errors
+def query(analytics_db: Path, name: str, since, until, by, freq, limit, fmt) -> None:
+    """Run a query function and print its DataFrame (NAME: tool_cost, error_rates, task_throughput, ...).
+
+    \b
+    Example:
+        amiga-analytics query analytics.db tool_cost --by model_id --since 2025-10-01 --format csv
+    """
+    from . import queries
+
+    text = queries.run_named(analytics_db, name, since=since, until=until, by=by, freq=freq, limit=limit, fmt=fmt)
+    click.echo(text, nl=not text.endswith("\n"))
+
+
+@cli.command()
+@click.argument("analytics_db", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--week", default=None, help="ISO week such as 2025-W42 (default: the last complete week with data).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"),
+              show_default=True, help="Directory; the report goes to OUT/<week>/.")
+@click.option("--format", "formats", default="html,md,csv", show_default=True,
+              help="Comma-separated outputs: html, md, csv (PNG charts come with html and md).")
+@click.option("--daily-limit", type=float, default=None, help="Daily cost limit in USD (default: $DAILY_COST_LIMIT).")
+@click.option("--monthly-limit", type=float, default=None,
+              help="Monthly cost limit in USD (default: $MONTHLY_COST_LIMIT).")
+@click.option("--quiet", is_flag=True, help="Print nothing but errors.")
+@friendly_errors
+def report(analytics_db: Path, week, out_dir: Path, formats: str, daily_limit, monthly_limit, quiet) -> None:
+    """Write the weekly report (HTML, Markdown, CSV, PNG charts).
+
+    \b
+    Example:
+        amiga-analytics report analytics.db --week 2025-W42 --out reports/
+    """
+    from .report import write_report
+
+    written = write_report(analytics_db, week=week, out_dir=out_dir, formats=formats,
+                           daily_limit=daily_limit, monthly_limit=monthly_limit)
+    if not quiet:
+        click.echo(written)
+
+
+@cli.command()
+@click.argument("analytics_db", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8001, show_default=True)
+@friendly_errors
+def serve(analytics_db: Path, host: str, port: int) -> None:
+    """Browse the analytics database in a read-only Datasette.
+
+    \b
+    Example:
+        amiga-analytics serve analytics.db --port 8001
+    """
+    from .serve import serve as run_serve
+
+    run_serve(analytics_db, host=host, port=port)
