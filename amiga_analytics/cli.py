@@ -67,7 +67,7 @@ def cli(debug: bool) -> None:
 
 
 @cli.command()
-@click.argument("bot_db", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("bot_db", type=click.Path(path_type=Path))
 @click.option("--days", type=click.IntRange(1, 3650), default=28, show_default=True, help="Days of activity.")
 @click.option("--seed", type=int, default=42, show_default=True, help="Random seed; the same seed gives the same rows.")
 @click.option("--tz", "tz", default="Europe/Madrid", show_default=True, help="IANA zone of the simulated bot host.")
@@ -88,7 +88,7 @@ def demo(bot_db: Path, days: int, seed: int, tz: str, calls: int | None, end: st
 
 
 @cli.command()
-@click.argument("bot_db", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("bot_db", type=click.Path(path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Print the pending steps and their SQL; write nothing.")
 @friendly_errors
 def migrate(bot_db: Path, dry_run: bool) -> None:
@@ -105,13 +105,13 @@ def migrate(bot_db: Path, dry_run: bool) -> None:
 
 
 @cli.command()
-@click.argument("bot_db", type=click.Path(dir_okay=False, path_type=Path))
-@click.argument("analytics_db", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("bot_db", type=click.Path(path_type=Path))
+@click.argument("analytics_db", type=click.Path(path_type=Path))
 @click.option("--source-tz", default=None, help="IANA zone of the bot host's clock (default: this machine's).")
 @click.option("--report-tz", default=None, help="IANA zone for days and weeks (default: the source zone).")
-@click.option("--prices", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--prices", type=click.Path(path_type=Path), default=None,
               help="CSV of model prices that overrides/extends the shipped table.")
-@click.option("--aliases", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--aliases", type=click.Path(path_type=Path), default=None,
               help="CSV of alias → model id rows that overrides/extends the shipped table.")
 @click.option("--default-model", default=None,
               help="Model alias or id for calls with no task (interactive CLI sessions); default: unpriced.")
@@ -138,7 +138,7 @@ def sync(bot_db: Path, analytics_db: Path, source_tz, report_tz, prices, aliases
 
 
 @cli.command()
-@click.argument("analytics_db", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("analytics_db", type=click.Path(path_type=Path))
 @click.argument("name")
 @click.option("--since", default=None, help="Start, inclusive: a date, ISO time or 7d/4w (report timezone).")
 @click.option("--until", default=None, help="End, exclusive: a date or ISO time.")
@@ -161,7 +161,7 @@ def query(analytics_db: Path, name: str, since, until, by, freq, limit, fmt) -> 
 
 
 @cli.command()
-@click.argument("analytics_db", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("analytics_db", type=click.Path(path_type=Path))
 @click.option("--week", default=None, help="ISO week such as 2025-W42 (default: the last complete week with data).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"),
               show_default=True, help="Directory; the report goes to OUT/<week>/.")
@@ -188,7 +188,7 @@ def report(analytics_db: Path, week, out_dir: Path, formats: str, daily_limit, m
 
 
 @cli.command()
-@click.argument("analytics_db", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("analytics_db", type=click.Path(path_type=Path))
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8001, show_default=True)
 @friendly_errors

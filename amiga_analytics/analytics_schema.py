@@ -1,0 +1,294 @@
+"""The analytics database: its migration set and the one place where every table and column is described.
+
+The structure lives in the append-only migration set ``migrations`` (sqlite-utils ``Migrations``; one
+transaction per step). The *descriptions* live in :data:`TABLES`; ``metadata.yml`` for Datasette is generated
+from it and a test keeps both in step with what the migrations build.
+
+Conventions: times are UTC ISO 8601 strings with an explicit ``+00:00`` offset and six-digit microseconds, so
+they sort as text; ``day`` columns are ``YYYY-MM-DD`` dates in the report timezone recorded in ``sync_state``;
+token counts are integers; money is USD as REAL, at full precision.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+MIGRATION_SET = "amiga_analytics"
+migrations = Migrations(MIGRATION_SET)
+
+# Tables a reader of the analytics database never needs to see (hidden in Datasette).
+INTERNAL_TABLES = ("_sqlite_migrations", "sync_state", "open_call_rows")
+
+TABLES: dict[str, dict] = {
+    "tool_calls": {
+        "description": "One row per logical tool call (the bot writes 1, 2, 3 or 4 rows per call; they are merged here).",
+        "columns": {
+            "call_id": "Id of the first bot tool_usage row of the call; stable across syncs.",
+            "source_id": "What the bot wrote in tool_usage.task_id: a 6-hex task id or a Claude session UUID.",
+            "task_id": "The bot task the call belongs to (matched on task id or session_uuid); NULL for interactive CLI sessions.",
+            "tool_name": "Claude Code tool name (Bash, Read, Edit, Task, mcp__…).",
+            "subagent_type": "For Task calls: the sub-agent it delegated to (subagent_type parameter).",
+            "file_path": "For file tools (Read, Write, Edit, MultiEdit, NotebookEdit): the file the call touched.",
+            "started_at": "When the call started (the pre-hook row), UTC ISO 8601.",
+            "ended_at": "When the call completed (completion row or agent_status tool_call row), UTC ISO 8601; NULL if unknown.",
+            "duration_ms": "ended_at - started_at in milliseconds (includes hook latency); NULL when the bot's rows do not allow it.",
+            "day": "Calendar day of started_at in the report timezone (YYYY-MM-DD).",
+            "outcome": "success, failure (the bot's post-hook found an error) or unknown (no completion was ever written).",
+            "error": "Error text the bot extracted, secrets masked.",
+            "error_category": "The bot's error category (permission_error, file_not_found, timeout, …) for failures.",
+            "input_tokens": "Input tokens the bot recorded for the call (Task calls almost only), tokens.",
+            "output_tokens": "Output tokens recorded for the call, tokens.",
+            "cache_write_tokens": "Cache-creation tokens recorded (bot column cache_creation_tokens), tokens.",
+            "cache_read_tokens": "Cache-read tokens recorded, tokens.",
+            "has_tokens": "1 if the bot recorded any token count for the call, else 0.",
+            "model_alias": "Model alias of the call's task (sonnet, haiku, opus), or the default model for CLI sessions.",
+            "model_id": "Model id the alias meant on the call's date (effective-dated alias table); NULL if unresolved.",
+            "cost_usd": "Cost of the recorded tokens at that model's price on that date, USD; NULL if no tokens or no price.",
+            "unpriced_tokens": "Tokens recorded for the call that no price covers (unknown model or no price row), tokens.",
+            "agent_type": "Agent type of the call's task; 'cli_session' for calls with no task.",
+            "parameters": "The tool's parameters as the bot stored them (JSON), secrets masked.",
+            "secrets_masked": "How many secrets were masked in this call's parameters and error text.",
+            "time_issue": "NULL, or why started_at is uncertain: 'dst_gap', 'dst_fold' or 'unparseable'.",
+            "source_rows": "How many bot tool_usage rows were merged into this call.",
+            "last_row_id": "Id of the last bot tool_usage row merged into this call.",
+        },
+    },
+    "tasks": {
+        "description": "One row per bot task, with its outcome, cycle time and the totals of its tool calls.",
+        "columns": {
+            "task_id": "The bot's 6-hex task id.",
+            "status": "Current status: pending, running, completed, failed or stopped.",
+            "created_at": "When the task was created, UTC ISO 8601.",
+            "finished_at": "When the task reached its final status (completed, failed or stopped), UTC ISO 8601.",
+            "cycle_s": "finished_at - created_at in seconds (includes time in the queue).",
+            "created_day": "Calendar day of created_at in the report timezone.",
+            "finished_day": "Calendar day of finished_at in the report timezone.",
+            "model_alias": "Model alias the task ran with (sonnet, haiku, opus).",
+            "model_id": "Model id the alias meant when the task was created.",
+            "agent_type": "code_agent, orchestrator, frontend_agent or research_agent.",
+            "workflow": "Workflow the bot ran (orchestrator at the bot's HEAD); NULL if never started.",
+            "last_subagent": "Sub-agent of the task's latest Task call (the bot's last_agent_type/current_phase).",
+            "user_ref": "Stable, non-reversible reference to the user who asked (salted hash, not the raw id).",
+            "description": "The task prompt, first 200 characters, secrets masked.",
+            "error": "The bot's error text for failed or stopped tasks, secrets masked.",
+            "error_kind": "Bracketed kind from the task monitor ([timeout], [dead_process]) or a short class of the error text.",
+            "calls": "Logical tool calls of the task.",
+            "calls_success": "Calls with outcome success.",
+            "calls_failure": "Calls with outcome failure.",
+            "calls_unknown": "Calls with outcome unknown.",
+            "input_tokens": "Sum of input tokens over the task's calls, tokens.",
+            "output_tokens": "Sum of output tokens over the task's calls, tokens.",
+            "cache_write_tokens": "Sum of cache-write tokens over the task's calls, tokens.",
+            "cache_read_tokens": "Sum of cache-read tokens over the task's calls, tokens.",
+            "cost_usd": "Sum of the priced cost of the task's calls, USD.",
+            "unpriced_tokens": "Tokens of the task's calls that no price covers, tokens.",
+        },
+    },
+    "agent_events": {
+        "description": "The bot's agent_status rows: session starts, one tool_call row per post-hook run, final statuses.",
+        "columns": {
+            "event_id": "The bot's agent_status.id.",
+            "source_id": "What the bot wrote in agent_status.task_id (task id or session UUID).",
+            "task_id": "The linked bot task, NULL for interactive CLI sessions.",
+            "at": "When the event was written, UTC ISO 8601.",
+            "day": "Calendar day of at in the report timezone.",
+            "status": "started, tool_call, completed, failed or stopped.",
+            "message": "The bot's message, secrets masked.",
+            "tool_name": "For tool_call events: the tool (metadata.tool).",
+            "tool_success": "For tool_call events: the bot's success flag (1/0).",
+        },
+    },
+    "router_messages": {
+        "description": "Web-chat router messages (the bot's messages table); content dropped unless kept on purpose.",
+        "columns": {
+            "message_id": "The bot's messages.id.",
+            "user_ref": "Stable, non-reversible reference to the user.",
+            "at": "When the bot wrote the row (after the router's API call returned), UTC ISO 8601.",
+            "day": "Calendar day of at in the report timezone.",
+            "role": "user or assistant.",
+            "input_method": "text, voice or image.",
+            "created_task": "1 if the assistant answered by creating a background task.",
+            "model": "Model name the bot stored (e.g. claude-haiku-4-5).",
+            "model_id": "Resolved model id.",
+            "input_tokens": "Router input tokens for the turn (summed over its tool loop), tokens.",
+            "output_tokens": "Router output tokens for the turn, tokens.",
+            "cost_usd": "Cost of the turn at the model's price on that date, USD; NULL if unpriced.",
+            "unpriced_tokens": "Tokens with no price, tokens.",
+            "content": "Message text, secrets masked; NULL unless sync ran with --keep-message-content.",
+        },
+    },
+    "tool_daily": {
+        "description": "Daily rollup of tool_calls by tool, model, agent type, outcome and error category (what the queries read).",
+        "columns": {
+            "day": "Calendar day in the report timezone.",
+            "tool_name": "Tool name.",
+            "model_id": "Resolved model id ('' when unresolved).",
+            "agent_type": "Agent type of the calls' tasks, or cli_session.",
+            "outcome": "success, failure or unknown.",
+            "error_category": "Error category ('' when none).",
+            "calls": "Logical tool calls.",
+            "calls_with_tokens": "Calls that carry token counts.",
+            "input_tokens": "Input tokens, tokens.",
+            "output_tokens": "Output tokens, tokens.",
+            "cache_write_tokens": "Cache-write tokens, tokens.",
+            "cache_read_tokens": "Cache-read tokens, tokens.",
+            "cost_usd": "Priced cost, USD.",
+            "unpriced_tokens": "Tokens no price covers, tokens.",
+            "duration_count": "Calls with a known duration.",
+            "duration_sum_ms": "Sum of their durations, ms.",
+        },
+    },
+    "model_aliases": {
+        "description": "Effective-dated table of what each model alias meant (Claude Code moves an alias to its family's newest model).",
+        "columns": {
+            "alias": "Alias or undated model name as the bot stores it (sonnet, claude-haiku-4-5, …).",
+            "effective_from": "First day (UTC) this mapping holds.",
+            "model_id": "The dated model id it resolved to.",
+            "source": "Where this row comes from.",
+        },
+    },
+    "model_prices": {
+        "description": "Effective-dated list prices, USD per million tokens.",
+        "columns": {
+            "model_id": "Dated model id.",
+            "effective_from": "First day (UTC) this price holds.",
+            "input_usd_per_mtok": "Input price, USD per million tokens.",
+            "output_usd_per_mtok": "Output price, USD per million tokens.",
+            "cache_write_5m_usd_per_mtok": "5-minute cache write price, USD per million tokens (used for the bot's cache_creation_tokens).",
+            "cache_write_1h_usd_per_mtok": "1-hour cache write price, USD per million tokens.",
+            "cache_read_usd_per_mtok": "Cache read price, USD per million tokens.",
+            "source": "Where this row comes from.",
+        },
+    },
+    "data_quality": {
+        "description": "How far to trust the figures: one row per check per sync.",
+        "columns": {
+            "sync_id": "The sync that measured it (see syncs).",
+            "check_name": "What was measured.",
+            "value": "The count.",
+            "detail": "What the check means.",
+        },
+    },
+    "syncs": {
+        "description": "One row per sync run.",
+        "columns": {
+            "sync_id": "Sequence number.",
+            "mode": "full or incremental.",
+            "started_at": "When the sync started, UTC ISO 8601.",
+            "finished_at": "When it finished, UTC ISO 8601.",
+            "seconds": "Wall time, s.",
+            "bot_schema_version": "Schema version of the bot database it read.",
+            "source_tz": "Zone the bot's naive timestamps were read in.",
+            "report_tz": "Zone of the day columns.",
+            "bot_rows_read": "tool_usage rows read from the bot database.",
+            "calls_written": "tool_calls rows inserted or rewritten.",
+        },
+    },
+    "sync_state": {
+        "description": "Internal: watermarks and settings of the last sync.",
+        "columns": {"key": "Setting name.", "value": "Its value."},
+    },
+    "open_call_rows": {
+        "description": "Internal: bot rows of calls that may still change (awaiting completion), re-read by the next sync.",
+        "columns": {"row_id": "Bot tool_usage.id.", "call_id": "The call it belongs to."},
+    },
+}
+
+
+@migrations()
+def m001_initial(db: Database) -> None:
+    db["tool_calls"].create(
+        {
+            "call_id": int, "source_id": str, "task_id": str, "tool_name": str, "subagent_type": str,
+            "file_path": str, "started_at": str, "ended_at": str, "duration_ms": float, "day": str,
+            "outcome": str, "error": str, "error_category": str, "input_tokens": int, "output_tokens": int,
+            "cache_write_tokens": int, "cache_read_tokens": int, "has_tokens": int, "model_alias": str,
+            "model_id": str, "cost_usd": float, "unpriced_tokens": int, "agent_type": str, "parameters": str,
+            "secrets_masked": int, "time_issue": str, "source_rows": int, "last_row_id": int,
+        },
+        pk="call_id",
+    )
+    db["tool_calls"].create_index(["day"])
+    db["tool_calls"].create_index(["started_at"])
+    db["tool_calls"].create_index(["task_id"])
+    db["tool_calls"].create_index(["tool_name", "outcome"])
+    db["tool_calls"].create_index(["source_id", "tool_name", "started_at"])
+    db["tasks"].create(
+        {
+            "task_id": str, "status": str, "created_at": str, "finished_at": str, "cycle_s": float,
+            "created_day": str, "finished_day": str, "model_alias": str, "model_id": str, "agent_type": str,
+            "workflow": str, "last_subagent": str, "user_ref": str, "description": str, "error": str,
+            "error_kind": str, "calls": int, "calls_success": int, "calls_failure": int, "calls_unknown": int,
+            "input_tokens": int, "output_tokens": int, "cache_write_tokens": int, "cache_read_tokens": int,
+            "cost_usd": float, "unpriced_tokens": int,
+        },
+        pk="task_id",
+    )
+    db["tasks"].create_index(["created_day"])
+    db["tasks"].create_index(["finished_day"])
+    db["tasks"].create_index(["cost_usd"])
+    db["agent_events"].create(
+        {
+            "event_id": int, "source_id": str, "task_id": str, "at": str, "day": str, "status": str,
+            "message": str, "tool_name": str, "tool_success": int,
+        },
+        pk="event_id",
+    )
+    db["agent_events"].create_index(["source_id", "status", "tool_name", "at"])
+    db["agent_events"].create_index(["task_id", "status"])
+    db["router_messages"].create(
+        {
+            "message_id": int, "user_ref": str, "at": str, "day": str, "role": str, "input_method": str,
+            "created_task": int, "model": str, "model_id": str, "input_tokens": int, "output_tokens": int,
+            "cost_usd": float, "unpriced_tokens": int, "content": str,
+        },
+        pk="message_id",
+    )
+    db["router_messages"].create_index(["day"])
+    db["tool_daily"].create(
+        {
+            "day": str, "tool_name": str, "model_id": str, "agent_type": str, "outcome": str,
+            "error_category": str, "calls": int, "calls_with_tokens": int, "input_tokens": int,
+            "output_tokens": int, "cache_write_tokens": int, "cache_read_tokens": int, "cost_usd": float,
+            "unpriced_tokens": int, "duration_count": int, "duration_sum_ms": float,
+        },
+        pk=("day", "tool_name", "model_id", "agent_type", "outcome", "error_category"),
+    )
+    db["model_aliases"].create(
+        {"alias": str, "effective_from": str, "model_id": str, "source": str}, pk=("alias", "effective_from")
+    )
+    db["model_prices"].create(
+        {
+            "model_id": str, "effective_from": str, "input_usd_per_mtok": float, "output_usd_per_mtok": float,
+            "cache_write_5m_usd_per_mtok": float, "cache_write_1h_usd_per_mtok": float,
+            "cache_read_usd_per_mtok": float, "source": str,
+        },
+        pk=("model_id", "effective_from"),
+    )
+    db["syncs"].create(
+        {
+            "sync_id": int, "mode": str, "started_at": str, "finished_at": str, "seconds": float,
+            "bot_schema_version": int, "source_tz": str, "report_tz": str, "bot_rows_read": int,
+            "calls_written": int,
+        },
+        pk="sync_id",
+    )
+    db["data_quality"].create(
+        {"sync_id": int, "check_name": str, "value": int, "detail": str}, pk=("sync_id", "check_name")
+    )
+    db["sync_state"].create({"key": str, "value": str}, pk="key")
+    db["open_call_rows"].create({"row_id": int, "call_id": int}, pk="row_id")
+    db["open_call_rows"].create_index(["call_id"])
+
+
+def migrate(db: Database) -> None:
+    """Bring an analytics database to the current schema (idempotent)."""
+    migrations.apply(db)
+
+
+def is_analytics_database(db: Database) -> bool:
+    """True if ``db`` was built by this package's migrations."""
+    if not db["_sqlite_migrations"].exists():
+        return False
+    return any(m.name == "m001_initial" for m in migrations.applied(db))

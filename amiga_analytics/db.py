@@ -1,0 +1,62 @@
+"""Opening analytics databases.
+
+>>> import amiga_analytics as aa
+>>> aa.connect("no-such.db")
+Traceback (most recent call last):
+...
+amiga_analytics.errors.NotAnAnalyticsDatabase: no-such.db: no such analytics database; create it with `amiga-analytics sync BOT_DB no-such.db`
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from . import analytics_schema
+from .errors import NotAnAnalyticsDatabase
+
+
+def open_analytics(path) -> sqlite3.Connection:
+    """Open an existing analytics database read-only (``mode=ro``), or raise ``NotAnAnalyticsDatabase``."""
+    path = Path(path)
+    if not path.is_file():
+        raise NotAnAnalyticsDatabase(
+            f"{path}: no such analytics database; create it with `amiga-analytics sync BOT_DB {path}`"
+        )
+    conn = None
+    try:
+        conn = sqlite3.connect(f"file:{path.resolve().as_posix()}?mode=ro", uri=True, check_same_thread=False)
+        ok = analytics_schema.is_analytics_database(Database(conn))
+    except sqlite3.DatabaseError:
+        ok = False
+    if not ok:
+        if conn is not None:
+            conn.close()
+        raise NotAnAnalyticsDatabase(
+            f"{path} is not an analytics database written by amiga-analytics; "
+            f"give the file `amiga-analytics sync` wrote, or a new path to create one"
+        )
+    return conn
+
+
+def connect(path) -> Database:
+    """A read-only ``sqlite_utils.Database`` on an analytics database.
+
+    Every query function also accepts a path (or an already open ``Database``).
+    """
+    if isinstance(path, Database):
+        return path
+    return Database(open_analytics(path))
+
+
+def sync_state(db: Database) -> dict:
+    """The settings and watermarks the last sync recorded (``source_tz``, ``report_tz``, …)."""
+    return {k: json.loads(v) for k, v in db.execute("SELECT key, value FROM sync_state").fetchall()}
+
+
+def report_tz(db: Database) -> str:
+    """The report timezone the analytics database was built with (days and weeks are in it)."""
+    return sync_state(db).get("report_tz") or "UTC"

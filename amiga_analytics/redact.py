@@ -1,0 +1,63 @@
+"""Mask secrets on the way into the analytics database.
+
+The bot's own sanitiser only looks at top-level parameter *keys* (bot-data.md §2.6), so credentials inside a
+Bash command (``export OPENAI_API_KEY=sk-…``, ``curl -H 'Authorization: Bearer …'``, ``--password=…``) and in
+error texts reach its database. :func:`mask` replaces each with ``<masked>`` (keeping the harmless prefix, such
+as ``Bearer `` or ``OPENAI_API_KEY=``, so the text still reads), and e-mail addresses and bcrypt hashes with
+``<email>`` and ``<password-hash>``. Replacements contain no quote or backslash, so masking a JSON text leaves
+valid JSON.
+
+>>> mask("export OPENAI_API_KEY=sk-proj-7012897840C8ED28AE81F649 && pytest")
+('export OPENAI_API_KEY=<masked> && pytest', 1)
+>>> mask("curl -H 'Authorization: Bearer ghp_5F57E6E70C2E95CA4F0D8685' https://x")
+("curl -H 'Authorization: Bearer <masked>' https://x", 1)
+>>> mask("mail bob@example.com")
+('mail <email>', 1)
+"""
+
+from __future__ import annotations
+
+import re
+
+MASK = "<masked>"
+
+# A value stops at white space, quotes, backslashes (JSON escapes) and shell separators.
+_V = r"[^\s\"'\\;&|]+"
+
+# (pattern, replacement). Order matters: specific token formats first, then contextual rules.
+_RULES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)", re.S), MASK),
+    (re.compile(r"\$2[abxy]?\$\d\d\$[./A-Za-z0-9]{53}"), "<password-hash>"),
+    (re.compile(r"\bsk-(?:ant-|proj-|live-|test-)?[A-Za-z0-9_\-]{16,}"), MASK),
+    (re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{16,}|github_pat_[A-Za-z0-9_]{20,})"), MASK),
+    (re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{12,}\b"), MASK),
+    (re.compile(r"\bxox[abprs]-[A-Za-z0-9\-]{10,}"), MASK),
+    (re.compile(r"\bAIza[0-9A-Za-z_\-]{30,}"), MASK),
+    (re.compile(r"\beyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"), MASK),
+    (re.compile(r"(?i)(\b(?:bearer|token|basic)\s+)(?!<masked>)(?=[A-Za-z._~+/=\-]*\d)[A-Za-z0-9._~+/=\-]{8,}"),
+     r"\1" + MASK),
+    (re.compile(r"(?i)(\b[A-Z0-9_]*(?:KEY|TOKEN|SECRET|PASSWORD|PASSWD|PWD|CREDENTIALS?|AUTH)[A-Z0-9_]*\s*[=:]\s*)"
+                r"(?!<masked>|(?:bearer|basic|token)\s)" + _V), r"\1" + MASK),
+    (re.compile(r"(?i)(--?(?:password|passwd|pass|token|api[-_]?key|secret|auth)(?:=|\s+))(?!<masked>)" + _V),
+     r"\1" + MASK),
+    (re.compile(r"(\bmysql(?:dump|admin)?\b[^|;&\n\"]*?\s-p)(?!<masked>)" + _V), r"\1" + MASK),
+    (re.compile(r"(\b[a-z][a-z0-9+.\-]*://[^/\s:@\"']+:)(?!<masked>)[^@\s/\"']+(@)"), r"\1" + MASK + r"\2"),
+    (re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"), "<email>"),
+]
+
+# Cheap test that lets the vast majority of texts skip the rules entirely.
+_MAYBE = re.compile(
+    r"(?i)sk-|gh[pousr]_|github_pat|AKIA|ASIA|xox|AIza|eyJ|bearer|token|basic|key|secret|pass|pwd|credential|auth"
+    r"|mysql|://|@|\$2|PRIVATE KEY"
+)
+
+
+def mask(text: str | None) -> tuple[str | None, int]:
+    """Return ``(masked_text, number_of_secrets_masked)``; ``None`` stays ``None``."""
+    if not text or not _MAYBE.search(text):
+        return text, 0
+    total = 0
+    for pattern, replacement in _RULES:
+        text, n = pattern.subn(replacement, text)
+        total += n
+    return text, total

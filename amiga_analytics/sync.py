@@ -1,0 +1,796 @@
+"""Sync: snapshot the bot database, normalise it, and load the analytics database — fully or incrementally.
+
+A *full* sync builds a new analytics database in a temporary file beside the target and renames it into place,
+so a failed or killed first sync leaves no analytics database at all and a failed rebuild leaves the old one.
+An *incremental* sync runs in one write transaction on the existing file: it reads only bot rows added since the
+last sync, plus the rows of the calls that were still waiting for a completion (the bot completes rows in
+place), and rebuilds the daily rollups of the days it touched. If the bot's history changed under it (rows
+deleted, a completed call's row rewritten, a task removed) or the settings changed, it falls back to a full
+sync and says why. Either way the result equals a full sync of the same source.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+import re
+import secrets as _random
+import sqlite3
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import click
+from sqlite_utils import Database
+
+from . import analytics_schema
+from .db import open_analytics
+from .errors import InputError
+from .merge import CATEGORY, ERROR, PARAMS, SOURCE, TCR, TCW, TIN, TOOL, TOUT, TS, Call, CallMerger
+from .pricing import PriceBook
+from .redact import mask
+from .sources import Snapshot, open_snapshot
+from .timeutil import TimeConverter, local_zone_name, zone
+
+FINAL_STATUSES = ("completed", "failed", "stopped")
+FILE_TOOLS = {"Read", "Write", "Edit", "MultiEdit", "NotebookEdit"}
+MAX_TOKENS = 100_000_000  # per call; larger or negative counts are not believable and are dropped
+BATCH = 5_000
+
+TOOL_CALL_COLUMNS = (
+    "call_id", "source_id", "task_id", "tool_name", "subagent_type", "file_path", "started_at", "ended_at",
+    "duration_ms", "day", "outcome", "error", "error_category", "input_tokens", "output_tokens",
+    "cache_write_tokens", "cache_read_tokens", "has_tokens", "model_alias", "model_id", "cost_usd",
+    "unpriced_tokens", "agent_type", "parameters", "secrets_masked", "time_issue", "source_rows", "last_row_id",
+)
+INSERT_TOOL_CALL_SQL = "INSERT OR REPLACE INTO tool_calls ({}) VALUES ({})".format(
+    ", ".join(TOOL_CALL_COLUMNS), ", ".join("?" * len(TOOL_CALL_COLUMNS))
+)
+INSERT_OPEN_ROW_SQL = "INSERT OR REPLACE INTO open_call_rows (row_id, call_id) VALUES (?, ?)"
+INSERT_EVENT_SQL = """INSERT OR REPLACE INTO agent_events
+    (event_id, source_id, task_id, at, day, status, message, tool_name, tool_success)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+INSERT_MESSAGE_SQL = """INSERT OR REPLACE INTO router_messages
+    (message_id, user_ref, at, day, role, input_method, created_task, model, model_id, input_tokens,
+     output_tokens, cost_usd, unpriced_tokens, content)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+UPSERT_TASK_SQL = """INSERT INTO tasks
+    (task_id, status, created_at, finished_at, cycle_s, created_day, finished_day, model_alias, model_id,
+     agent_type, workflow, last_subagent, user_ref, description, error, error_kind,
+     calls, calls_success, calls_failure, calls_unknown, input_tokens, output_tokens, cache_write_tokens,
+     cache_read_tokens, cost_usd, unpriced_tokens)
+    VALUES (:task_id, :status, :created_at, :finished_at, :cycle_s, :created_day, :finished_day, :model_alias,
+     :model_id, :agent_type, :workflow, :last_subagent, :user_ref, :description, :error, :error_kind,
+     0, 0, 0, 0, 0, 0, 0, 0, 0.0, 0)
+    ON CONFLICT(task_id) DO UPDATE SET status = excluded.status, created_at = excluded.created_at,
+     finished_at = excluded.finished_at, cycle_s = excluded.cycle_s, created_day = excluded.created_day,
+     finished_day = excluded.finished_day, model_alias = excluded.model_alias, model_id = excluded.model_id,
+     agent_type = excluded.agent_type, workflow = excluded.workflow, last_subagent = excluded.last_subagent,
+     user_ref = excluded.user_ref, description = excluded.description, error = excluded.error,
+     error_kind = excluded.error_kind"""
+TASK_TOTALS_SQL = """UPDATE tasks SET
+    (calls, calls_success, calls_failure, calls_unknown, input_tokens, output_tokens, cache_write_tokens,
+     cache_read_tokens, cost_usd, unpriced_tokens) = (
+        SELECT COUNT(*), COALESCE(SUM(outcome = 'success'), 0), COALESCE(SUM(outcome = 'failure'), 0),
+               COALESCE(SUM(outcome = 'unknown'), 0), COALESCE(SUM(input_tokens), 0),
+               COALESCE(SUM(output_tokens), 0), COALESCE(SUM(cache_write_tokens), 0),
+               COALESCE(SUM(cache_read_tokens), 0), TOTAL(cost_usd), COALESCE(SUM(unpriced_tokens), 0)
+        FROM tool_calls c WHERE c.task_id = tasks.task_id)
+    WHERE {where}"""
+TASK_FINISH_EVENTS_SQL = """SELECT task_id, status, MAX(at) FROM agent_events
+    WHERE status IN ('completed', 'failed', 'stopped') AND task_id IS NOT NULL GROUP BY task_id, status"""
+CALLS_NEEDING_END_SQL = """SELECT call_id, day FROM tool_calls
+    WHERE ended_at IS NULL AND outcome IN ('success', 'failure') AND started_at IS NOT NULL"""
+FILL_END_FROM_EVENTS_SQL = """UPDATE tool_calls SET ended_at = (
+        SELECT MIN(e.at) FROM agent_events e
+        WHERE e.source_id = tool_calls.source_id AND e.status = 'tool_call' AND e.tool_name = tool_calls.tool_name
+          AND e.at >= tool_calls.started_at AND e.tool_success = (tool_calls.outcome = 'success'))
+    WHERE ended_at IS NULL AND outcome IN ('success', 'failure') AND started_at IS NOT NULL"""
+FILL_DURATION_SQL = """UPDATE tool_calls
+    SET duration_ms = (julianday(ended_at) - julianday(started_at)) * 86400000.0
+    WHERE duration_ms IS NULL AND ended_at IS NOT NULL AND ended_at >= started_at"""
+ROLLUP_SQL = """INSERT INTO tool_daily
+    (day, tool_name, model_id, agent_type, outcome, error_category, calls, calls_with_tokens, input_tokens,
+     output_tokens, cache_write_tokens, cache_read_tokens, cost_usd, unpriced_tokens, duration_count,
+     duration_sum_ms)
+    SELECT day, tool_name, COALESCE(model_id, ''), COALESCE(agent_type, ''), outcome,
+           COALESCE(error_category, ''), COUNT(*), SUM(has_tokens), COALESCE(SUM(input_tokens), 0),
+           COALESCE(SUM(output_tokens), 0), COALESCE(SUM(cache_write_tokens), 0),
+           COALESCE(SUM(cache_read_tokens), 0), TOTAL(cost_usd), COALESCE(SUM(unpriced_tokens), 0),
+           COUNT(duration_ms), TOTAL(duration_ms)
+    FROM tool_calls WHERE day IS NOT NULL {and_days}
+    GROUP BY 1, 2, 3, 4, 5, 6"""
+IN_JSON = "IN (SELECT value FROM json_each(:{name}))"
+
+QUALITY_CHECKS = {
+    "bot_rows_read": "tool_usage rows read from the bot database by this sync",
+    "bot_rows_merged": "bot rows merged into another row's call (the bot writes 1-4 rows per call)",
+    "calls": "logical tool calls in the analytics database",
+    "calls_unknown_outcome": "calls with no completion row (in flight, killed, or failed before the post-hook)",
+    "calls_with_tokens": "calls that carry token counts (the bot records tokens almost only for Task calls)",
+    "calls_without_task": "calls of interactive CLI sessions (no task row, no model unless --default-model)",
+    "calls_with_missing_task": "calls keyed by a task-like id (not a session UUID) that matches no task",
+    "unparseable_timestamps": "tool calls and tasks whose bot timestamp could not be read",
+    "dst_ambiguous_timestamps": "tool calls whose local time fell in a DST gap or repeat",
+    "unpriced_tokens": "tokens no price covers (unknown model or no price), never priced at $0",
+    "unknown_models": "distinct model names that no alias or price row resolves",
+    "secrets_masked": "credentials, e-mail addresses and hashes masked on the way in (calls, tasks, events, messages)",
+    "invalid_values": "bot values of the wrong type or out of range that were dropped (success, tokens) in this sync",
+}
+
+
+class _NeedsFull(Exception):
+    """Raised inside an incremental sync when only a full rebuild gives the right answer."""
+
+
+@dataclass
+class SyncResult:
+    """What a sync did. ``summary()`` is the text the CLI prints."""
+
+    analytics_db: Path
+    mode: str
+    reason: str
+    bot_rows_read: int = 0
+    calls_written: int = 0
+    calls: int = 0
+    rows_merged: int = 0
+    unknown_calls: int = 0
+    calls_with_tokens: int = 0
+    unpriced_tokens: int = 0
+    secrets_masked: int = 0
+    tasks: int = 0
+    events_read: int = 0
+    messages_read: int = 0
+    seconds: float = 0.0
+    quality: dict = field(default_factory=dict)
+
+    def summary(self) -> str:
+        return (
+            f"{self.mode} sync ({self.reason}) in {self.seconds:.1f} s → {self.analytics_db}\n"
+            f"  read {self.bot_rows_read:,} tool_usage rows, {self.events_read:,} agent_status rows, "
+            f"{self.messages_read:,} messages; {self.tasks:,} tasks\n"
+            f"  {self.calls:,} logical tool calls ({self.calls_written:,} written this run, "
+            f"{self.rows_merged:,} duplicate bot rows merged), {self.unknown_calls:,} with unknown outcome, "
+            f"{self.calls_with_tokens:,} with tokens\n"
+            f"  {self.unpriced_tokens:,} unpriced tokens, {self.secrets_masked:,} secrets masked"
+        )
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Public entry point
+
+
+def sync(
+    bot_db,
+    analytics_db,
+    *,
+    source_tz: str | None = None,
+    full: bool = False,
+    progress: bool = False,
+    report_tz: str | None = None,
+    prices=None,
+    aliases=None,
+    default_model: str | None = None,
+    keep_message_content: bool = False,
+) -> SyncResult:
+    """Load ``bot_db`` (the bot's ``agentlab.db``) into ``analytics_db``; incremental unless ``full``.
+
+    ``source_tz`` is the zone of the bot host's clock (default: the zone recorded by the previous sync, else this
+    machine's); ``report_tz`` the zone of days and weeks (default: the source zone). ``prices`` and ``aliases`` are
+    CSV files that override or extend the shipped tables. Raises ``InputError`` for bad input; the bot's file is
+    only ever read.
+    """
+    started = time.perf_counter()
+    bot_db, analytics_db = Path(bot_db), Path(analytics_db)
+    _check_target(bot_db, analytics_db)
+    book = PriceBook.load(prices, aliases)
+    previous = _read_state(analytics_db)
+    source_tz = source_tz or previous.get("source_tz") or local_zone_name()
+    zone(source_tz)
+    report_tz = report_tz or previous.get("report_tz") or source_tz
+    zone(report_tz)
+    settings = {
+        "source_tz": source_tz,
+        "report_tz": report_tz,
+        "prices": _tables_digest(book),
+        "default_model": default_model or "",
+        "keep_message_content": bool(keep_message_content),
+    }
+    options = _Options(settings, book, default_model, keep_message_content, progress)
+    with open_snapshot(bot_db) as snap:
+        mode, reason = _choose_mode(full, analytics_db, previous, settings, snap)
+        if mode == "incremental":
+            try:
+                result = _run_incremental(snap, analytics_db, previous, options)
+            except _NeedsFull as why:
+                mode, reason = "full", str(why)
+        if mode == "full":
+            result = _run_full(snap, analytics_db, previous, options, reason)
+    result.seconds = time.perf_counter() - started
+    _record_seconds(analytics_db, result.seconds)
+    return result
+
+
+@dataclass
+class _Options:
+    settings: dict
+    book: PriceBook
+    default_model: str | None
+    keep_message_content: bool
+    progress: bool
+
+
+def _check_target(bot_db: Path, analytics_db: Path) -> None:
+    if analytics_db.exists() and bot_db.exists() and analytics_db.resolve() == bot_db.resolve():
+        raise InputError(f"{analytics_db} is the bot database itself: give a separate path for the analytics database")
+    if analytics_db.is_dir():
+        raise InputError(f"{analytics_db} is a directory: give a file path for the analytics database, e.g. {analytics_db}/analytics.db")
+    parent = analytics_db.parent if str(analytics_db.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError(f"directory {parent} does not exist: create it first or choose another path for the analytics database")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"cannot write in {parent}: choose a writable directory for the analytics database")
+    if analytics_db.exists():
+        if not os.access(analytics_db, os.W_OK):
+            raise InputError(f"{analytics_db} is read-only: make it writable or choose another path")
+        open_analytics(analytics_db).close()
+
+
+def _read_state(analytics_db: Path) -> dict:
+    if not analytics_db.exists():
+        return {}
+    conn = open_analytics(analytics_db)
+    try:
+        rows = dict(conn.execute("SELECT key, value FROM sync_state").fetchall())
+    finally:
+        conn.close()
+    state = {k: json.loads(v) for k, v in rows.items()}
+    return state
+
+
+def _tables_digest(book: PriceBook) -> str:
+    text = json.dumps([book.alias_rows, book.price_rows], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _choose_mode(full: bool, analytics_db: Path, previous: dict, settings: dict, snap: Snapshot) -> tuple[str, str]:
+    if full:
+        return "full", "--full"
+    if not analytics_db.exists():
+        return "full", "first sync"
+    if previous.get("settings") != settings:
+        changed = sorted(k for k in settings if (previous.get("settings") or {}).get(k) != settings[k])
+        return "full", "settings changed: " + ", ".join(changed)
+    if previous.get("source") != _source_identity(snap):
+        return "full", "different bot database"
+    return "incremental", "new rows only"
+
+
+def _source_identity(snap: Snapshot) -> str:
+    # The first rows of the bot's tables identify the database (a copy or move keeps them; another bot does not).
+    first = snap.conn.execute("SELECT MIN(id), MIN(timestamp) FROM tool_usage").fetchone()
+    return f"{first[0]}|{first[1]}"
+
+
+def _record_seconds(analytics_db: Path, seconds: float) -> None:
+    conn = sqlite3.connect(analytics_db)
+    try:
+        with conn:
+            conn.execute(
+                "UPDATE syncs SET seconds = :seconds WHERE sync_id = (SELECT MAX(sync_id) FROM syncs)",
+                {"seconds": round(seconds, 3)},
+            )
+    finally:
+        conn.close()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Full and incremental runs
+
+
+def _temp_path(analytics_db: Path) -> Path:
+    return analytics_db.with_name(f".{analytics_db.name}.sync-{os.getpid()}.tmp")
+
+
+def _remove_stale_temps(analytics_db: Path) -> None:
+    for name in glob.glob(str(analytics_db.with_name(f".{analytics_db.name}.sync-*.tmp*"))):
+        match = re.search(r"\.sync-(\d+)\.tmp", name)
+        pid = int(match.group(1)) if match else 0
+        try:
+            os.kill(pid, 0)
+            alive = pid != os.getpid()
+        except (ProcessLookupError, PermissionError, OverflowError):
+            alive = False
+        if not alive:
+            try:
+                os.remove(name)
+            except OSError:
+                pass
+
+
+def _run_full(snap: Snapshot, analytics_db: Path, previous: dict, options: _Options, reason: str) -> SyncResult:
+    _remove_stale_temps(analytics_db)
+    temp = _temp_path(analytics_db)
+    conn = sqlite3.connect(temp, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode = OFF")
+        conn.execute("PRAGMA synchronous = OFF")
+        conn.execute("PRAGMA cache_size = -65536")
+        conn.execute("BEGIN")
+        analytics_schema.migrate(Database(conn))
+        loader = _Loader(conn, snap, options, state={"user_ref_salt": previous.get("user_ref_salt")},
+                         mode="full", target=analytics_db)
+        result = loader.run(reason)
+        conn.execute("COMMIT")
+        conn.execute("PRAGMA journal_mode = DELETE")
+        conn.execute("ANALYZE")
+        conn.close()
+        with open(temp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(temp, analytics_db)
+    except BaseException:
+        conn.close()
+        try:
+            os.remove(temp)
+        except OSError:
+            pass
+        raise
+    return result
+
+
+def _run_incremental(snap: Snapshot, analytics_db: Path, previous: dict, options: _Options) -> SyncResult:
+    conn = sqlite3.connect(analytics_db, isolation_level=None, timeout=30)
+    try:
+        conn.execute("PRAGMA cache_size = -65536")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            analytics_schema.migrate(Database(conn))
+            loader = _Loader(conn, snap, options, state=dict(previous), mode="incremental", target=analytics_db)
+            result = loader.run("new rows only")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    finally:
+        conn.close()
+    return result
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The work itself
+
+
+class _Loader:
+    def __init__(self, conn: sqlite3.Connection, snap: Snapshot, options: _Options, *, state: dict, mode: str,
+                 target: Path):
+        self.conn = conn
+        self.target = target
+        self.snap = snap
+        self.options = options
+        self.book = options.book
+        self.state = state
+        self.mode = mode
+        self.incremental = mode == "incremental"
+        settings = options.settings
+        self.conv = TimeConverter(settings["source_tz"], settings["report_tz"])
+        self.salt = state.get("user_ref_salt") or _random.token_hex(16)
+        self.affected_days: set[str] = set()
+        self.affected_tasks: set[str] = set()
+        self.counts = {"bot_rows_read": 0, "invalid_values": 0, "secrets_tasks": 0, "secrets_streams": 0,
+                       "calls_written": 0, "events_read": 0, "messages_read": 0}
+        self.links: dict[str, tuple[str, str, str]] = {}
+
+    # -- helpers ---------------------------------------------------------------------------------------------
+
+    def user_ref(self, user_id) -> str | None:
+        if user_id is None:
+            return None
+        digest = hashlib.sha256(f"{self.salt}:{user_id}".encode()).hexdigest()
+        return "u_" + digest[:12]
+
+    def masked(self, text, limit: int | None = None, *, counter: str = "secrets_streams"):
+        if text is None:
+            return None
+        if not isinstance(text, str):
+            text = str(text)
+        if limit is not None and len(text) > limit:
+            text = text[:limit] + "…"
+        value, n = mask(text)
+        self.counts[counter] += n
+        return value
+
+    def tokens(self, value) -> int | None:
+        if value is None:
+            return None
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            self.counts["invalid_values"] += 1
+            return None
+        if isinstance(value, float) and value != number or not (0 <= number <= MAX_TOKENS):
+            self.counts["invalid_values"] += 1
+            return None
+        return number
+
+    # -- steps -----------------------------------------------------------------------------------------------
+
+    def run(self, reason: str) -> SyncResult:
+        self.write_reference_tables()
+        tasks = self.load_task_links()
+        self.load_agent_events()
+        self.load_tool_calls()
+        self.fill_end_times()
+        self.load_tasks(tasks)
+        self.load_messages()
+        self.rebuild_rollups()
+        return self.finish(reason, len(tasks))
+
+    def write_reference_tables(self) -> None:
+        self.conn.execute("DELETE FROM model_aliases")
+        self.conn.execute("DELETE FROM model_prices")
+        self.conn.executemany(
+            "INSERT INTO model_aliases VALUES (:alias, :effective_from, :model_id, :source)", self.book.alias_rows
+        )
+        self.conn.executemany(
+            """INSERT INTO model_prices VALUES (:model_id, :effective_from, :input_usd_per_mtok,
+               :output_usd_per_mtok, :cache_write_5m_usd_per_mtok, :cache_write_1h_usd_per_mtok,
+               :cache_read_usd_per_mtok, :source)""",
+            self.book.price_rows,
+        )
+
+    def load_task_links(self) -> list[tuple]:
+        tasks = self.snap.rows("tasks").fetchall()
+        for row in tasks:
+            task_id, model, agent_type, session_uuid = row[0], row[5], row[6], row[10]
+            if task_id is None:
+                continue
+            link = (str(task_id), model, agent_type or "code_agent")
+            self.links[str(task_id)] = link
+            if session_uuid:
+                self.links.setdefault(str(session_uuid), link)
+        if self.incremental:
+            known = {r[0] for r in self.conn.execute("SELECT task_id FROM tasks")}
+            if known - {str(r[0]) for r in tasks}:
+                raise _NeedsFull("tasks were deleted from the bot database")
+            unlinked = self.conn.execute(
+                "SELECT COUNT(*) FROM tool_calls WHERE task_id IS NULL AND source_id " + IN_JSON.format(name="ids"),
+                {"ids": json.dumps(list(self.links))},
+            ).fetchone()[0]
+            if unlinked:
+                raise _NeedsFull("a new task claims calls that were loaded as CLI sessions")
+        return tasks
+
+    def load_agent_events(self) -> None:
+        watermark = self.state.get("agent_status_id", 0) if self.incremental else 0
+        cursor = self.snap.rows("agent_status", "id > :wm", {"wm": watermark}, order="id")
+        max_id = watermark
+        batch = []
+        for event_id, ts, source_id, status, message, metadata in cursor:
+            max_id = max(max_id, event_id)
+            at, day, _ = self.conv.convert(ts)
+            tool_name = tool_success = None
+            if status == "tool_call" and metadata:
+                try:
+                    meta = json.loads(metadata)
+                    if isinstance(meta, dict):
+                        tool_name = meta.get("tool")
+                        success = meta.get("success")
+                        tool_success = None if success is None else int(bool(success))
+                except (ValueError, TypeError):
+                    self.counts["invalid_values"] += 1
+            link = self.links.get(str(source_id)) if source_id is not None else None
+            batch.append((event_id, source_id, link[0] if link else None, at, day, status,
+                          self.masked(message, 2000), tool_name, tool_success))
+            if len(batch) >= BATCH:
+                self.conn.executemany(INSERT_EVENT_SQL, batch)
+                batch.clear()
+        self.conn.executemany(INSERT_EVENT_SQL, batch)
+        self.counts["events_read"] = max_id - watermark if self.incremental else max_id
+        self.state["agent_status_id"] = max_id
+
+    def load_tool_calls(self) -> None:
+        watermark = self.state.get("tool_usage_id", 0) if self.incremental else 0
+        merger = CallMerger(window_missed=self.conv.bot_window_missed)
+        reopened: list[tuple] = []
+        if self.incremental:
+            reopened = self.reopen_calls(watermark)
+        new_max = self.snap.max_id("tool_usage")
+        total = max(new_max - watermark, 0) + len(reopened)
+        calls_batch: list[tuple] = []
+        progress = click.progressbar(length=total, label="tool_usage rows", file=sys.stderr) if (
+            self.options.progress and total > 50_000) else None
+        seen = 0
+
+        def emit(calls: list[Call]) -> None:
+            for call in calls:
+                calls_batch.append(self.call_row(call))
+            if len(calls_batch) >= BATCH:
+                self.conn.executemany(INSERT_TOOL_CALL_SQL, calls_batch)
+                self.counts["calls_written"] += len(calls_batch)
+                calls_batch.clear()
+
+        cursor = self.snap.rows("tool_usage", "id > :wm", {"wm": watermark}, order="id")
+        for source in (reopened, cursor):
+            for row in source:
+                emit(merger.feed(row))
+                seen += 1
+                if progress is not None and seen % 20_000 == 0:
+                    progress.update(20_000)
+        open_calls = merger.finish()
+        emit(open_calls)
+        self.conn.executemany(INSERT_TOOL_CALL_SQL, calls_batch)
+        self.counts["calls_written"] += len(calls_batch)
+        if progress is not None:
+            progress.update(total - (seen // 20_000) * 20_000)
+            progress.render_finish()
+        self.conn.executemany(INSERT_OPEN_ROW_SQL, ((r[0], c.call_id) for c in open_calls for r in c.rows))
+        self.counts["bot_rows_read"] = seen
+        self.counts["invalid_values"] += merger.invalid_success
+        # What the next incremental sync checks to notice rewritten history.
+        rows_upto, nulls_upto = self.snap.tool_usage_counts(new_max)
+        open_nulls = sum(1 for c in open_calls for r in c.rows if r[5] is None)
+        self.state["tool_usage_id"] = new_max
+        self.state["tool_usage_rows"] = rows_upto
+        self.state["closed_null_rows"] = nulls_upto - open_nulls
+
+    def reopen_calls(self, watermark: int) -> list[tuple]:
+        """Rows of the calls still open after the last sync, as they are now; checks history was not rewritten."""
+        row_ids = [r[0] for r in self.conn.execute("SELECT row_id FROM open_call_rows ORDER BY row_id")]
+        rows = self.snap.rows("tool_usage", "id " + IN_JSON.format(name="ids"), {"ids": json.dumps(row_ids)},
+                              order="id").fetchall()
+        rows_upto, nulls_upto = self.snap.tool_usage_counts(watermark)
+        if len(rows) != len(row_ids) or rows_upto != self.state.get("tool_usage_rows"):
+            raise _NeedsFull("rows were deleted from the bot's tool_usage")
+        open_nulls = sum(1 for r in rows if r[5] is None)
+        if nulls_upto - open_nulls != self.state.get("closed_null_rows"):
+            raise _NeedsFull("the bot rewrote rows of calls that were already complete")
+        for call_id, day, task_id in self.conn.execute(
+            "SELECT call_id, day, task_id FROM tool_calls WHERE call_id IN (SELECT call_id FROM open_call_rows)"
+        ):
+            self.affected_days.add(day)
+            self.affected_tasks.add(task_id)
+        self.conn.execute("DELETE FROM tool_calls WHERE call_id IN (SELECT call_id FROM open_call_rows)")
+        self.conn.execute("DELETE FROM open_call_rows")
+        return rows
+
+    def call_row(self, call: Call) -> tuple:
+        first = call.rows[0]
+        result = call.result_row()
+        outcome = call.outcome
+        source_id = first[SOURCE]
+        link = self.links.get(str(source_id)) if source_id is not None else None
+        started_at, day, time_issue = self.conv.convert(first[TS])
+        ended_at = None
+        end_text = call.completion_time()
+        if end_text is not None:
+            ended_at = self.conv.convert(end_text)[0]
+        duration_ms = None
+        if started_at and ended_at and ended_at >= started_at:
+            duration_ms = (datetime.fromisoformat(ended_at) - datetime.fromisoformat(started_at)).total_seconds() * 1000
+        elif ended_at and started_at and ended_at < started_at:
+            ended_at = None
+        tool = first[TOOL] if first[TOOL] is not None else "unknown"
+        error = category = None
+        if outcome == "failure" and result is not None:
+            error, category = result[ERROR], result[CATEGORY]
+        tin = tout = tcw = tcr = None
+        if result is not None:
+            tin, tout, tcw, tcr = (self.tokens(result[TIN]), self.tokens(result[TOUT]), self.tokens(result[TCW]),
+                                   self.tokens(result[TCR]))
+        has_tokens = int(any(v is not None for v in (tin, tout, tcw, tcr)))
+        if link is not None:
+            task_id, model_alias, agent_type = link
+        else:
+            task_id, model_alias, agent_type = None, self.options.default_model, "cli_session"
+        model_id = self.book.resolve(model_alias, started_at)
+        cost = None
+        unpriced = 0
+        if has_tokens:
+            cost = self.book.cost(model_id, started_at, tin, tout, tcw, tcr)
+            if cost is None:
+                unpriced = (tin or 0) + (tout or 0) + (tcw or 0) + (tcr or 0)
+        params_text = first[PARAMS]
+        if params_text is not None and not isinstance(params_text, str):
+            params_text = str(params_text) if not isinstance(params_text, bytes) else params_text.decode("utf-8", "replace")
+        params, n_params = mask(params_text)
+        if isinstance(error, bytes):
+            error = error.decode("utf-8", "replace")
+        error, n_error = mask(error if error is None or isinstance(error, str) else str(error))
+        subagent = file_path = None
+        if params and (tool == "Task" or tool in FILE_TOOLS):
+            try:
+                parsed = json.loads(params)
+            except ValueError:
+                parsed = None
+            if isinstance(parsed, dict):
+                if tool == "Task":
+                    subagent = parsed.get("subagent_type")
+                else:
+                    file_path = parsed.get("file_path") or parsed.get("notebook_path")
+                subagent = subagent if isinstance(subagent, str) else None
+                file_path = file_path if isinstance(file_path, str) else None
+        if day is not None:
+            self.affected_days.add(day)
+        self.affected_tasks.add(task_id)
+        return (
+            call.call_id, source_id, task_id, tool, subagent, file_path, started_at, ended_at, duration_ms, day,
+            outcome, error, category, tin, tout, tcw, tcr, has_tokens, model_alias, model_id, cost, unpriced,
+            agent_type, params, n_params + n_error, time_issue, call.source_rows, call.rows[-1][0],
+        )
+
+    def fill_end_times(self) -> None:
+        """End times the rows could not give: the agent_status tool_call row the post-hook wrote after the start."""
+        for _, day in self.conn.execute(CALLS_NEEDING_END_SQL).fetchall():
+            self.affected_days.add(day)
+        self.conn.execute(FILL_END_FROM_EVENTS_SQL)
+        self.conn.execute(FILL_DURATION_SQL)
+
+    def load_tasks(self, tasks: list[tuple]) -> None:
+        finish_events = {(t, s): at for t, s, at in self.conn.execute(TASK_FINISH_EVENTS_SQL)}
+        records = []
+        for (task_id, user_id, status, created_at, updated_at, model, agent_type, workflow, last_agent_type,
+             current_phase, _session_uuid, description, error) in tasks:
+            if task_id is None:
+                continue
+            task_id = str(task_id)
+            created, created_day, _ = self.conv.convert(created_at)
+            finished = finished_day = cycle = None
+            if status in FINAL_STATUSES:
+                finished = finish_events.get((task_id, status)) or self.conv.convert(updated_at)[0]
+                if finished is not None:
+                    finished_day = self.conv.report_day(finished)
+                    if created is not None:
+                        cycle = (datetime.fromisoformat(finished) - datetime.fromisoformat(created)).total_seconds()
+            records.append({
+                "task_id": task_id, "status": status, "created_at": created, "finished_at": finished,
+                "cycle_s": cycle, "created_day": created_day, "finished_day": finished_day,
+                "model_alias": model, "model_id": self.book.resolve(model, created),
+                "agent_type": agent_type or "code_agent", "workflow": workflow,
+                "last_subagent": last_agent_type or current_phase, "user_ref": self.user_ref(user_id),
+                "description": self.masked(description, 200, counter="secrets_tasks"),
+                "error": self.masked(error, 2000, counter="secrets_tasks"),
+                "error_kind": error_kind(error),
+            })
+        self.conn.executemany(UPSERT_TASK_SQL, records)
+        if self.incremental:
+            ids = [t for t in self.affected_tasks if t is not None]
+            self.conn.execute(TASK_TOTALS_SQL.format(where="task_id " + IN_JSON.format(name="ids")),
+                              {"ids": json.dumps(ids)})
+        else:
+            self.conn.execute(TASK_TOTALS_SQL.format(where="1"))
+
+    def load_messages(self) -> None:
+        watermark = self.state.get("messages_id", 0) if self.incremental else 0
+        max_id = watermark
+        batch = []
+        for (message_id, user_id, ts, role, content, tokens_in, tokens_out, input_method,
+             model) in self.snap.rows("messages", "id > :wm", {"wm": watermark}, order="id"):
+            max_id = max(max_id, message_id)
+            at, day, _ = self.conv.convert(ts)
+            tin, tout = self.tokens(tokens_in), self.tokens(tokens_out)
+            model_id = self.book.resolve(model, at)
+            cost, unpriced = None, 0
+            if tin is not None or tout is not None:
+                cost = self.book.cost(model_id, at, tin, tout, 0, 0)
+                if cost is None:
+                    unpriced = (tin or 0) + (tout or 0)
+            text = content if isinstance(content, str) else None
+            created_task = int(role == "assistant" and bool(text) and text.startswith("BACKGROUND_TASK"))
+            kept = self.masked(text) if self.options.keep_message_content else None
+            batch.append((message_id, self.user_ref(user_id), at, day, role, input_method, created_task, model,
+                          model_id, tin, tout, cost, unpriced, kept))
+        self.conn.executemany(INSERT_MESSAGE_SQL, batch)
+        self.counts["messages_read"] = max_id - watermark
+        self.state["messages_id"] = max_id
+
+    def rebuild_rollups(self) -> None:
+        if self.incremental:
+            days = json.dumps(sorted(d for d in self.affected_days if d is not None))
+            self.conn.execute("DELETE FROM tool_daily WHERE day " + IN_JSON.format(name="days"), {"days": days})
+            self.conn.execute(ROLLUP_SQL.format(and_days="AND day " + IN_JSON.format(name="days")), {"days": days})
+        else:
+            self.conn.execute("DELETE FROM tool_daily")
+            self.conn.execute(ROLLUP_SQL.format(and_days=""))
+
+    def finish(self, reason: str, n_tasks: int) -> SyncResult:
+        q = self.conn.execute(
+            """SELECT COUNT(*), COALESCE(SUM(source_rows), 0) - COUNT(*), COALESCE(SUM(outcome = 'unknown'), 0),
+                      COALESCE(SUM(has_tokens), 0), COALESCE(SUM(task_id IS NULL), 0),
+                      COALESCE(SUM(task_id IS NULL AND length(source_id) <> 36), 0),
+                      COALESCE(SUM(time_issue = 'unparseable'), 0),
+                      COALESCE(SUM(time_issue IN ('dst_gap', 'dst_fold')), 0),
+                      COALESCE(SUM(unpriced_tokens), 0), COALESCE(SUM(secrets_masked), 0)
+               FROM tool_calls"""
+        ).fetchone()
+        (calls, merged, unknown, with_tokens, no_task, missing_task, bad_time, dst, unpriced_calls,
+         secrets_calls) = q
+        unpriced_msgs = self.conn.execute("SELECT COALESCE(SUM(unpriced_tokens), 0) FROM router_messages").fetchone()[0]
+        bad_task_times = self.conn.execute("SELECT COUNT(*) FROM tasks WHERE created_at IS NULL").fetchone()[0]
+        unknown_models = self.conn.execute(
+            """SELECT COUNT(*) FROM (
+                 SELECT model_alias FROM tool_calls WHERE model_alias IS NOT NULL AND model_id IS NULL
+                 UNION SELECT model_alias FROM tasks WHERE model_alias IS NOT NULL AND model_id IS NULL
+                 UNION SELECT model FROM router_messages WHERE model IS NOT NULL AND model_id IS NULL)"""
+        ).fetchone()[0]
+        # Secrets in append-only streams (events, messages) accumulate; task texts are re-read every sync.
+        stream_secrets = (self.state.get("secrets_streams", 0) if self.incremental else 0) + self.counts["secrets_streams"]
+        task_secrets = self.counts["secrets_tasks"]
+        self.state["secrets_streams"] = stream_secrets
+        values = {
+            "bot_rows_read": self.counts["bot_rows_read"],
+            "bot_rows_merged": merged,
+            "calls": calls,
+            "calls_unknown_outcome": unknown,
+            "calls_with_tokens": with_tokens,
+            "calls_without_task": no_task,
+            "calls_with_missing_task": missing_task,
+            "unparseable_timestamps": bad_time + bad_task_times,
+            "dst_ambiguous_timestamps": dst,
+            "unpriced_tokens": unpriced_calls + unpriced_msgs,
+            "unknown_models": unknown_models,
+            "secrets_masked": secrets_calls + task_secrets + stream_secrets,
+            "invalid_values": self.counts["invalid_values"],
+        }
+        now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+        sync_id = (self.conn.execute("SELECT COALESCE(MAX(sync_id), 0) FROM syncs").fetchone()[0] or 0) + 1
+        settings = self.options.settings
+        self.conn.execute(
+            """INSERT INTO syncs (sync_id, mode, started_at, finished_at, seconds, bot_schema_version, source_tz,
+               report_tz, bot_rows_read, calls_written) VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?, ?)""",
+            (sync_id, self.mode, now, now, self.snap.version, settings["source_tz"], settings["report_tz"],
+             self.counts["bot_rows_read"], self.counts["calls_written"]),
+        )
+        self.conn.executemany(
+            "INSERT INTO data_quality (sync_id, check_name, value, detail) VALUES (?, ?, ?, ?)",
+            [(sync_id, name, int(values[name]), QUALITY_CHECKS[name]) for name in QUALITY_CHECKS],
+        )
+        self.state.update({
+            "settings": settings, "source_tz": settings["source_tz"], "report_tz": settings["report_tz"],
+            "user_ref_salt": self.salt, "source": _source_identity(self.snap),
+            "bot_schema_version": self.snap.version,
+        })
+        self.conn.execute("DELETE FROM sync_state")
+        self.conn.executemany("INSERT INTO sync_state (key, value) VALUES (?, ?)",
+                              [(k, json.dumps(v)) for k, v in sorted(self.state.items())])
+        return SyncResult(
+            analytics_db=self.target,
+            mode=self.mode, reason=reason, bot_rows_read=self.counts["bot_rows_read"],
+            calls_written=self.counts["calls_written"], calls=calls, rows_merged=merged, unknown_calls=unknown,
+            calls_with_tokens=with_tokens, unpriced_tokens=values["unpriced_tokens"],
+            secrets_masked=values["secrets_masked"], tasks=n_tasks, events_read=self.counts["events_read"],
+            messages_read=self.counts["messages_read"], quality=values,
+        )
+
+
+_ERROR_KINDS = (
+    (re.compile(r"^\[(\w+)\]"), None),
+    (re.compile(r"^Claude produced no output", re.I), "no_output"),
+    (re.compile(r"^Claude produced minimal output", re.I), "minimal_output"),
+    (re.compile(r"^Task execution error", re.I), "execution_error"),
+    (re.compile(r"^Failed to start", re.I), "start_failed"),
+    (re.compile(r"^Task was pending for more than", re.I), "stale_pending"),
+    (re.compile(r"bot restart|bot shutdown", re.I), "bot_restart"),
+    (re.compile(r"by user|user request", re.I), "user_stopped"),
+    (re.compile(r"^Error:", re.I), "error"),
+)
+
+
+def error_kind(error) -> str | None:
+    """A short class of a task's error text (bot-data.md §2.3): timeout, dead_process, no_output, …
+
+    >>> error_kind("[timeout] No updates for 31.0min (timeout: 30min)")
+    'timeout'
+    >>> error_kind("Task stopped by user") is None or error_kind("Task stopped by user")
+    'user_stopped'
+    """
+    if not error or not isinstance(error, str):
+        return None
+    for pattern, kind in _ERROR_KINDS:
+        match = pattern.search(error)
+        if match:
+            return kind or match.group(1)
+    return "other"

@@ -1,0 +1,96 @@
+"""Shared fixtures. Nothing here reads outside the repository: fixtures come from tests/fixtures/."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+from pathlib import Path
+
+import matplotlib
+import pytest
+
+matplotlib.use("Agg")
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SAMPLE_DB = FIXTURES / "sample.db"
+SAMPLE_TRUTH = FIXTURES / "sample.truth.json"
+ARTIFACTS = Path(__file__).parent / "artifacts"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch, tmp_path_factory):
+    """No test can reach a real bot database or the user's cache through the environment."""
+    monkeypatch.delenv("AGENTLAB_DB_PATH", raising=False)
+    monkeypatch.setenv("AMIGA_DB", str(tmp_path_factory.getbasetemp() / "no-such-analytics.db"))
+    monkeypatch.setenv("AMIGA_ANALYTICS_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+    monkeypatch.delenv("DAILY_COST_LIMIT", raising=False)
+    monkeypatch.delenv("MONTHLY_COST_LIMIT", raising=False)
+
+
+@pytest.fixture(scope="session")
+def truth() -> dict:
+    return json.loads(SAMPLE_TRUTH.read_text())
+
+
+@pytest.fixture
+def sample_db(tmp_path) -> Path:
+    """A private, writable copy of the real bot's sample database."""
+    target = tmp_path / "agentlab.db"
+    shutil.copyfile(SAMPLE_DB, target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def sample_analytics(tmp_path_factory) -> Path:
+    """The sample synced once (UTC host, as the sample's truth says). Read-only for tests."""
+    from amiga_analytics.sync import sync
+
+    base = tmp_path_factory.mktemp("sample-analytics")
+    bot = base / "agentlab.db"
+    shutil.copyfile(SAMPLE_DB, bot)
+    out = base / "analytics.db"
+    sync(bot, out, source_tz="UTC")
+    return out
+
+
+@pytest.fixture(scope="session")
+def demo_pair(tmp_path_factory):
+    """A small demo bot database (Europe/Madrid host), its truth, and its analytics database."""
+    from amiga_analytics.demo import write_demo
+    from amiga_analytics.sync import sync
+
+    base = tmp_path_factory.mktemp("demo")
+    bot = base / "demo-bot.db"
+    write_demo(bot, days=21, seed=11, tz="Europe/Madrid", calls=6000)
+    out = base / "analytics.db"
+    sync(bot, out, source_tz="Europe/Madrid")
+    truth = json.loads(Path(str(bot) + ".truth.json").read_text())
+    return bot, truth, out
+
+
+def table_rows(path: Path, table: str, order: str) -> list[tuple]:
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return conn.execute(f"SELECT * FROM {table} ORDER BY {order}").fetchall()
+    finally:
+        conn.close()
+
+
+def file_bytes(path: Path) -> bytes:
+    """The database file and any journal beside it, as bytes, for searching secrets."""
+    data = Path(path).read_bytes()
+    for suffix in ("-wal", "-journal", "-shm"):
+        extra = Path(str(path) + suffix)
+        if extra.exists():
+            data += extra.read_bytes()
+    return data
+
+
+def artifacts_dir() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+os.environ.setdefault("MPLBACKEND", "Agg")
