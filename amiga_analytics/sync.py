@@ -271,9 +271,10 @@ def _choose_mode(full: bool, analytics_db: Path, previous: dict, settings: dict,
 
 
 def _source_identity(snap: Snapshot) -> str:
-    # The first rows of the bot's tables identify the database (a copy or move keeps them; another bot does not).
-    first = snap.conn.execute("SELECT MIN(id), MIN(timestamp) FROM tool_usage").fetchone()
-    return f"{first[0]}|{first[1]}"
+    """What identifies one bot database across copies and moves: when its schema was first created."""
+    if not snap.has_table("schema_version"):
+        return ""
+    return str(snap.conn.execute("SELECT MIN(applied_at) FROM schema_version").fetchone()[0])
 
 
 def _record_seconds(analytics_db: Path, seconds: float) -> None:
