@@ -45,16 +45,21 @@ _RULES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"), "<email>"),
 ]
 
-# Cheap test that lets the vast majority of texts skip the rules entirely.
-_MAYBE = re.compile(
-    r"(?i)sk-|gh[pousr]_|github_pat|AKIA|ASIA|xox|AIza|eyJ|bearer|token|basic|key|secret|pass|pwd|credential|auth"
-    r"|mysql|://|@|\$2|PRIVATE KEY"
-)
+# Cheap test that lets the vast majority of texts skip the rules entirely (substring tests on the lower-cased
+# text are an order of magnitude faster than one case-insensitive alternation).
+_MAYBE = ("sk-", "gh", "github_pat", "akia", "asia", "xox", "aiza", "eyj", "bearer", "token", "basic", "key",
+          "secret", "pass", "pwd", "credential", "auth", "mysql", "://", "@", "$2", "private key")
 
 
 def mask(text: str | None) -> tuple[str | None, int]:
     """Return ``(masked_text, number_of_secrets_masked)``; ``None`` stays ``None``."""
-    if not text or not _MAYBE.search(text):
+    if not text:
+        return text, 0
+    low = text.lower()
+    for word in _MAYBE:
+        if word in low:
+            break
+    else:
         return text, 0
     total = 0
     for pattern, replacement in _RULES:

@@ -104,6 +104,8 @@ ROLLUP_SQL = """INSERT INTO tool_daily
            COUNT(duration_ms), TOTAL(duration_ms)
     FROM tool_calls WHERE day IS NOT NULL {and_days}
     GROUP BY 1, 2, 3, 4, 5, 6"""
+DEFERRABLE_INDEXES_SQL = """SELECT name, sql FROM sqlite_master
+    WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN ('tool_calls', 'agent_events')"""
 IN_JSON = "IN (SELECT value FROM json_each(:{name}))"
 
 QUALITY_CHECKS = {
@@ -323,9 +325,13 @@ def _run_full(snap: Snapshot, analytics_db: Path, previous: dict, options: _Opti
         conn.execute("PRAGMA cache_size = -65536")
         conn.execute("BEGIN")
         analytics_schema.migrate(Database(conn))
+        # Indexes are cheaper built once over the loaded tables than maintained row by row.
+        deferred = conn.execute(DEFERRABLE_INDEXES_SQL).fetchall()
+        for name, _ in deferred:
+            conn.execute(f"DROP INDEX [{name}]")
         loader = _Loader(conn, snap, options, state={"user_ref_salt": previous.get("user_ref_salt")},
                          mode="full", target=analytics_db)
-        result = loader.run(reason)
+        result = loader.run(reason, before_rollups=lambda: [conn.execute(sql) for _, sql in deferred])
         conn.execute("COMMIT")
         conn.execute("PRAGMA journal_mode = DELETE")
         conn.execute("ANALYZE")
@@ -419,11 +425,13 @@ class _Loader:
 
     # -- steps -----------------------------------------------------------------------------------------------
 
-    def run(self, reason: str) -> SyncResult:
+    def run(self, reason: str, before_rollups=None) -> SyncResult:
         self.write_reference_tables()
         tasks = self.load_task_links()
         self.load_agent_events()
         self.load_tool_calls()
+        if before_rollups is not None:
+            before_rollups()
         self.fill_end_times()
         self.load_tasks(tasks)
         self.load_messages()

@@ -84,11 +84,11 @@ class TimeConverter:
         self.source = zone(source_tz)
         self.report = zone(report_tz)
         self.same_zone = source_tz == report_tz
-        self._hour_cache: dict[str, tuple[timedelta, str | None]] = {}
+        self._hour_cache: dict[tuple, tuple[timedelta, str | None]] = {}
         self._day_cache: dict[str, str] = {}
 
     def _offset(self, naive: datetime) -> tuple[timedelta, str | None]:
-        key = naive.strftime("%Y-%m-%dT%H")
+        key = (naive.year, naive.month, naive.day, naive.hour)
         hit = self._hour_cache.get(key)
         if hit is None:
             probe = naive.replace(minute=30, second=0, microsecond=0)
@@ -143,7 +143,7 @@ class TimeConverter:
             utc = dt.astimezone(UTC).replace(tzinfo=None)
         if not (1990 <= utc.year <= 2200):
             return None, None, "unparseable"
-        utc_text = utc.strftime("%Y-%m-%dT%H:%M:%S.%f") + "+00:00"
+        utc_text = utc.isoformat(timespec="microseconds") + "+00:00"
         if self.same_zone and dt.tzinfo is None and issue is None:
             day = text[:10] if len(text) >= 10 and text[4] == "-" else dt.date().isoformat()
         else:

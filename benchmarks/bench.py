@@ -1,0 +1,245 @@
+"""The benchmark: speed and memory as ratios against baselines measured in the same run (`make bench`).
+
+Builds (once, cached under build/bench/) a demo bot database of at least 1,000,000 tool_usage rows, then
+measures, each heavy step in a fresh subprocess so its peak memory is its own:
+
+* full sync ÷ SQLite copying the raw table (``CREATE TABLE t AS SELECT * FROM src.tool_usage``)   target ≤ 4
+* incremental sync after 1 % new rows ÷ full sync                                               target ≤ 0.10
+* each headline query over the whole history vs one raw GROUP BY over the bot's tool_usage       target ≥ 10×
+  and vs pandas.read_sql of the table followed by a groupby                                     target ≥ 100×
+* the whole weekly report                                                                       target ≤ 5 s
+* peak memory of sync and report                                                                target ≤ 300 MB
+* every Datasette page and canned query                                                         target ≤ 300 ms
+
+Usage: python benchmarks/bench.py [--calls N] [--keep] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD = ROOT / "build" / "bench"
+TZ = "Europe/Madrid"
+
+
+def best_of(n: int, fn) -> float:
+    times = []
+    for _ in range(n):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def run_step(*args: str) -> dict:
+    """Run one measured step in a fresh interpreter; it prints a JSON line with seconds and peak RSS."""
+    out = subprocess.run([sys.executable, __file__, "--step", *args], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def step(args: list[str]) -> None:
+    name = args[0]
+    start = time.perf_counter()
+    if name == "sync":
+        from amiga_analytics import sync
+
+        sync(args[1], args[2], source_tz=TZ, full=args[3] == "full")
+    elif name == "report":
+        from amiga_analytics.report import write_report
+
+        write_report(args[1], out_dir=Path(args[2]))
+    elif name == "demo":
+        from amiga_analytics.demo import write_demo
+
+        write_demo(Path(args[1]), calls=int(args[2]), days=int(args[3]), seed=7, tz=TZ, truth=False)
+    else:
+        raise SystemExit(f"unknown step {name}")
+    seconds = time.perf_counter() - start
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": seconds, "peak_mb": peak_mb}))
+
+
+def build_source(calls: int, days: int) -> Path:
+    BUILD.mkdir(parents=True, exist_ok=True)
+    path = BUILD / f"bot-{calls}-{days}.db"
+    if not path.exists():
+        print(f"building the demo bot database ({calls:,} logical calls over {days} days)…", flush=True)
+        info = run_step("demo", str(path), str(calls), str(days))
+        print(f"  demo written in {info['seconds']:.1f} s", flush=True)
+    return path
+
+
+def raw_copy_seconds(bot: Path) -> float:
+    def copy():
+        with tempfile.TemporaryDirectory(dir=BUILD) as tmp:
+            conn = sqlite3.connect(Path(tmp) / "copy.db")
+            conn.execute("ATTACH DATABASE ? AS src", (f"file:{bot}?mode=ro",))
+            conn.execute("CREATE TABLE t AS SELECT * FROM src.tool_usage")
+            conn.commit()
+            conn.close()
+
+    return best_of(2, copy)
+
+
+def append_one_percent(bot: Path, target: Path) -> int:
+    """A copy of the bot database with 1 % more tool_usage rows (the newest 1 %, a week later)."""
+    shutil.copyfile(bot, target)
+    conn = sqlite3.connect(target)
+    total, top = conn.execute("SELECT COUNT(*), MAX(id) FROM tool_usage").fetchone()
+    n = total // 100
+    with conn:
+        conn.execute(
+            """INSERT INTO tool_usage (timestamp, task_id, tool_name, duration_ms, success, error, parameters,
+                   error_category, screenshot_path, input_tokens, output_tokens, cache_creation_tokens,
+                   cache_read_tokens)
+               SELECT strftime('%Y-%m-%dT%H:%M:%f', timestamp, '+7 days'), task_id, tool_name, duration_ms,
+                   success, error, parameters, error_category, screenshot_path, input_tokens, output_tokens,
+                   cache_creation_tokens, cache_read_tokens
+               FROM tool_usage WHERE id > ? ORDER BY id""",
+            (top - n,),
+        )
+    conn.close()
+    return n
+
+
+def query_ratios(bot: Path, analytics: Path) -> list[dict]:
+    import pandas as pd
+
+    import amiga_analytics as aa
+    from amiga_analytics import queries
+
+    raw = sqlite3.connect(f"file:{bot}?mode=ro", uri=True)
+    raw_sql = """SELECT tool_name, COUNT(*), SUM(success = 0), SUM(success = 1), SUM(input_tokens), SUM(output_tokens)
+                 FROM tool_usage GROUP BY tool_name"""
+    raw_seconds = best_of(3, lambda: raw.execute(raw_sql).fetchall())
+
+    def pandas_way():
+        df = pd.read_sql("SELECT * FROM tool_usage", raw)
+        df.groupby("tool_name").agg({"id": "count", "success": "sum", "input_tokens": "sum"})
+
+    pandas_seconds = best_of(1, pandas_way)
+    raw.close()
+    db = aa.connect(analytics)
+    results = []
+    for name, fn in (("tool_cost", lambda: queries.tool_cost(db)), ("error_rates", lambda: queries.error_rates(db)),
+                     ("task_throughput", lambda: queries.task_throughput(db))):
+        fn()
+        seconds = best_of(5, fn)
+        results.append({"query": name, "seconds": seconds, "vs_raw_group_by": raw_seconds / seconds,
+                        "vs_pandas": pandas_seconds / seconds})
+    return [{"raw_group_by_s": raw_seconds, "pandas_read_sql_groupby_s": pandas_seconds}] + results
+
+
+def datasette_timings(analytics: Path) -> list[tuple[str, float]]:
+    import asyncio
+
+    from amiga_analytics.serve import build_datasette, page_paths
+
+    ds = build_datasette(analytics)
+
+    async def measure():
+        timings = []
+        for path in page_paths(ds):
+            response = await ds.client.get(path)
+            assert response.status_code == 200, (path, response.status_code)
+            start = time.perf_counter()
+            response = await ds.client.get(path)
+            timings.append((path, time.perf_counter() - start))
+        return timings
+
+    return asyncio.run(measure())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=450_000, help="logical calls in the demo (≈2.3 rows each)")
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--json", type=Path, default=BUILD / "results.json")
+    parser.add_argument("--step", nargs=argparse.REMAINDER)
+    args = parser.parse_args()
+    if args.step:
+        step(args.step)
+        return
+
+    bot = build_source(args.calls, args.days)
+    conn = sqlite3.connect(f"file:{bot}?mode=ro", uri=True)
+    rows = conn.execute("SELECT COUNT(*) FROM tool_usage").fetchone()[0]
+    conn.close()
+    print(f"source: {bot.name}: {rows:,} tool_usage rows, {bot.stat().st_size / 1e6:.0f} MB")
+    if rows < 1_000_000:
+        raise SystemExit("the benchmark needs at least 1,000,000 tool_usage rows: raise --calls")
+    results: dict = {"tool_usage_rows": rows}
+
+    raw = raw_copy_seconds(bot)
+    work = BUILD / "work"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
+    analytics = work / "analytics.db"
+    full = run_step("sync", str(bot), str(analytics), "full")
+    grown = work / "bot-grown.db"
+    added = append_one_percent(bot, grown)
+    base = work / "analytics-incremental.db"
+    shutil.copyfile(analytics, base)
+    incremental = run_step("sync", str(grown), str(base), "incremental")
+    results["sync"] = {
+        "raw_copy_s": raw, "full_s": full["seconds"], "full_peak_mb": full["peak_mb"],
+        "full_over_raw_copy": full["seconds"] / raw, "rows_added": added,
+        "incremental_s": incremental["seconds"], "incremental_peak_mb": incremental["peak_mb"],
+        "incremental_over_full": incremental["seconds"] / full["seconds"],
+    }
+    print(f"sync: raw copy {raw:.2f} s; full sync {full['seconds']:.2f} s = {full['seconds'] / raw:.2f} × raw "
+          f"(target ≤ 4), peak {full['peak_mb']:.0f} MB (target ≤ 300)")
+    print(f"      incremental after {added:,} new rows (1 %): {incremental['seconds']:.2f} s = "
+          f"{incremental['seconds'] / full['seconds']:.3f} × full (target ≤ 0.10), peak {incremental['peak_mb']:.0f} MB")
+
+    try:
+        q = query_ratios(bot, analytics)
+    except ImportError as exc:
+        print(f"queries: not measured ({exc})")
+    else:
+        results["queries"] = q
+        print(f"queries: raw GROUP BY {q[0]['raw_group_by_s'] * 1000:.0f} ms, pandas read_sql+groupby "
+              f"{q[0]['pandas_read_sql_groupby_s']:.2f} s")
+        for r in q[1:]:
+            print(f"  {r['query']:<16} {r['seconds'] * 1000:7.1f} ms  {r['vs_raw_group_by']:6.0f}× faster than raw "
+                  f"GROUP BY (target ≥ 10), {r['vs_pandas']:7.0f}× faster than pandas (target ≥ 100)")
+
+    try:
+        rep = run_step("report", str(analytics), str(work / "reports"))
+    except subprocess.CalledProcessError as exc:
+        print(f"report: not measured ({exc.stderr.strip().splitlines()[-1] if exc.stderr else exc})")
+    else:
+        results["report"] = rep
+        print(f"report: {rep['seconds']:.2f} s (target ≤ 5), peak {rep['peak_mb']:.0f} MB (target ≤ 300)")
+
+    try:
+        pages = datasette_timings(analytics)
+    except ImportError as exc:
+        print(f"datasette: not measured ({exc})")
+    else:
+        results["datasette"] = [{"path": p, "ms": s * 1000} for p, s in pages]
+        slowest = max(pages, key=lambda x: x[1])
+        print(f"datasette: {len(pages)} pages, slowest {slowest[1] * 1000:.0f} ms ({slowest[0]}) (target ≤ 300 ms)")
+        for p, s in pages:
+            print(f"  {s * 1000:7.1f} ms  {p}")
+
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(results, indent=2))
+    print(f"results: {args.json}")
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    os.chdir(ROOT)
+    main()
