@@ -44,10 +44,12 @@ __all__ = [
     "save",
 ]
 
-FIGSIZE = (6.4, 3.6)
+# Sized to be read on a phone: the report shows a chart about 360 px wide there (640 px at most on a desktop),
+# so the figure is narrow in inches and its text large for it.
+FIGSIZE = (4.8, 3.2)
 FONT_SIZE = 11
-TITLE_SIZE = 12.5
-DPI = 150
+TITLE_SIZE = 12
+DPI = 200
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies.
 COLORS = {
@@ -81,7 +83,7 @@ def _style(ax: Axes, *, title: str | None, xlabel: str | None, ylabel: str | Non
         ax.spines[side].set_visible(False)
     for side in ("left", "bottom"):
         ax.spines[side].set_color("#888888")
-    ax.tick_params(labelsize=FONT_SIZE - 1, colors=COLORS["text"], length=3)
+    ax.tick_params(labelsize=FONT_SIZE - 0.5, colors=COLORS["text"], length=3)
     ax.grid(axis=grid_axis, color=COLORS["grid"], linewidth=0.8)
     ax.set_axisbelow(True)
     if title:
@@ -125,19 +127,25 @@ def _pct(value: float, _pos: Any = None) -> str:
     return f"{value:.0f}%" if float(value).is_integer() else f"{value:.1f}%"
 
 
-def _day_labels(periods: Sequence) -> list[str]:
-    """'Mon 13' labels for daily positions (the timestamps are already in the report timezone)."""
-    stamps = pd.to_datetime(pd.Series(list(periods)))
-    return [f"{ts:%a} {ts.day}" for ts in stamps]
+def _day_ticks(ax: Axes, periods: Sequence) -> None:
+    """Day positions 0..n-1 labelled for people (the timestamps are already in the report timezone).
 
-
-def _sparse_ticks(ax: Axes, labels: list[str], *, max_labels: int = 10) -> None:
-    n = len(labels)
-    step = max(1, int(np.ceil(n / max_labels)))
-    # Label from the last day backwards, so the most recent days are always labelled.
-    positions = list(range(n - 1, -1, -step))[::-1]
-    ax.set_xticks(positions)
-    ax.set_xticklabels([labels[i] for i in positions], rotation=0)
+    Up to 10 days every day is labelled "Mon\n13"; longer spans label each Monday "13 Oct" (weeks start on
+    Monday, like the report's) with a small tick for every day.
+    """
+    stamps = list(pd.to_datetime(pd.Series(list(periods))))
+    n = len(stamps)
+    if n <= 10:
+        ax.set_xticks(range(n))
+        ax.set_xticklabels([f"{ts:%a}\n{ts.day}" for ts in stamps])
+    else:
+        mondays = [i for i, ts in enumerate(stamps) if ts.day_of_week == 0]
+        if len(mondays) > 6:
+            mondays = mondays[::2]
+        ax.set_xticks(mondays)
+        ax.set_xticklabels([f"{stamps[i].day} {stamps[i]:%b}" for i in mondays])
+        ax.set_xticks(range(n), minor=True)
+        ax.tick_params(axis="x", which="minor", length=2, color="#888888")
     ax.set_xlim(-0.6, n - 0.4)
 
 
@@ -200,12 +208,24 @@ def _label_column(df: pd.DataFrame, exclude: Sequence[str] = ()) -> str:
     raise ValueError("expected a grouping column (tool_name, model_id, …) in the DataFrame")
 
 
-def _category_labels(values: pd.Series, missing: str = "(none)", width: int = 28) -> list[str]:
+def _category_labels(values: pd.Series, missing: str = "(none)", width: int = 22) -> list[str]:
+    """Bar labels; long names lose their middle (mcp__playwright__browser_navigate → mcp__play…wser_navigate),
+    so the distinguishing end stays readable."""
     out = []
     for v in values:
         text = missing if v is None or (isinstance(v, float) and np.isnan(v)) or v == "" else str(v)
-        out.append(text if len(text) <= width else text[: width - 1] + "…")
+        if len(text) > width:
+            head = (width - 1) * 2 // 5
+            text = text[:head] + "…" + text[len(text) - (width - 1 - head):]
+        out.append(text)
     return out
+
+
+def _bar_axes(ax: Axes | None, n: int) -> Axes:
+    """Horizontal bar charts grow with their number of bars, so bars keep one thickness."""
+    if ax is not None:
+        return ax
+    return _axes(None, (FIGSIZE[0], min(1.3 + 0.32 * max(n, 1), 6.0)))
 
 
 def save(ax: Axes, path, *, close_figure: bool = True) -> None:
@@ -244,7 +264,7 @@ def _daily_bars(df, column, *, ax, title, ylabel, color, fmt=None, highlight=Non
     _highlight(ax, daily["period_start"], highlight)
     ax.bar(xs, values.fillna(0).to_numpy(), color=color, width=0.75, zorder=2)
     _flag(ax, daily["period_start"], values, flagged)
-    _sparse_ticks(ax, _day_labels(daily["period_start"]))
+    _day_ticks(ax, daily["period_start"])
     if fmt is not None:
         ax.yaxis.set_major_formatter(FuncFormatter(fmt))
     else:
@@ -299,7 +319,7 @@ def plot_error_rate_per_day(df: pd.DataFrame, *, ax: Axes | None = None, highlig
     _highlight(ax, daily["period_start"], highlight)
     ax.plot(xs, rate.to_numpy(), color=COLORS["bad"], marker="o", markersize=4, linewidth=1.8, zorder=3)
     _flag(ax, daily["period_start"], rate, flagged)
-    _sparse_ticks(ax, _day_labels(daily["period_start"]))
+    _day_ticks(ax, daily["period_start"])
     ax.yaxis.set_major_formatter(FuncFormatter(_pct))
     top = float(rate.max(skipna=True)) if rate.notna().any() else 1.0
     ax.set_ylim(0, max(top * 1.15, 1.0))
@@ -311,104 +331,106 @@ def plot_error_rate_per_day(df: pd.DataFrame, *, ax: Axes | None = None, highlig
 # Breakdowns
 
 
+def _hbars(ax: Axes | None, labels: list[str], values: np.ndarray, texts: list[str], *, color: str,
+           title: str | None, xlabel: str, xfmt=None, headroom: float = 1.25) -> Axes:
+    """Horizontal bars, first item on top, each labelled with its value; the one look of every breakdown."""
+    own_figure = ax is None
+    ax = _bar_axes(ax, len(values))
+    _style(ax, title=None if own_figure else title, xlabel=xlabel, ylabel=None, grid_axis="x")
+    if own_figure and title:
+        # Long bar labels push the axes right; a figure-level title stays at the left edge like the others.
+        ax.figure.suptitle(title, x=0.02, ha="left", fontsize=TITLE_SIZE, color=COLORS["text"])
+    ys = np.arange(len(values))[::-1]
+    ax.barh(ys, values, color=color, height=0.65, zorder=2)
+    ax.set_yticks(ys)
+    ax.set_yticklabels(labels)
+    ax.set_ylim(-0.6, len(values) - 0.4)
+    if xfmt is not None:
+        ax.xaxis.set_major_formatter(FuncFormatter(xfmt))
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=4, integer=xfmt is None))
+    vmax = max(float(np.nanmax(values)) if len(values) else 0.0, 1e-9)
+    for y, v, text in zip(ys, values, texts):
+        ax.text(v + vmax * 0.015, y, text, va="center", fontsize=FONT_SIZE - 1.5, color=COLORS["text"])
+    ax.set_xlim(0, vmax * headroom)
+    ax.tick_params(axis="y", length=0)
+    return ax
+
+
 def plot_cost_by(df: pd.DataFrame, *, ax: Axes | None = None, by: str | None = None, top: int = 10,
                  title: str | None = None) -> Axes:
-    """Horizontal bars of ``cost_usd`` per ``by`` value (USD), the largest first; the rest summed as 'other'.
+    """Horizontal bars of ``cost_usd`` per ``by`` value (USD), the largest first; beyond ``top`` summed as 'other'.
 
     ``df``: ``tool_cost(..., by="tool_name")`` or ``by="model_id"`` (``by`` defaults to the first text column).
-    Rows with no priced cost are left out; a note says how many.
+    Groups with no priced cost are left out.
     """
-    ax = _axes(ax)
     by = by or _label_column(df)
-    _style(ax, title=title or f"Cost by {by.replace('_', ' ')}", xlabel="cost (USD)", ylabel=None, grid_axis="x")
+    title = title or f"Cost by {by.replace('_', ' ')}"
     data = df[[by, "cost_usd"]].copy()
     data["cost_usd"] = data["cost_usd"].astype("float64")
     priced = data[data["cost_usd"].fillna(0) > 0].sort_values(["cost_usd", by], ascending=[False, True])
     if priced.empty:
+        ax = _axes(ax)
+        _style(ax, title=title, xlabel="cost (USD)", ylabel=None)
         return _empty(ax, "no priced cost")
-    if len(priced) > top:
-        rest = priced.iloc[top - 1:]["cost_usd"].sum()
-        priced = pd.concat([priced.iloc[: top - 1],
-                            pd.DataFrame({by: [f"other ({len(priced) - top + 1})"], "cost_usd": [rest]})])
     labels = _category_labels(priced[by])
-    ys = np.arange(len(priced))[::-1]
     values = priced["cost_usd"].to_numpy()
-    ax.barh(ys, values, color=COLORS["main"], height=0.65, zorder=2)
-    ax.set_yticks(ys)
-    ax.set_yticklabels(labels)
-    ax.xaxis.set_major_formatter(FuncFormatter(_usd))
-    ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
-    vmax = float(values.max())
-    for y, v in zip(ys, values):
-        ax.text(v + vmax * 0.01, y, _usd_label(v), va="center", fontsize=FONT_SIZE - 1.5, color=COLORS["text"])
-    ax.set_xlim(0, vmax * 1.22)
-    ax.tick_params(axis="y", length=0)
-    return ax
+    if len(priced) > top:
+        labels = labels[: top - 1] + [f"{len(priced) - top + 1} others"]
+        values = np.append(values[: top - 1], values[top - 1:].sum())
+    return _hbars(ax, labels, values, [_usd_label(v) for v in values], color=COLORS["main"], title=title,
+                  xlabel="cost (USD)", xfmt=_usd, headroom=1.35)
 
 
 def plot_error_rates(df: pd.DataFrame, *, ax: Axes | None = None, by: str | None = None, top: int = 12,
                      min_completed: int = 1, title: str | None = None) -> Axes:
-    """Horizontal bars of ``error_rate`` (%) per ``by`` value, highest first, labelled with failed/completed.
+    """Horizontal bars of ``error_rate`` (%) per ``by`` value, highest first, labelled "rate (failed/completed)".
 
-    ``df``: ``error_rates(..., by="tool_name")`` or ``by="error_category"``-like frames with ``failed``,
-    ``completed`` and ``error_rate`` columns. Groups with fewer than ``min_completed`` completed calls are
-    left out (their rate is noise).
+    ``df``: ``error_rates(..., by="tool_name")`` (or any frame with ``failed``, ``completed`` and
+    ``error_rate``). Groups with fewer than ``min_completed`` completed calls are left out (their rate is noise).
     """
-    ax = _axes(ax)
     by = by or _label_column(df)
-    _style(ax, title=title or f"Error rate by {by.replace('_', ' ')}", xlabel="error rate (%)", ylabel=None,
-           grid_axis="x")
+    title = title or f"Error rate by {by.replace('_', ' ')}"
     data = df[df["completed"].fillna(0) >= max(min_completed, 1)].copy()
     data["pct"] = data["error_rate"].astype("float64") * 100
     data = data.sort_values(["pct", "completed", by], ascending=[False, False, True]).head(top)
     if data.empty:
+        ax = _axes(ax)
+        _style(ax, title=title, xlabel="error rate (%)", ylabel=None)
         return _empty(ax, "no completed calls")
-    ys = np.arange(len(data))[::-1]
-    ax.barh(ys, data["pct"].to_numpy(), color=COLORS["bad"], height=0.65, zorder=2)
-    ax.set_yticks(ys)
-    ax.set_yticklabels(_category_labels(data[by]))
-    ax.xaxis.set_major_formatter(FuncFormatter(_pct))
-    ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
-    vmax = max(float(data["pct"].max()), 1.0)
-    for y, pct, failed, completed in zip(ys, data["pct"], data["failed"], data["completed"]):
-        ax.text(pct + vmax * 0.01, y, f"{pct:.1f}%  ({int(failed):,}/{int(completed):,})", va="center",
-                fontsize=FONT_SIZE - 1.5, color=COLORS["text"])
-    ax.set_xlim(0, vmax * 1.45)
-    ax.tick_params(axis="y", length=0)
+    texts = [f"{p:.1f}% ({int(f):,}/{int(c):,})" for p, f, c in zip(data["pct"], data["failed"], data["completed"])]
+    ax = _hbars(ax, _category_labels(data[by]), data["pct"].to_numpy(), texts, color=COLORS["bad"], title=title,
+                xlabel="error rate (%)", xfmt=_pct, headroom=1.75)
+    if float(data["pct"].max()) == 0:
+        ax.set_xlim(0, 10)
     return ax
 
 
 def plot_subagent_usage(df: pd.DataFrame, *, ax: Axes | None = None, by: str | None = None, value: str = "calls",
-                        top: int = 10, title: str | None = "Sub-agent calls (Task tool)") -> Axes:
-    """Horizontal bars of ``value`` (default ``calls``) per sub-agent, most used first.
+                        top: int = 10, title: str | None = None) -> Axes:
+    """Horizontal bars of ``value`` (``calls`` or ``cost_usd``) per sub-agent, largest first.
 
-    ``df``: ``subagent_usage(...)``; ``by`` defaults to its first text column (``subagent_type``).
+    ``df``: ``subagent_usage(...)``; ``by`` defaults to its first text column (``subagent_type``). Beyond ``top``
+    the rest is summed as 'others'.
     """
-    ax = _axes(ax)
     by = by or _label_column(df)
-    xlabel = {"calls": "calls", "cost_usd": "cost (USD)"}.get(value, value.replace("_", " "))
-    _style(ax, title=title, xlabel=xlabel, ylabel=None, grid_axis="x")
+    usd = value.endswith("_usd")
+    xlabel = "cost (USD)" if usd else value.replace("_", " ")
+    title = title or ("Sub-agent cost (Task tool)" if usd else "Sub-agent calls (Task tool)")
     data = df[[by, value]].copy()
     data[value] = data[value].astype("float64")
-    data = data[data[value].fillna(0) > 0].sort_values([value, by], ascending=[False, True]).head(top)
+    data = data[data[value].fillna(0) > 0].sort_values([value, by], ascending=[False, True])
     if data.empty:
+        ax = _axes(ax)
+        _style(ax, title=title, xlabel=xlabel, ylabel=None)
         return _empty(ax, "no sub-agent calls")
-    ys = np.arange(len(data))[::-1]
-    vals = data[value].to_numpy()
-    ax.barh(ys, vals, color=COLORS["main"], height=0.65, zorder=2)
-    ax.set_yticks(ys)
-    ax.set_yticklabels(_category_labels(data[by], missing="(not recorded)"))
-    vmax = float(vals.max())
-    for y, v in zip(ys, vals):
-        text = _usd_label(v) if value == "cost_usd" else f"{v:,.0f}"
-        ax.text(v + vmax * 0.01, y, text, va="center", fontsize=FONT_SIZE - 1.5, color=COLORS["text"])
-    if value == "cost_usd":
-        ax.xaxis.set_major_formatter(FuncFormatter(_usd))
-    else:
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=5))
-    ax.set_xlim(0, vmax * 1.18)
-    ax.tick_params(axis="y", length=0)
-    return ax
+    labels = _category_labels(data[by], missing="(not recorded)")
+    values = data[value].to_numpy()
+    if len(values) > top:
+        labels = labels[: top - 1] + [f"{len(values) - top + 1} others"]
+        values = np.append(values[: top - 1], values[top - 1:].sum())
+    texts = [_usd_label(v) if usd else f"{v:,.0f}" for v in values]
+    return _hbars(ax, labels, values, texts, color=COLORS["main"], title=title, xlabel=xlabel,
+                  xfmt=_usd if usd else None, headroom=1.3 if usd else 1.2)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -435,7 +457,7 @@ def plot_throughput(df: pd.DataFrame, *, ax: Axes | None = None, highlight: tupl
         bottom = bottom + vals
     ax.plot(xs, daily["created"].fillna(0).astype("float64").to_numpy(), color=COLORS["text"], marker="o",
             markersize=3.5, linewidth=1.4, label="created", zorder=4)
-    _sparse_ticks(ax, _day_labels(daily["period_start"]))
+    _day_ticks(ax, daily["period_start"])
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     top = max(float(bottom.max()), float(daily["created"].fillna(0).max()), 1.0)
     ax.set_ylim(0, top * 1.3)
@@ -472,12 +494,20 @@ def plot_cycle_times(df: pd.DataFrame, *, ax: Axes | None = None, column: str = 
     if hi <= lo:
         lo, hi = lo / 1.5, hi * 1.5
     bins = np.geomspace(lo, hi * 1.0001, num=min(25, max(6, int(np.sqrt(len(values))) + 3)))
-    ax.hist(values.to_numpy(), bins=bins, color=COLORS["main"], edgecolor="white", linewidth=0.6, zorder=2)
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:g}"))
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    counts, _edges, _patches = ax.hist(values.to_numpy(), bins=bins, color=COLORS["main"], edgecolor="white",
+                                       linewidth=0.6, zorder=2)
+    # Headroom above the tallest bar for the legend; the marker lines stop below it.
+    ax.set_ylim(0, max(float(np.max(counts)), 1.0) * 1.45)
     median, p90 = float(values.median()), float(values.quantile(0.9))
-    ax.axvline(median, color=COLORS["accent"], linewidth=2, label=f"median {median:.3g} {unit}", zorder=3)
-    ax.axvline(p90, color=COLORS["bad"], linewidth=2, linestyle="--", label=f"90th pct {p90:.3g} {unit}", zorder=3)
-    _legend(ax, loc="upper right")
+
+    def num(v: float) -> str:
+        return f"{v:.1f}" if v >= 1 else f"{v:.2g}"
+
+    ax.axvline(median, ymax=0.7, color=COLORS["accent"], linewidth=2, label=f"median {num(median)} {unit}", zorder=3)
+    ax.axvline(p90, ymax=0.7, color=COLORS["bad"], linewidth=2, linestyle="--", label=f"90th pct {num(p90)} {unit}",
+               zorder=3)
+    _legend(ax, loc="upper center", ncols=2, handlelength=1.4, columnspacing=1.2)
     return ax

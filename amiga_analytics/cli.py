@@ -8,6 +8,7 @@ traceback instead. Heavy modules are imported inside the commands so that ``--he
 from __future__ import annotations
 
 import functools
+import sqlite3
 import sys
 import traceback
 from pathlib import Path
@@ -41,9 +42,13 @@ def friendly_errors(func):
             if _State.debug:
                 traceback.print_exc()
             _fail(str(exc))
-        except (OSError, ValueError, LookupError) as exc:
-            # Anything else the outside world can cause (unreadable files, full disks, broken data) still gets
-            # one line; --debug shows where it came from.
+        except sqlite3.Error as exc:
+            if _State.debug:
+                traceback.print_exc()
+            _fail(f"SQLite could not read or write a database: {exc}. If a file is damaged, restore it from a "
+                  f"backup; run again with --debug for the traceback")
+        except Exception as exc:
+            # Anything else (unreadable files, full disks, a bug) still gets one line; --debug shows where.
             if _State.debug:
                 traceback.print_exc()
             _fail(f"{type(exc).__name__}: {exc} (run again with --debug for the traceback)")

@@ -52,7 +52,7 @@ What is modelled
   input/output tokens too. Nothing else has tokens.
 * **Secrets.** About 3 % of Bash commands carry credentials that the key-based sanitiser misses
   (``export OPENAI_API_KEY=sk-proj-…``, ``curl -H 'Authorization: Bearer ghp_…'``, ``mysql --password=…``,
-  ``AKIA…`` keys, tokens in git URLs); 3 % of Bash failures echo a token in the error text. E-mail addresses
+  ``AKIA…`` keys, tokens in git URLs); some failing git commands echo a token in their error text. E-mail addresses
   appear in ``users``, in ``git config``/``--author`` commands and in some chat messages; ``users`` holds
   bcrypt-shaped hashes.
 * **Router and web (§1.7, §1.8, §1.10).** Each web-chat turn writes a user row and an assistant row, both after
@@ -74,7 +74,7 @@ import os
 import random
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from operator import itemgetter
 from pathlib import Path
@@ -156,13 +156,20 @@ def sanitize_parameters(params: dict | None) -> dict:
         return {}
     clean = {}
     for key, value in params.items():
-        if any(word in str(key).lower() for word in _SENSITIVE_KEYS):
+        sensitive = _SENSITIVE_CACHE.get(key)
+        if sensitive is None:
+            low = str(key).lower()
+            sensitive = _SENSITIVE_CACHE[key] = any(word in low for word in _SENSITIVE_KEYS)
+        if sensitive:
             clean[key] = "<redacted>"
         elif isinstance(value, str) and len(value) > 500:
             clean[key] = value[:500] + "..."
         else:
             clean[key] = value
     return clean
+
+
+_SENSITIVE_CACHE: dict = {}
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -206,6 +213,7 @@ class _Clock:
     def __init__(self, tz: ZoneInfo):
         self.tz = tz
         self._offsets: dict[int, int | None] = {}
+        self._prefixes: dict[int, str] = {}
 
     def _exact_offset(self, t: int) -> int:
         return int(datetime.fromtimestamp(t // US, self.tz).utcoffset().total_seconds()) * US
@@ -221,15 +229,26 @@ class _Clock:
         return self._exact_offset(t) if off is None else off
 
     def iso(self, t: int) -> str:
-        return (_EPOCH + timedelta(microseconds=t + self.offset(t))).isoformat()
+        """``datetime.isoformat()`` of the local wall time, microseconds left out when they are zero."""
+        day, rest = divmod(t + self.offset(t), DAY)
+        prefix = self._prefixes.get(day)
+        if prefix is None:
+            prefix = self._prefixes[day] = (_EPOCH + timedelta(days=day)).date().isoformat() + "T"
+        seconds, micro = divmod(rest, US)
+        hour, seconds = divmod(seconds, 3600)
+        minute, seconds = divmod(seconds, 60)
+        if micro:
+            return f"{prefix}{hour:02d}:{minute:02d}:{seconds:02d}.{micro:06d}"
+        return f"{prefix}{hour:02d}:{minute:02d}:{seconds:02d}"
 
     def local_day(self, t: int) -> int:
         return (t + self.offset(t)) // DAY
 
-    def at_local(self, day: date, seconds: float = 0.0) -> int:
-        """The UTC instant of local wall time ``day`` + ``seconds``."""
-        wall = datetime(day.year, day.month, day.day, tzinfo=self.tz) + timedelta(seconds=seconds)
-        return (wall - _EPOCH_UTC) // timedelta(microseconds=1)
+    def at_local(self, day: date, seconds: float = 0.0, fold: int = 0) -> int:
+        """The UTC instant of local wall time ``day`` + ``seconds`` (``fold=1``: the second one, when the clock
+        falls back and that wall time happens twice)."""
+        wall = datetime(day.year, day.month, day.day) + timedelta(seconds=seconds)
+        return (wall.replace(tzinfo=self.tz, fold=fold) - _EPOCH_UTC) // timedelta(microseconds=1)
 
 
 class _Server:
@@ -248,7 +267,7 @@ def _server_schedule(rng: random.Random, days: list[date], clock: _Clock) -> _Se
     states: list[bool] = []
     state = rng.random() < 0.5
     while len(states) < len(days):
-        states += [state] * (rng.randint(3, 8) if state else rng.randint(1, 4))
+        states += [state] * (rng.randint(4, 9) if state else rng.randint(1, 3))
         state = not state
     states = states[:len(days)]
     if len(days) >= 2 and all(states):
@@ -290,7 +309,8 @@ _SYMBOLS = ("update_tool_usage", "create_task", "TaskManager", "get_user_tasks",
             "record_agent_status", "SessionPool", "categorize_error", "handleSubmit", "DataLoader", "api_key")
 _GREP_PATTERNS = ("def {s}", "class .*Error", "TODO", "import {s}", "{s}\\(", "useState", "api/tasks",
                   "datetime.now\\(\\)", "except Exception", "console.log")
-_GLOB_PATTERNS = ("**/*.py", "src/**/*.tsx", "tests/**/test_*.py", "**/*.md", "*.json", "**/*.ts", ".claude/agents/*.md")
+_GLOB_PATTERNS = ("**/*.py", "src/**/*.tsx", "tests/**/test_*.py", "**/*.md", "*.json", "**/*.ts",
+                  ".claude/agents/*.md")
 _CODE = (
     "import json\nimport logging\nfrom datetime import datetime\nfrom pathlib import Path\n\nlogger = logging."
     "getLogger(__name__)\n\n\nclass TaskStore:\n    \"\"\"Keeps tasks in SQLite and mirrors them to JSON.\"\"\"\n\n    def "
@@ -375,6 +395,92 @@ _CHAT = (
     ("thanks!", "You're welcome!"),
     ("what does the orchestrator do?", "It plans the work and delegates each step to a specialised agent."),
 )
+_SQLITE_COMMANDS = (
+    ("sqlite3 data/agentlab.db \"SELECT error_category, COUNT(*) FROM tool_usage WHERE success = 0 AND timestamp >= "
+     "datetime('now', '-7 days') GROUP BY error_category ORDER BY 2 DESC\"", "Error categories of the last 7 days"),
+    ("sqlite3 data/agentlab.db \"SELECT task_id, agent_type, error FROM tasks WHERE status = 'failed' AND created_at "
+     ">= datetime('now', '-7 days') ORDER BY created_at DESC LIMIT 20\"", "Recent failed tasks"),
+    ("sqlite3 data/agentlab.db \"SELECT tool_name, COUNT(*) FROM tool_usage GROUP BY tool_name ORDER BY 2 DESC "
+     "LIMIT 10\"", "Top tools"),
+)
+# (kind, command builder): the kind picks the error texts a failure of that command can show.
+_BASH_COMMANDS = (
+    ("test", lambda rng, ctx: ("pytest -q", "Run the test suite")),
+    ("test", lambda rng, ctx: (f"pytest tests/test_{rng.choice(('database', 'manager', 'server', 'routes', 'loader'))}"
+                               ".py -x -q", "Run the failing test file")),
+    ("test", lambda rng, ctx: ("make test", "Run the tests")),
+    ("npm", lambda rng, ctx: (rng.choice(("npm test -- --run", "npm run build", "npm run lint")),
+                              "Run the frontend checks")),
+    ("npm", lambda rng, ctx: ("npm run dev", "Start the dev server")),
+    ("git", lambda rng, ctx: ("git status", "Check git status")),
+    ("git", lambda rng, ctx: ("git diff --stat", "Show changed files")),
+    ("git", lambda rng, ctx: ("git log --oneline -10", "Show recent commits")),
+    ("git", lambda rng, ctx: (f'git add -A && git commit -m "{rng.choice(_REQUESTS)[1]}"', "Commit the changes")),
+    ("git", lambda rng, ctx: (f"git worktree add /tmp/agentlab-worktrees/{ctx.task_id} -b task/{ctx.task_id}",
+                              "Create the task worktree")),
+    ("git", lambda rng, ctx: (f'git checkout main && git merge --no-ff task/{ctx.task_id} -m "Merge task '
+                              f'{ctx.task_id}"', "Merge the task branch")),
+    ("git", lambda rng, ctx: ("git push origin HEAD", "Push the branch")),
+    ("shell", lambda rng, ctx: (f"ls -la {ctx.ws}/{rng.choice(('src', 'tests', 'scripts', 'docs'))}",
+                                "List directory")),
+    ("shell", lambda rng, ctx: (f'grep -rn "{rng.choice(_SYMBOLS)}" {ctx.ws}', "Search for usages")),
+    ("shell", lambda rng, ctx: ("tail -n 50 logs/bot.log", "Read the bot log")),
+    ("shell", lambda rng, ctx: ("rm -rf build dist", "Clean build output")),
+    ("shell", lambda rng, ctx: ("docker compose up -d db", "Start the database container")),
+    ("lint", lambda rng, ctx: ("ruff check . --fix", "Lint and autofix")),
+    ("net", lambda rng, ctx: ("curl -s http://localhost:3000/api/health", "Check the server")),
+    ("pip", lambda rng, ctx: ("pip install -r requirements.txt", "Install dependencies")),
+)
+_BASH_ERRORS = {
+    "test": (
+        "FAILED tests/test_routes.py::test_create_expense - AssertionError: assert 500 == 201",
+        "Traceback (most recent call last):\n  File \"{ws}/{f}\", line 12, in <module>\n    import requests\n"
+        "ModuleNotFoundError: No module named 'requests'",
+        "  File \"{ws}/{f}\", line 41\n    def handler(event, context)\n                              ^\n"
+        "SyntaxError: invalid syntax",
+        "Command timed out after 2m 0.0s",
+        "sqlite3.OperationalError: database is locked"),
+    "npm": (
+        "Error: Cannot find module 'vite'\nRequire stack:\n- {ws}/node_modules/.bin/vite",
+        "npm error code ERESOLVE\nnpm error ERESOLVE unable to resolve dependency tree",
+        "Command timed out after 2m 0.0s",
+        "Error: ENOSPC: System limit for number of file watchers reached"),
+    "git": (
+        "fatal: not a git repository (or any of the parent directories): .git",
+        "error: failed to push some refs to 'github.com:acme/web.git'\nhint: Updates were rejected because the "
+        "remote contains work that you do not have locally.",
+        "CONFLICT (content): Merge conflict in {f}\nAutomatic merge failed; fix conflicts and then commit the result.",
+        "error: pathspec 'feature/login' did not match any file(s) known to git",
+        "fatal: 'task/{t}' is already checked out at '/tmp/agentlab-worktrees/{t}'",
+        "error: cannot pull with rebase: You have unstaged changes."),
+    "shell": (
+        "ls: cannot access '{ws}/src': No such file or directory",
+        "rm: cannot remove 'build': Permission denied",
+        "docker: permission denied while trying to connect to the Docker daemon socket at "
+        "unix:///var/run/docker.sock",
+        "tail: cannot open 'logs/bot.log' for reading: No such file or directory",
+        "Killed\nerror: process exited: out of memory",
+        "/bin/bash: line 1: pnpm: command not found"),
+    "lint": ("error: Failed to parse pyproject.toml: TOML parse error at line 12, column 1",),
+    "net": (
+        "curl: (7) Failed to connect to localhost port 3000 after 0 ms: Connection refused",
+        "HTTP Error 429: Too Many Requests",
+        "ssl.SSLCertVerificationError: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed"),
+    "pip": (
+        "ERROR: Could not find a version that satisfies the requirement torch==2.9.1",
+        "error: externally-managed-environment\n\nThis environment is externally managed"),
+    "db": (
+        "Error: in prepare, no such table: tool_usage_v2",
+        "Error: database is locked",
+        "Parse error near line 1: near \"FORM\": syntax error"),
+    "secret": (
+        "curl: (22) The requested URL returned error: 401",
+        "ERROR 1045 (28000): Access denied for user 'root'@'localhost' (using password: YES)",
+        "psql: error: connection to server at \"localhost\" (127.0.0.1), port 5432 failed: Connection refused",
+        "An error occurred (InvalidAccessKeyId) when calling the ListObjectsV2 operation: The AWS Access Key Id you "
+        "provided does not exist in our records.",
+        "pytest: error: unrecognized arguments: -q"),
+}
 _USERNAMES = ("matias", "lucia", "pablo", "ines", "tomas", "sofia", "martin", "elena")
 _DOMAINS = ("gmail.com", "proton.me", "acme.dev", "outlook.com", "fastmail.com")
 _DOCS = ("guides/setup.md", "guides/deployment.md", "analysis/TOOL_USAGE_ANALYSIS.md",
@@ -397,8 +503,9 @@ _TOOL_TIMING = {
     "WebFetch": (5.0, 0.7, 0.12, 0.04), "WebSearch": (4.0, 0.5, 0.03, 0.03), "BashOutput": (0.05, 0.4, 0.02, 0.03),
     "KillShell": (0.05, 0.4, 0.02, 0.03), "SlashCommand": (0.1, 0.4, 0.02, 0.03),
     "NotebookEdit": (0.2, 0.5, 0.05, 0.03), "mcp__playwright__browser_navigate": (1.5, 0.6, 0.08, 0.04),
-    "mcp__playwright__browser_snapshot": (0.4, 0.5, 0.03, 0.03), "mcp__playwright__browser_click": (0.6, 0.5, 0.10, 0.04),
-    "mcp__playwright__browser_type": (0.4, 0.5, 0.08, 0.04), "mcp__playwright__browser_take_screenshot": (0.8, 0.5, 0.03, 0.03),
+    "mcp__playwright__browser_snapshot": (0.4, 0.5, 0.03, 0.03),
+    "mcp__playwright__browser_click": (0.6, 0.5, 0.10, 0.04), "mcp__playwright__browser_type": (0.4, 0.5, 0.08, 0.04),
+    "mcp__playwright__browser_take_screenshot": (0.8, 0.5, 0.03, 0.03),
     "mcp__playwright__browser_evaluate": (0.3, 0.5, 0.08, 0.03), "mcp__github__list_commits": (1.2, 0.5, 0.05, 0.03),
     "mcp__sentry__get_issue": (1.5, 0.5, 0.05, 0.03), "unknown": (0.5, 0.5, 0.02, 0.05),
 }
@@ -496,6 +603,7 @@ class _Ctx:
     ws: str
     files: tuple[str, ...]
     task_id: str
+    description: str | None = None
 
 
 class _Secrets:
@@ -666,7 +774,8 @@ class _Tools:
                           for i, (c, a) in enumerate(items)]}
 
     def _task(self, ctx, subagent=None):
-        _, description, _ = self.rng.choice(_REQUESTS)
+        description = ctx.description if ctx.description and self.rng.random() < 0.6 else \
+            self.rng.choice(_REQUESTS)[1]
         prompt = description + "." + _SUBAGENT_PROMPT.format(ws=ctx.ws) * self.rng.randint(1, 4)
         if self.rng.random() < 0.005:  # no subagent_type: the post-hook records 'unknown'
             return {"description": description, "prompt": prompt}
@@ -682,9 +791,10 @@ class _Tools:
         rng = self.rng
         r = rng.random()
         if r < 0.03:
-            command = self._secret_command(ctx)
-            return {"command": command, "description": "Run with credentials"}
+            self._kind = "secret"
+            return {"command": self._secret_command(ctx), "description": "Run with credentials"}
         if r < 0.035:
+            self._kind = "git"
             email = rng.choice(self.dev_emails)
             self._found_emails.append(email)
             if rng.random() < 0.5:
@@ -692,62 +802,20 @@ class _Tools:
             return {"command": f'git commit --author="{email.split("@")[0]} <{email}>" -m "Fix task {ctx.task_id}"',
                     "description": "Commit with author"}
         if r < 0.055:
+            self._kind = "shell"
             length = int(rng.lognormvariate(6.7, 0.5))
             return {"command": f"cat > {self._file(ctx)} << 'EOF'\n{_CODE[:length]}\nEOF",
                     "description": "Write the file"}
-        command, description = self._plain_command(ctx)
+        if ctx.files is _PY_FILES and "agentlab" in ctx.ws and rng.random() < 0.15:
+            self._kind = "db"
+            command, description = rng.choice(_SQLITE_COMMANDS)
+        else:
+            self._kind, make = rng.choice(_BASH_COMMANDS)
+            command, description = make(rng, ctx)
         params = {"command": command, "description": description}
         if rng.random() < 0.08:
             params["timeout"] = rng.choice((120000, 300000, 600000))
         return params
-
-    def _plain_command(self, ctx) -> tuple[str, str]:
-        rng = self.rng
-        tid = ctx.task_id
-        if ctx.files is _PY_FILES and rng.random() < 0.15 and "agentlab" in ctx.ws:
-            return rng.choice((
-                ("sqlite3 data/agentlab.db \"SELECT error_category, COUNT(*) FROM tool_usage WHERE success = 0 AND "
-                 "timestamp >= datetime('now', '-7 days') GROUP BY error_category ORDER BY 2 DESC\"",
-                 "Error categories of the last 7 days"),
-                ("sqlite3 data/agentlab.db \"SELECT task_id, agent_type, error FROM tasks WHERE status = 'failed' "
-                 "AND created_at >= datetime('now', '-7 days') ORDER BY created_at DESC LIMIT 20\"",
-                 "Recent failed tasks"),
-                ("sqlite3 data/agentlab.db \"SELECT tool_name, COUNT(*) FROM tool_usage GROUP BY tool_name ORDER BY 2 "
-                 "DESC LIMIT 10\"", "Top tools"),
-            ))
-        k = rng.randrange(16)
-        if k == 0:
-            return "pytest -q", "Run the test suite"
-        if k == 1:
-            return f"pytest tests/test_{rng.choice(('database', 'manager', 'server', 'routes', 'loader'))}.py -x -q", \
-                "Run the failing test file"
-        if k == 2:
-            return rng.choice(("npm test -- --run", "npm run build", "npm run lint")), "Run the frontend checks"
-        if k == 3:
-            return "git status", "Check git status"
-        if k == 4:
-            return "git diff --stat", "Show changed files"
-        if k == 5:
-            return "git log --oneline -10", "Show recent commits"
-        if k == 6:
-            return f'git add -A && git commit -m "{rng.choice(_REQUESTS)[1]}"', "Commit the changes"
-        if k == 7:
-            return f"git worktree add /tmp/agentlab-worktrees/{tid} -b task/{tid}", "Create the task worktree"
-        if k == 8:
-            return f'git checkout main && git merge --no-ff task/{tid} -m "Merge task {tid}"', "Merge the task branch"
-        if k == 9:
-            return f"ls -la {ctx.ws}/{rng.choice(('src', 'tests', 'scripts', 'docs'))}", "List directory"
-        if k == 10:
-            return f'grep -rn "{rng.choice(_SYMBOLS)}" {ctx.ws}', "Search for usages"
-        if k == 11:
-            return "ruff check . --fix", "Lint and autofix"
-        if k == 12:
-            return "curl -s http://localhost:3000/api/health", "Check the server"
-        if k == 13:
-            return "pip install -r requirements.txt", "Install dependencies"
-        if k == 14:
-            return "npm run dev", "Start the dev server"
-        return "tail -n 50 logs/bot.log", "Read the bot log"
 
     def _secret_command(self, ctx) -> str:
         rng, s = self.rng, self.secrets
@@ -812,7 +880,8 @@ class _Tools:
             return rng.choice(("File has not been read yet. Read it first before writing to it.",
                                f"EACCES: permission denied, open '{self._file(ctx)}'"))
         if tool == "Bash":
-            if rng.random() < 0.03:
+            kind = self._kind
+            if kind in ("git", "secret") and rng.random() < 0.15:  # a token echoed back in git's error text
                 if rng.random() < 0.5:
                     token = self.secrets.get("github")
                     call.error_secret = token
@@ -821,32 +890,10 @@ class _Tools:
                 call.error_secret = token
                 return (f"fatal: unable to access 'https://oauth2:{token}@gitlab.com/acme/infra.git/': The requested "
                         "URL returned error: 403")
-            f = rng.choice(ctx.files)
-            return rng.choice((
-                "Command timed out after 2m 0.0s",
-                "fatal: not a git repository (or any of the parent directories): .git",
-                "error: failed to push some refs to 'github.com:acme/web.git'\nhint: Updates were rejected because "
-                "the remote contains work that you do not have locally.",
-                f"CONFLICT (content): Merge conflict in {f}\nAutomatic merge failed; fix conflicts and then commit "
-                "the result.",
-                f"Traceback (most recent call last):\n  File \"{f}\", line 12, in <module>\n    import requests\n"
-                "ModuleNotFoundError: No module named 'requests'",
-                f"  File \"{f}\", line 41\n    def handler(event, context)\n                              ^\n"
-                "SyntaxError: invalid syntax",
-                "psql: error: connection to server at \"localhost\" (127.0.0.1), port 5432 failed: Connection "
-                "refused\n\tIs the server running on that host and accepting TCP/IP connections?",
-                "/bin/bash: line 1: pnpm: command not found",
-                "Error: Cannot find module 'vite'\nRequire stack:\n- node_modules/.bin/vite",
-                "FAILED tests/test_routes.py::test_create_expense - AssertionError: assert 500 == 201",
-                "ERROR: Could not find a version that satisfies the requirement torch==2.9.1",
-                "rm: cannot remove 'build': Permission denied",
-                "docker: permission denied while trying to connect to the Docker daemon socket at "
-                "unix:///var/run/docker.sock",
-                "HTTP Error 429: Too Many Requests",
-                "Killed\nerror: process exited: out of memory",
-                "ssl.SSLCertVerificationError: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed",
-                "error: pathspec 'feature/login' did not match any file(s) known to git",
-                "npm error code ERESOLVE\nnpm error ERESOLVE unable to resolve dependency tree"))
+            text = rng.choice(_BASH_ERRORS[kind])
+            if "{f}" in text:
+                text = text.replace("{f}", rng.choice([f for f in ctx.files if f.endswith(".py")] or ["main.py"]))
+            return text.replace("{ws}", ctx.ws).replace("{t}", ctx.task_id)
         if tool in ("Grep", "Glob"):
             return rng.choice(("rg: regex parse error:\n    (?:foo(\n    ^\nerror: unclosed group",
                                f"Path does not exist: {ctx.ws}/src/legacy"))
@@ -959,6 +1006,22 @@ _FATES = (
 _ZERO_CALL_FATES = {"start_failed", "pending_forever", "pending_cleanup"}
 
 
+@dataclass
+class _Run:
+    """One bot task's timeline, in µs after its creation."""
+
+    fate: str
+    queue: int                 # picked up by a worker: status 'running'
+    started: int               # agent_status "Starting Claude interactive session"
+    session: int               # "Session started with PID n": pid and session_uuid written
+    calls: list[_Call] = field(default_factory=list)
+    t_fin: int | None = None   # when Claude would have printed its answer
+    cut: int | None = None     # the process died or was killed here
+    finish: int | None = None  # the last status write
+    stale_for: int = 0         # how old updated_at was when the monitor killed the task
+    running_at_end: bool = False
+
+
 class _Demo:
     """Generates every row of the demo database and its truth, in memory."""
 
@@ -974,7 +1037,7 @@ class _Demo:
         self.message_rows: list[tuple] = []
         self.task_rows: list[tuple] = []
         self.truth_calls: list[tuple[int, dict]] = []
-        self.truth_tasks: list[dict] = []
+        self.truth_tasks: list[tuple[int, dict]] = []
         self.truth_messages: list[tuple[int, dict]] = []
         self.secrets: dict[str, None] = {}
         self.emails: dict[str, None] = {}
@@ -988,17 +1051,19 @@ class _Demo:
     # -- people ---------------------------------------------------------------------------------------------------
 
     def _users(self) -> None:
+        """Web users (JWT, in ``users``), the no-auth web user, Telegram users; all signed up before the period."""
         rng = self.rng
+        schema_created = self.period_start - rng.randint(25, 40) * DAY - rng.randrange(DAY)
+        self.schema_applied_at = self.clock.iso(schema_created)
         names = rng.sample(_USERNAMES, rng.randint(2, 4))
+        signups = sorted(rng.randrange(schema_created, self.period_start) for _ in names)
         self.user_rows = []
         self.web_users: list[str | int] = [NO_AUTH_WEB_USER]
         self.password_hashes = []
-        created = self.period_start - rng.randint(3, 20) * DAY
-        for i, name in enumerate(names):
+        for i, (name, created) in enumerate(zip(names, signups)):
             user_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
             email = f"{name}{rng.choice(('', '.dev', str(rng.randint(1, 99))))}@{rng.choice(_DOMAINS)}"
             pw_hash = "$2b$12$" + "".join(rng.choices(_BCRYPT, k=53))
-            created += rng.randint(1, 3 * DAY // US) * US + rng.randrange(US)
             self.user_rows.append((user_id, name, email, pw_hash, self.clock.iso(created), 1 if i == 0 else 0))
             self.web_users.append(user_id)
             self.password_hashes.append(pw_hash)
@@ -1006,7 +1071,6 @@ class _Demo:
         self.usernames = names
         self.dev_emails = [row[2] for row in self.user_rows]
         self.telegram_users = [rng.randint(100_000_000, 2_000_000_000) for _ in range(rng.randint(1, 2))]
-        self.schema_applied_at = self.clock.iso(self.period_start - rng.randint(25, 40) * DAY - rng.randrange(DAY))
 
     # -- scheduling -----------------------------------------------------------------------------------------------
 
@@ -1022,7 +1086,7 @@ class _Demo:
             idle = 0
             while budget > 0:
                 hour = rng.choices(hours, cum_weights=hour_cw)[0]
-                start = self.clock.at_local(day, hour * 3600 + rng.random() * 3600)
+                start = self.clock.at_local(day, (hour + rng.random()) * 3600, fold=rng.random() < 0.5)
                 up = self.server.up(start)
                 r = rng.random()
                 if r < 0.12 and free_hours:
@@ -1046,13 +1110,12 @@ class _Demo:
         return max(low, min(high, int(self.rng.lognormvariate(math.log(median), sigma))))
 
     def _tail(self, budget: int) -> int:
-        """The last day ends with one task still running and, while the server is up, one still pending."""
+        """The last day ends with one task still running and one still pending."""
         made = 0
         if budget > 0:
             made = self._bot_task("telegram", self.snapshot, min(budget, self._draw_n(8, 0.5, 1, 20)), tail=True)
-        pending_at = self.snapshot - self.rng.randint(10, 240) * US
-        if self.server.up(pending_at):
-            self._bot_task("web", pending_at, 0, fate="pending_forever")
+        pending_at = self.snapshot - self.rng.randint(10 * US, 240 * US)
+        self._bot_task("web" if self.server.up(pending_at) else "telegram", pending_at, 0, fate="pending_forever")
         return made
 
     # -- bot tasks ------------------------------------------------------------------------------------------------
@@ -1074,83 +1137,87 @@ class _Demo:
 
     def _bot_task(self, source: str, created: int, n: int, *, tail: bool = False, fate: str | None = None) -> int:
         """Simulate one bot task created at ``created`` (UTC µs) with up to ``n`` calls; return the calls written."""
-        rng, iso = self.rng, self.clock.iso
+        rng = self.rng
         task_id = self._new_task_id()
         fate = fate or ("completed" if tail else self._draw_fate())
         if n == 0 and fate not in _ZERO_CALL_FATES:
             fate = "pending_forever"
         spec = self._task_spec(source, task_id)
-        ws = spec["workspace"]
-        ctx = _Ctx(ws, _WORKSPACES[ws.rsplit("/", 1)[-1]], task_id)
-
-        # Relative timeline: 0 = created.
-        queue = int(rng.lognormvariate(math.log(1.5), 1.2) * US) + 50_000
-        t_st1 = queue + rng.randint(2_000, 40_000)
-        t_st2 = t_st1 + rng.randint(300_000, 2_200_000)
-        calls: list[_Call] = []
-        t_fin = t_st2
-        cut = finish = None
-        if fate not in _ZERO_CALL_FATES:
-            profile = _PROFILES["self" if source == "self" else "bot"]
-            calls = _plan_calls(rng, self.tools, n, profile, t_st2 + int(rng.uniform(1.5, 8) * US), ctx)
-            if fate == "hang":  # a command that never returns (dev server, interactive prompt)
-                main = [i for i, c in enumerate(calls) if c.tool == "Bash"] or [len(calls) - 1]
-                i = rng.choice(main)
-                calls[i].end = calls[i].start + 3 * HOUR
-                calls[i].outcome = "unknown"
-                del calls[i + 1:]
-            t_fin = calls[-1].end + int(rng.lognormvariate(math.log(15.0), 0.8) * US)
-            if fate in ("dead", "stop_pool", "stop_manager", "stop_cleanup", "stop_restart", "stop_shutdown"):
-                cut = rng.randint(calls[0].start, t_fin)
-                finish = cut + rng.randint(1_000, 30_000)
-                if fate == "dead":  # noticed at the next monitor check
-                    phase = rng.randrange(MONITOR_INTERVAL)
-                    finish = phase + ((cut - phase) // MONITOR_INTERVAL + 1) * MONITOR_INTERVAL
-                    if cut > calls[0].start + 0.7 * (t_fin - calls[0].start) and rng.random() < 0.4:
-                        fate = "dead_after_work"
-                elif fate == "stop_restart":
-                    finish = cut + rng.randint(5, 90) * US
-            else:
-                finish = t_fin
-            bumps = [t_st2] + [c.end for c in calls if c.tool == "Task" and c.outcome == "success" and c.end < finish]
-            kill = _monitor_kill(bumps, rng.randrange(MONITOR_INTERVAL), finish if cut is None else cut)
-            if kill is not None:
-                fate, cut, finish = "timeout", kill, kill + rng.randint(1_000, 20_000)
-                timeout_since = max(b for b in bumps if b < kill)
+        ctx = _Ctx(spec["workspace"], _WORKSPACES[spec["workspace"].rsplit("/", 1)[-1]], task_id, spec["description"])
+        run = self._plan_run(source, fate, n, ctx)
 
         # Absolute placement: finish before the end of the period, except the deliberate tail.
-        end_rel = (finish + 10 * US) if finish is not None else t_st2
+        end_rel = run.session if run.finish is None else run.finish + 10 * US
         if tail:
             base = created - int(rng.uniform(0.3, 0.9) * end_rel)
         else:
             base = created
-            if base + end_rel > self.snapshot and fate not in ("pending_forever",):
+            if base + end_rel > self.snapshot and run.fate != "pending_forever":
                 base = max(self.period_start, self.snapshot - end_rel - rng.randint(1, 600) * US)
-        if source in ("web", "dashboard") and not self.server.up(base):
+        if source in ("web", "dashboard") and not self.server.up(base):  # no web chat without the server
             source = "telegram"
             spec.update(self._task_spec("telegram", task_id, keep=spec))
         snap = self.snapshot - base
-        running_at_end = finish is not None and finish >= snap
-        if running_at_end:
-            cut = snap if cut is None else min(cut, snap)
-        if cut is not None:
-            calls = _cut_calls(calls, cut)
-        if queue >= snap:  # created minutes before the end: never picked up
-            fate, calls, running_at_end = "pending_forever", [], False
+        run.running_at_end = run.finish is not None and run.finish >= snap
+        if run.running_at_end:
+            run.cut = snap if run.cut is None else min(run.cut, snap)
+        if run.cut is not None:
+            run.calls = _cut_calls(run.calls, run.cut)
+        if run.queue >= snap:  # created minutes before the end: never picked up
+            run.fate, run.calls, run.running_at_end = "pending_forever", [], False
 
         if source == "web":
             self._chat_turn(base - rng.randint(20_000, 400_000), spec["user_id"], spec)
-
-        # Tool calls, with the phase updates their post-hooks make.
         phase_updates: list[tuple[int, str, int]] = []
-        self._emit_calls(task_id, calls, base, spec["model"], phase_updates)
-        bumps_abs = [base] + [t for t, _, _ in phase_updates]
+        self._emit_calls(task_id, run.calls, base, spec["model"], phase_updates)
+        self._write_task(task_id, source, spec, ctx, run, base, phase_updates)
+        return len(run.calls)
 
+    def _plan_run(self, source: str, fate: str, n: int, ctx: _Ctx) -> _Run:
+        """The task's timeline relative to its creation: queue, session start, calls, and how it ends."""
+        rng = self.rng
+        queue = int(rng.lognormvariate(math.log(1.5), 1.2) * US) + 50_000
+        started = queue + rng.randint(2_000, 40_000)
+        session = started + rng.randint(300_000, 2_200_000)  # _extract_claude_session_id waits up to 2 s
+        run = _Run(fate, queue, started, session)
+        if fate in _ZERO_CALL_FATES:
+            return run
+        profile = _PROFILES["self" if source == "self" else "bot"]
+        calls = _plan_calls(rng, self.tools, n, profile, session + int(rng.uniform(1.5, 8) * US), ctx)
+        if fate == "hang":  # a command that never returns (dev server, interactive prompt)
+            i = rng.choice([i for i, c in enumerate(calls) if c.tool == "Bash"] or [len(calls) - 1])
+            calls[i].end = calls[i].start + 3 * HOUR
+            calls[i].outcome = "unknown"
+            del calls[i + 1:]
+        run.calls = calls
+        run.t_fin = calls[-1].end + int(rng.lognormvariate(math.log(15.0), 0.8) * US)
+        run.finish = run.t_fin
+        if fate in ("dead", "stop_pool", "stop_manager", "stop_cleanup", "stop_restart", "stop_shutdown"):
+            run.cut = rng.randint(calls[0].start, run.t_fin)
+            run.finish = run.cut + rng.randint(1_000, 30_000)
+            if fate == "dead":  # noticed at the next monitor check
+                phase = rng.randrange(MONITOR_INTERVAL)
+                run.finish = phase + ((run.cut - phase) // MONITOR_INTERVAL + 1) * MONITOR_INTERVAL
+                if run.cut > calls[0].start + 0.7 * (run.t_fin - calls[0].start) and rng.random() < 0.4:
+                    run.fate = "dead_after_work"
+            elif fate == "stop_restart":
+                run.finish = run.cut + rng.randint(5, 90) * US
+        # While `claude -p` runs, only successful Task calls (phase updates) bump updated_at (§3.6).
+        until = run.finish if run.cut is None else run.cut
+        bumps = [session] + [c.end for c in calls if c.tool == "Task" and c.outcome == "success" and c.end < until]
+        kill = _monitor_kill(bumps, rng.randrange(MONITOR_INTERVAL), until)
+        if kill is not None:
+            run.fate, run.cut, run.finish = "timeout", kill, kill + rng.randint(1_000, 20_000)
+            run.stale_for = kill - max(b for b in bumps if b < kill)
+        return run
+
+    def _write_task(self, task_id: str, source: str, spec: dict, ctx: _Ctx, run: _Run, base: int,
+                    phase_updates: list[tuple[int, str, int]]) -> None:
+        """The task row in its final state, its agent_status rows and activity_log, and its truth."""
+        rng, iso, fate = self.rng, self.clock.iso, run.fate
         status_rows = self.status_rows
         activity: list[dict] = []
-        pid = session_uuid = workflow = result = error = None
-        status = "pending"
-        final_at = None
+        bumps = [base] + [t for t, _, _ in phase_updates]  # every write that set updated_at
 
         def record(rel: int, state: str, message: str, metadata: str | None = None) -> None:
             t = base + rel
@@ -1164,66 +1231,63 @@ class _Demo:
                 if output_lines is not None:
                     entry["output_lines"] = output_lines
                 activity.append(entry)
-                bumps_abs.append(t)
+                bumps.append(t)
 
-        suffix = (lambda s: f" (elapsed: {s}s)") if source == "self" else (lambda s: "")
-        if fate in ("pending_forever",):
-            pass
-        elif fate == "pending_cleanup":
+        pid = session_uuid = workflow = result = error = final_at = None
+        status = "pending"
+        if fate == "pending_cleanup":
             status, error = "failed", "Task was pending for more than 1h without being picked up by worker"
             final_at = base + HOUR + rng.randint(1, 3600) * US
-        else:
+        elif fate != "pending_forever":
             status = "running"
-            bumps_abs.append(base + queue)
-            record(t_st1, "started", "Starting Claude interactive session")
+            bumps.append(base + run.queue)
+            record(run.started, "started", "Starting Claude interactive session")
             if fate == "start_failed":
                 message = "Failed to start session: [Errno 2] No such file or directory: 'claude'"
-                record(t_st1 + rng.randint(5_000, 80_000), "failed", message)
+                record(run.started + rng.randint(5_000, 80_000), "failed", message)
                 status, error = "failed", "Failed to start Claude session"
-                final_at = base + t_st1 + rng.randint(80_000, 120_000)
-            elif base + t_st2 < self.snapshot:
+                final_at = base + run.started + rng.randint(80_000, 120_000)
+            elif base + run.session < self.snapshot:
                 pid = rng.randint(1_000, 99_999)
                 requested = str(uuid.uuid5(uuid.NAMESPACE_DNS, f"agentlab.task.{task_id}"))
                 actual = str(uuid.UUID(int=rng.getrandbits(128), version=4)) if rng.random() < 0.02 else None
                 session_uuid = actual or requested
-                metadata = json.dumps({"pid": pid, "workspace": ws, "session_uuid": session_uuid,
+                metadata = json.dumps({"pid": pid, "workspace": ctx.ws, "session_uuid": session_uuid,
                                        "requested_uuid": requested, "actual_uuid": actual})
-                record(t_st2, "started", f"Session started with PID {pid}", metadata)
+                record(run.session, "started", f"Session started with PID {pid}", metadata)
                 workflow = "orchestrator"
-                bumps_abs += [base + t_st2 + 1_500, base + t_st2 + 4_000]
-                if not running_at_end:
-                    status, error, result = self._finish(fate, source, task_id, pid, ctx, t_st2, t_fin, finish,
-                                                         record, add_activity, suffix)
-                    if fate == "timeout":
-                        error = f"[timeout] No updates for {(cut - timeout_since) / MINUTE:.1f}min (timeout: 30min)"
-                    final_at = base + finish + rng.randint(2_000, 9_000)
+                bumps += [base + run.session + 1_500, base + run.session + 4_000]  # pid/uuid, then workflow
+                if not run.running_at_end:
+                    status, error, result = self._finish(run, source, task_id, pid, ctx, record, add_activity)
+                    final_at = base + run.finish + rng.randint(2_000, 9_000)
                     if status == "failed" and rng.random() < 0.03:  # /api/tasks/<id>/mark-fixed, hours later
                         fixed_at = final_at + rng.randint(1, 36) * HOUR
                         if fixed_at < self.snapshot:
                             status, error, final_at = "completed", "", fixed_at
         if final_at is not None and final_at >= self.snapshot:  # the last status write happens after the end
-            status, error, result, final_at = ("running" if pid else "pending"), None, None, None
+            status = "running" if base + run.queue < self.snapshot else "pending"
+            error = result = final_at = None
         if final_at is not None:
-            bumps_abs.append(final_at)
-        updated = max(t for t in bumps_abs if t < self.snapshot)
+            bumps.append(final_at)
+        updated = max(t for t in bumps if t < self.snapshot)
 
         current = phase_number = None
         if phase_updates:
             _, current, phase_number = phase_updates[-1]
-        self.task_rows.append((
-            task_id, spec["user_id"], spec["description"], status, iso(base), iso(updated), spec["model"], ws,
+        self.task_rows.append((base, (
+            task_id, spec["user_id"], spec["description"], status, iso(base), iso(updated), spec["model"], ctx.ws,
             spec["agent_type"], result, error, pid, json.dumps(activity), session_uuid, workflow, spec["context"],
-            current, phase_number or 0, current))
-        self.truth_tasks.append({
+            current, phase_number or 0, current)))
+        self.truth_tasks.append((base, {
             "task_id": task_id, "created": iso(base), "model": spec["model"], "agent_type": spec["agent_type"],
             "final": status, "finished": iso(final_at) if final_at is not None else None,
-            "user_id": spec["user_id"], "source": source})
-        return len(calls)
+            "user_id": spec["user_id"], "source": source}))
 
-    def _finish(self, fate, source, task_id, pid, ctx, t_st2, t_fin, finish, record, add_activity, suffix):
+    def _finish(self, run: _Run, source: str, task_id: str, pid: int, ctx: _Ctx, record, add_activity):
         """Status, error and result of a task that ran, with the agent_status and activity rows it leaves."""
-        rng = self.rng
-        elapsed = (finish - t_st2) // US
+        rng, fate, finish = self.rng, run.fate, run.finish
+        elapsed = (finish - run.session) // US
+        suffix = (lambda s: f" (elapsed: {s}s)") if source == "self" else (lambda s: "")  # the scheduler's callback
         if fate == "completed" or fate == "minimal_output":
             output = (rng.choice(_RESULTS).format(f=rng.choice(ctx.files), t=task_id) if fate == "completed"
                       else rng.choice(("Done.", "OK", "✓ done")))
@@ -1248,7 +1312,7 @@ class _Demo:
         if fate == "dead_after_work":
             return "completed", None, "Task completed successfully (process died after work completion)"
         if fate == "timeout":
-            return "failed", None, None  # the caller writes the monitor's text
+            return "failed", f"[timeout] No updates for {run.stale_for / MINUTE:.1f}min (timeout: 30min)", None
         if fate == "stop_pool":
             record(finish, "stopped", "Task stopped by user")
             return "stopped", "Stopped by user request", None
@@ -1465,20 +1529,24 @@ def _write_database(path: Path, demo: _Demo) -> None:
 
     rest = itemgetter(slice(1, None))
     by_time = itemgetter(0)
-    for rows in (demo.tool_rows, demo.status_rows, demo.message_rows):
+    for rows in (demo.task_rows, demo.tool_rows, demo.status_rows, demo.message_rows):
         rows.sort(key=by_time)  # stable: simultaneous rows keep their generation order
     db = create_bot_database(path, applied_at=demo.schema_applied_at)
     try:
         conn = db.conn
+        # Bulk load into a private temporary file: no fsync, and no WAL (which would write every page twice).
+        # The file is switched back to WAL, the bot's mode, before it is closed and moved into place.
         conn.execute("PRAGMA synchronous=OFF")
         conn.execute("PRAGMA cache_size=-262144")
+        conn.execute("PRAGMA journal_mode=MEMORY")
         with conn:
             conn.executemany(INSERT_USER, demo.user_rows)
-            conn.executemany(INSERT_TASK, demo.task_rows)
+            conn.executemany(INSERT_TASK, map(itemgetter(1), demo.task_rows))
             conn.executemany(INSERT_TOOL_USAGE, map(rest, demo.tool_rows))
             conn.executemany(INSERT_AGENT_STATUS, map(rest, demo.status_rows))
             conn.executemany(INSERT_MESSAGE, map(rest, demo.message_rows))
             conn.executemany(INSERT_DOCUMENT, map(rest, demo.document_rows))
+        conn.execute("PRAGMA journal_mode=WAL")
     finally:
         db.close()
 
@@ -1495,7 +1563,7 @@ def _write_truth(path: Path, demo: _Demo, generator: dict, tz: str) -> None:
         "server_down": [[iso(s), iso(e)] for s, e in demo.server.down],
         "snapshot": iso(demo.snapshot),
         "calls": [call for _, call in demo.truth_calls],
-        "tasks": sorted(demo.truth_tasks, key=itemgetter("created")),
+        "tasks": [task for _, task in sorted(demo.truth_tasks, key=by_time)],
         "messages": [m for _, m in demo.truth_messages],
         "users": demo.usernames,
         "secrets": list(demo.secrets),
@@ -1578,9 +1646,10 @@ def write_demo(path: str | os.PathLike, *, days: int = 28, seed: int = 42, tz: s
         raise InputError(f"calls must be a whole number, 0 or more, not {calls!r}")
     zone = _zone(tz)
     last_day = _parse_end(end)
-    if path.exists() and not overwrite:
-        raise InputError(f"{path} already exists; the demo never overwrites a file - delete it or choose another "
-                         "path")
+    for existing in (path, truth_path) if truth else (path,):
+        if existing.exists() and not overwrite:
+            raise InputError(f"{existing} already exists; the demo never overwrites a file - delete it or choose "
+                             "another path")
     if not path.parent.is_dir():
         raise InputError(f"cannot write {path}: the directory {path.parent} does not exist")
 

@@ -42,7 +42,8 @@ _RULES: list[tuple[re.Pattern[str], str]] = [
      r"\1" + MASK),
     (re.compile(r"(\bmysql(?:dump|admin)?\b[^|;&\n\"]*?\s-p)(?!<masked>)" + _V), r"\1" + MASK),
     (re.compile(r"(\b[a-z][a-z0-9+.\-]*://[^/\s:@\"']+:)(?!<masked>)[^@\s/\"']+(@)"), r"\1" + MASK + r"\2"),
-    (re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"), "<email>"),
+    # The look-behind makes a match start only at the start of a run, which keeps the scan linear on long texts.
+    (re.compile(r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"), "<email>"),
 ]
 
 # Cheap test that lets the vast majority of texts skip the rules entirely (substring tests on the lower-cased
@@ -51,10 +52,18 @@ _MAYBE = ("sk-", "gh", "github_pat", "akia", "asia", "xox", "aiza", "eyj", "bear
           "secret", "pass", "pwd", "credential", "auth", "mysql", "://", "@", "$2", "private key")
 
 
+MAX_TEXT = 100_000  # characters kept of one text; the bot itself cuts parameter strings at 500
+
+
 def mask(text: str | None) -> tuple[str | None, int]:
-    """Return ``(masked_text, number_of_secrets_masked)``; ``None`` stays ``None``."""
+    """Return ``(masked_text, number_of_secrets_masked)``; ``None`` stays ``None``.
+
+    Texts longer than :data:`MAX_TEXT` characters are cut there first (marked with ``…[cut]``).
+    """
     if not text:
         return text, 0
+    if len(text) > MAX_TEXT:
+        text = text[:MAX_TEXT] + "…[cut]"
     low = text.lower()
     for word in _MAYBE:
         if word in low:

@@ -102,6 +102,8 @@ def open_snapshot(path: Path | str) -> Iterator[Snapshot]:
     version = check_bot_database(path)
     conn = _connect_read_only(path)
     conn.isolation_level = None  # we issue BEGIN ourselves
+    # Text that is not valid UTF-8 (the bot stores whatever a tool printed) must not stop the sync.
+    conn.text_factory = lambda data: data.decode("utf-8", "replace")
     try:
         conn.execute("PRAGMA query_only = 1")
         conn.execute("BEGIN")

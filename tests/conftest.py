@@ -19,16 +19,6 @@ SAMPLE_TRUTH = FIXTURES / "sample.truth.json"
 ARTIFACTS = Path(__file__).parent / "artifacts"
 
 
-@pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch, tmp_path_factory):
-    """No test can reach a real bot database or the user's cache through the environment."""
-    monkeypatch.delenv("AGENTLAB_DB_PATH", raising=False)
-    monkeypatch.setenv("AMIGA_DB", str(tmp_path_factory.getbasetemp() / "no-such-analytics.db"))
-    monkeypatch.setenv("AMIGA_ANALYTICS_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
-    monkeypatch.delenv("DAILY_COST_LIMIT", raising=False)
-    monkeypatch.delenv("MONTHLY_COST_LIMIT", raising=False)
-
-
 @pytest.fixture(scope="session")
 def truth() -> dict:
     return json.loads(SAMPLE_TRUTH.read_text())
