@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 
-@pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch, tmp_path_factory):
-    """No test can reach a real bot database, the user's cache or the bot's cost limits through the environment."""
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_env(tmp_path_factory):
+    """No test can reach a real bot database, the user's cache, config or the bot's cost limits through the
+    environment. Session-scoped, so that session fixtures (built before any function fixture) see it too."""
     base = tmp_path_factory.getbasetemp()
-    monkeypatch.delenv("AGENTLAB_DB_PATH", raising=False)
-    monkeypatch.setenv("AMIGA_DB", str(base / "no-such-analytics.db"))
-    monkeypatch.setenv("AMIGA_ANALYTICS_CACHE", str(base / "cache"))
-    monkeypatch.delenv("DAILY_COST_LIMIT", raising=False)
-    monkeypatch.delenv("MONTHLY_COST_LIMIT", raising=False)
-    monkeypatch.setenv("MPLBACKEND", "Agg")
+    saved = dict(os.environ)
+    os.environ.pop("AGENTLAB_DB_PATH", None)
+    os.environ.pop("DAILY_COST_LIMIT", None)
+    os.environ.pop("MONTHLY_COST_LIMIT", None)
+    os.environ.pop("AMIGA_ANALYTICS_SALT", None)
+    os.environ["AMIGA_DB"] = str(base / "no-such-analytics.db")
+    os.environ["AMIGA_ANALYTICS_CACHE"] = str(base / "cache")
+    os.environ["AMIGA_ANALYTICS_CONFIG"] = str(base / "config")
+    os.environ["MPLBACKEND"] = "Agg"
+    yield
+    os.environ.clear()
+    os.environ.update(saved)

@@ -12,7 +12,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from .db import connect
 from .errors import InputError, NoDataError, NotABotDatabase, NotAnAnalyticsDatabase
-from .pipeline import database_from_env, demo_analytics, demo_bot_database
+from .embedded import database_from_env, demo_analytics, demo_bot_database
 from .queries import (
     QUERIES,
     cache_savings,

@@ -83,6 +83,8 @@ TABLES: dict[str, dict] = {
             "cache_read_tokens": "Sum of cache-read tokens over the task's calls, tokens.",
             "cost_usd": "Sum of the priced cost of the task's calls, USD.",
             "unpriced_tokens": "Tokens of the task's calls that no price covers, tokens.",
+            "bot_updated_at": "The bot's own updated_at text for the task, as read (tells a sync what changed).",
+            "secrets_masked": "Secrets masked in the task's description and error text.",
         },
     },
     "agent_events": {
@@ -137,6 +139,10 @@ TABLES: dict[str, dict] = {
             "unpriced_tokens": "Tokens no price covers, tokens.",
             "duration_count": "Calls with a known duration.",
             "duration_sum_ms": "Sum of their durations, ms.",
+            "source_rows": "Bot tool_usage rows merged into these calls.",
+            "secrets_masked": "Secrets masked in these calls' parameters and errors.",
+            "dst_issues": "Calls whose local start time fell in a DST gap or repeat.",
+            "missing_task": "Calls keyed by a task-like id (not a session UUID) that matches no task.",
         },
     },
     "model_aliases": {
@@ -188,6 +194,15 @@ TABLES: dict[str, dict] = {
     "sync_state": {
         "description": "Internal: watermarks and settings of the last sync.",
         "columns": {"key": "Setting name.", "value": "Its value."},
+    },
+    "_sqlite_migrations": {
+        "description": "Internal: the analytics schema migrations applied (sqlite-utils).",
+        "columns": {
+            "id": "Sequence number.",
+            "migration_set": "Migration set name (amiga_analytics).",
+            "name": "Migration function name.",
+            "applied_at": "When it was applied, UTC.",
+        },
     },
     "open_call_rows": {
         "description": "Internal: bot rows of calls that may still change (awaiting completion), re-read by the next sync.",
@@ -280,6 +295,26 @@ def m001_initial(db: Database) -> None:
     db["sync_state"].create({"key": str, "value": str}, pk="key")
     db["open_call_rows"].create({"row_id": int, "call_id": int}, pk="row_id")
     db["open_call_rows"].create_index(["call_id"])
+
+
+@migrations()
+def m002_incremental_helpers(db: Database) -> None:
+    """Rollup columns that let a sync report data quality without scanning every call, the bot's own
+    ``updated_at`` so an incremental sync re-reads only the tasks the bot changed, and an index of the calls
+    still waiting for an end time."""
+    daily = db["tool_daily"]
+    for column in ("source_rows", "secrets_masked", "dst_issues", "missing_task"):
+        if column not in daily.columns_dict:
+            daily.add_column(column, int, not_null_default=0)
+    if "bot_updated_at" not in db["tasks"].columns_dict:
+        db["tasks"].add_column("bot_updated_at", str)
+    if "secrets_masked" not in db["tasks"].columns_dict:
+        db["tasks"].add_column("secrets_masked", int, not_null_default=0)
+    db.execute(
+        """CREATE INDEX IF NOT EXISTS idx_tool_calls_awaiting_end ON tool_calls (source_id)
+           WHERE ended_at IS NULL AND outcome IN ('success', 'failure')"""
+    )
+    db["agent_events"].create_index(["status", "task_id", "at"], if_not_exists=True)
 
 
 def migrate(db: Database) -> None:

@@ -51,6 +51,7 @@ from pathlib import Path
 from sqlite_utils import Database
 from sqlite_utils.db import DescIndex, Table
 
+from .db import read_only_connection
 from .errors import InputError, NotABotDatabase
 
 BOT_SCHEMA_VERSION = 14
@@ -436,23 +437,6 @@ def _steps_between(from_version: int, to_version: int) -> list[Step]:
 # Reading without writing
 
 
-def _connect_readonly(path: Path) -> sqlite3.Connection:
-    """Open ``path`` read-only. A WAL database in a read-only directory without its ``-shm`` file cannot be
-    opened with ``mode=ro``; it is opened ``immutable=1`` instead (no writer can be active then)."""
-    uri = path.resolve().as_uri()
-    conn = sqlite3.connect(f"{uri}?mode=ro", uri=True)
-    try:
-        conn.execute(TABLE_NAMES_SQL).fetchall()
-        return conn
-    except sqlite3.OperationalError:
-        conn.close()
-        with path.open("rb") as f:
-            is_wal = f.read(20)[18:20] == b"\x02\x02"
-        if not is_wal or Path(f"{path}-shm").exists():
-            raise
-    return sqlite3.connect(f"{uri}?immutable=1", uri=True)
-
-
 def _open_checked(path: str | os.PathLike) -> sqlite3.Connection:
     """A read-only connection to ``path``, or :class:`NotABotDatabase` saying why the file cannot be one."""
     path = Path(path)
@@ -469,7 +453,7 @@ def _open_checked(path: str | os.PathLike) -> sqlite3.Connection:
     if header != SQLITE_HEADER:
         raise NotABotDatabase(f"{path} is not a SQLite database - pass the bot's data/agentlab.db")
     try:
-        return _connect_readonly(path)
+        return read_only_connection(path)
     except sqlite3.DatabaseError as exc:
         raise NotABotDatabase(f"{path} cannot be read as SQLite ({exc}) - is it damaged? "
                               "Restore it from a backup") from exc
@@ -591,7 +575,7 @@ def _backup(path: Path) -> Path:
         target = path.with_name(f"{path.name}.bak-{stamp}-{n}")
         n += 1
     try:
-        source = _connect_readonly(path)
+        source = read_only_connection(path)
         try:
             copy = sqlite3.connect(target)
             try:

@@ -50,6 +50,9 @@ from datetime import datetime
 ID, TS, SOURCE, TOOL, PARAMS, SUCCESS, ERROR, CATEGORY, TIN, TOUT, TCW, TCR = range(12)
 
 COPY_WINDOW_S = 2.0
+# A row never joins a call whose last row is more than this much older: no tool runs that long without its
+# post-hook, and it keeps the set of calls still waiting for rows (re-read by every sync) small.
+STALE_AFTER_S = 24 * 3600.0
 
 _TRUE = {"1", "true", "t", "yes"}
 _FALSE = {"0", "false", "f", "no", ""}
@@ -79,24 +82,30 @@ def _epoch_seconds(ts) -> float | None:
         return None
 
 
-def _seconds_between(a: str, b: str) -> float | None:
-    try:
-        return (datetime.fromisoformat(b) - datetime.fromisoformat(a)).total_seconds()
-    except (TypeError, ValueError):
-        return None
+def outcome_of(result_row: tuple | None) -> str:
+    """success, failure or unknown, from a call's :meth:`Call.result_row`."""
+    if result_row is None:
+        return "unknown"
+    return "success" if normalise_success(result_row[SUCCESS]) == 1 else "failure"
 
 
 class Call:
     """The bot rows of one logical call. ``rows[0]`` is the pre row; ``has_copy`` says whether ``rows[1]`` is B."""
 
-    __slots__ = ("rows", "n_null", "n_inserts", "has_copy", "open")
+    __slots__ = ("rows", "n_null", "n_inserts", "has_copy", "open", "last_epoch")
 
-    def __init__(self, row: tuple, success):
+    def __init__(self, row: tuple, success, epoch: float | None = None):
         self.rows = [row]
+        self.last_epoch = epoch
         self.n_null = 1 if success is None else 0
         self.n_inserts = 0
         self.has_copy = False
         self.open = False
+
+    def add(self, row: tuple, epoch: float | None) -> None:
+        self.rows.append(row)
+        if epoch is not None and (self.last_epoch is None or epoch > self.last_epoch):
+            self.last_epoch = epoch
 
     @property
     def owed(self) -> int:
@@ -120,10 +129,7 @@ class Call:
 
     @property
     def outcome(self) -> str:
-        r = self.result_row()
-        if r is None:
-            return "unknown"
-        return "success" if normalise_success(r[SUCCESS]) == 1 else "failure"
+        return outcome_of(self.result_row())
 
     def completion_time(self) -> str | None:
         """Timestamp of the earliest completion INSERT (C or D), the best end time the rows give."""
@@ -143,36 +149,47 @@ class CallMerger:
         # but that got the higher id (the hook and the server race); then they are closed.
         self._lone: deque[tuple[float, tuple, Call]] = deque()
         self.invalid_success = 0
+        self.newest_epoch: float | None = None
 
     def feed(self, row: tuple) -> list[Call]:
         """Add one bot row; return the calls this row closed (usually none or one)."""
         success = normalise_success(row[SUCCESS])
-        if success == "invalid":
+        if success == "invalid":  # counted, and treated as not completed
             self.invalid_success += 1
             success = None
-            row = row[:SUCCESS] + (None,) + row[SUCCESS + 1:]
         key = (row[SOURCE], row[TOOL], row[PARAMS])
+        now = _epoch_seconds(row[TS])
+        if now is not None and (self.newest_epoch is None or now > self.newest_epoch):
+            self.newest_epoch = now
         call = self._latest.get(key)
+        if call is not None and now is not None and call.last_epoch is not None and (
+                now - call.last_epoch > STALE_AFTER_S):
+            del self._latest[key]
+            stale, call = call, None
+            closed = [stale]
+        else:
+            closed = []
         if call is not None:
             if (
                 len(call.rows) == 1
                 and (call.n_null == 1 or success is None)
-                and (gap := _seconds_between(call.rows[0][TS], row[TS])) is not None
-                and -self.copy_window_s <= gap <= self.copy_window_s
+                and now is not None
+                and call.last_epoch is not None  # a lone row: its own time
+                and -self.copy_window_s <= now - call.last_epoch <= self.copy_window_s
             ):
-                call.rows.append(row)
+                call.add(row, now)
                 call.has_copy = True
                 if success is None:
                     call.n_null += 1
-                return self._close_if_done(key, call)
+                return closed + self._close_if_done(key, call)
             if success is not None and call.owed > 0 and (call.has_copy or self._could_have_missed(call, row)):
-                call.rows.append(row)
+                call.add(row, now)
                 call.n_inserts += 1
-                return self._close_if_done(key, call)
-        closed = [call] if call is not None else []
-        new = Call(row, success)
+                return closed + self._close_if_done(key, call)
+        if call is not None:
+            closed.append(call)
+        new = Call(row, success, now)
         self._latest[key] = new
-        now = _epoch_seconds(row[TS])
         if new.owed == 0 and now is not None:
             self._lone.append((now, key, new))
         if now is not None:
@@ -205,10 +222,12 @@ class CallMerger:
         return [call]
 
     def finish(self) -> list[Call]:
-        """The calls that may still change; they are marked ``open`` and their rows are re-read next sync."""
+        """Every call still held. Those that may still change are marked ``open``: their rows are re-read by
+        the next sync. A call whose last row is a day older than the newest row seen cannot change any more."""
         remaining = list(self._latest.values())
+        horizon = None if self.newest_epoch is None else self.newest_epoch - STALE_AFTER_S - 2 * 3600
         for call in remaining:
-            call.open = True
+            call.open = horizon is None or call.last_epoch is None or call.last_epoch >= horizon
         self._latest.clear()
         self._lone.clear()
         return remaining

@@ -157,3 +157,22 @@ class PriceBook:
             + (cache_write_tokens or 0) * p.cache_write_5m
             + (cache_read_tokens or 0) * p.cache_read
         ) / 1_000_000
+
+    def priced(self, model_id: str | None, day: str | None, input_tokens=None, output_tokens=None,
+               cache_write_tokens=None, cache_read_tokens=None) -> tuple[float | None, int]:
+        """``(cost_usd, unpriced_tokens)`` of one call or message: the cost, or None and the token count when
+        no price covers them (never $0). ``(None, 0)`` when no tokens were recorded at all.
+
+        >>> book = PriceBook.load()
+        >>> book.priced("no-such-model", "2025-10-01", 100, 10)
+        (None, 110)
+        >>> book.priced("claude-haiku-4-5-20251001", "2025-10-20")
+        (None, 0)
+        """
+        tokens = (input_tokens, output_tokens, cache_write_tokens, cache_read_tokens)
+        if all(t is None for t in tokens):
+            return None, 0
+        cost = self.cost(model_id, day, *tokens)
+        if cost is None:
+            return None, sum(t or 0 for t in tokens)
+        return cost, 0

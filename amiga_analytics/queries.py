@@ -461,8 +461,9 @@ def _check_by(by, allowed: tuple[str, ...], func: str):
 
 
 def _check_limit(limit) -> int:
+    """Rows at most; ``None`` means all of them (SQLite's ``LIMIT -1``)."""
     if limit is None:
-        return DEFAULT_LIMIT
+        return -1
     if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1:
         raise InputError(f"limit={limit!r}: give a whole number of rows, 1 or more")
     return int(limit)
@@ -920,7 +921,7 @@ def task_cost(db: DB, *, since: Bound = None, until: Bound = None, limit: int | 
         The analytics database.
     since, until : date, str, datetime or pandas.Timestamp, optional
         Window on the tasks' ``created_at``, ``since`` inclusive, ``until`` exclusive.
-    limit : int, default 20
+    limit : int or None, default 20 (None: all rows)
         Rows at most.
 
     Returns
@@ -1032,7 +1033,7 @@ def top_errors(db: DB, *, since: Bound = None, until: Bound = None, limit: int |
         The analytics database.
     since, until : date, str, datetime or pandas.Timestamp, optional
         Window on the calls' start, ``since`` inclusive, ``until`` exclusive.
-    limit : int, default 20
+    limit : int or None, default 20 (None: all rows)
         Rows at most.
 
     Returns
@@ -1111,7 +1112,7 @@ def file_activity(db: DB, *, since: Bound = None, until: Bound = None,
         The analytics database.
     since, until : date, str, datetime or pandas.Timestamp, optional
         Window on the calls' start, ``since`` inclusive, ``until`` exclusive.
-    limit : int, default 20
+    limit : int or None, default 20 (None: all rows)
         Rows at most.
 
     Returns

@@ -4,8 +4,8 @@ The bot's own sanitiser only looks at top-level parameter *keys* (bot-data.md §
 Bash command (``export OPENAI_API_KEY=sk-…``, ``curl -H 'Authorization: Bearer …'``, ``--password=…``) and in
 error texts reach its database. :func:`mask` replaces each with ``<masked>`` (keeping the harmless prefix, such
 as ``Bearer `` or ``OPENAI_API_KEY=``, so the text still reads), and e-mail addresses and bcrypt hashes with
-``<email>`` and ``<password-hash>``. Replacements contain no quote or backslash, so masking a JSON text leaves
-valid JSON.
+``<email>`` and ``<password-hash>``. Replacements contain no quote or backslash and never swallow one, so a
+JSON text stays valid JSON.
 
 >>> mask("export OPENAI_API_KEY=sk-proj-7012897840C8ED28AE81F649 && pytest")
 ('export OPENAI_API_KEY=<masked> && pytest', 1)
@@ -23,33 +23,55 @@ MASK = "<masked>"
 
 # A value stops at white space, quotes, backslashes (JSON escapes) and shell separators.
 _V = r"[^\s\"'\\;&|]+"
+# An optional opening quote before a value, plain or JSON-escaped; it is kept, the value is masked.
+_Q = r"(?:\\?[\"'])?"
+# Names that say "this is a secret", in keys, environment variables and flags.
+_SECRET_NAME = r"[A-Za-z0-9_\-]*(?:KEY|TOKEN|SECRET|PASSWORD|PASSWD|PASS|PWD|CREDENTIALS?|AUTH)[A-Za-z0-9_\-]*"
 
-# (pattern, replacement). Order matters: specific token formats first, then contextual rules.
+# (pattern, replacement). Order matters: specific token formats first, then contextual rules. Every pattern
+# starts a match only at the start of a run of its characters, so a scan stays linear on long texts.
 _RULES: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)", re.S), MASK),
+    # A private key block; the bot cuts strings at 500 characters, so the END line is often missing: stop
+    # before the closing quote of the JSON string instead.
+    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|(?=\\?\")|$)", re.S), MASK),
     (re.compile(r"\$2[abxy]?\$\d\d\$[./A-Za-z0-9]{53}"), "<password-hash>"),
     (re.compile(r"\bsk-(?:ant-|proj-|live-|test-)?[A-Za-z0-9_\-]{16,}"), MASK),
+    (re.compile(r"\b[rs]k_(?:live|test)_[A-Za-z0-9]{10,}"), MASK),
     (re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{16,}|github_pat_[A-Za-z0-9_]{20,})"), MASK),
+    (re.compile(r"\b(?:glpat-[A-Za-z0-9_\-]{16,}|hf_[A-Za-z0-9]{20,}|npm_[A-Za-z0-9]{20,}|dckr_pat_[A-Za-z0-9_\-]{16,})"),
+     MASK),
     (re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{12,}\b"), MASK),
     (re.compile(r"\bxox[abprs]-[A-Za-z0-9\-]{10,}"), MASK),
+    (re.compile(r"(hooks\.slack\.com/services/)[A-Za-z0-9/]+"), r"\1" + MASK),
+    (re.compile(r"(?<![0-9])\d{6,12}:[A-Za-z0-9_\-]{30,}"), MASK),  # Telegram bot tokens (…/bot123456:AA…/)
     (re.compile(r"\bAIza[0-9A-Za-z_\-]{30,}"), MASK),
     (re.compile(r"\beyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"), MASK),
-    (re.compile(r"(?i)(\b(?:bearer|token|basic)\s+)(?!<masked>)(?=[A-Za-z._~+/=\-]*\d)[A-Za-z0-9._~+/=\-]{8,}"),
+    (re.compile(r"(?i)(\bbearer\s+)(?!<masked>)[A-Za-z0-9._~+/=\-]{12,}"), r"\1" + MASK),
+    (re.compile(r"(?i)(\b(?:token|basic)\s+)(?!<masked>)(?=[A-Za-z._~+/=\-]*\d)[A-Za-z0-9._~+/=\-]{8,}"),
      r"\1" + MASK),
-    (re.compile(r"(?i)(\b[A-Z0-9_]*(?:KEY|TOKEN|SECRET|PASSWORD|PASSWD|PWD|CREDENTIALS?|AUTH)[A-Z0-9_]*\s*[=:]\s*)"
-                r"(?!<masked>|(?:bearer|basic|token)\s)" + _V), r"\1" + MASK),
-    (re.compile(r"(?i)(--?(?:password|passwd|pass|token|api[-_]?key|secret|auth)(?:=|\s+))(?!<masked>)" + _V),
+    # "password": "…" anywhere in a JSON text, nested or escaped (the bot only redacts top-level keys).
+    (re.compile(r"(?i)(\\?\"" + _SECRET_NAME + r"\\?\"\s*:\s*\\?\")(?!<)[^\"\\]+"), r"\1" + MASK),
+    # NAME=value, NAME: value, NAME="value" (environment variables, config lines, headers).
+    (re.compile(r"(?i)((?<![A-Za-z0-9_\-])" + _SECRET_NAME + r"\s*[=:]\s*" + _Q + r")"
+                r"(?!<masked>|<redacted>|(?:bearer|basic|token)\s)" + _V), r"\1" + MASK),
+    # Command-line flags: --password=…, --token …, curl -u user:pass, --user user:pass, redis-cli -a …
+    (re.compile(r"(?i)((?<![A-Za-z0-9_\-])--?(?:password|passwd|pass|token|api[-_]?key|secret|auth|user)(?:=|\s+)"
+                + _Q + r")(?!<masked>)" + _V), r"\1" + MASK),
+    (re.compile(r"((?<![A-Za-z0-9_\-])(?:curl|wget|http)\b[^|;&\n\"]*?\s-u\s*" + _Q + r")(?!<masked>)" + _V),
      r"\1" + MASK),
-    (re.compile(r"(\bmysql(?:dump|admin)?\b[^|;&\n\"]*?\s-p)(?!<masked>)" + _V), r"\1" + MASK),
+    (re.compile(r"(\b(?:mysql(?:dump|admin)?|sshpass|docker\s+login|redis-cli)\b[^|;&\n\"]*?\s-[pa]\s*" + _Q + r")"
+                r"(?!<masked>)" + _V), r"\1" + MASK),
+    (re.compile(r"(?i)(\baws_(?:secret_access_key|session_token)\s+" + _Q + r")(?!<masked>)" + _V), r"\1" + MASK),
     (re.compile(r"(\b[a-z][a-z0-9+.\-]*://[^/\s:@\"']+:)(?!<masked>)[^@\s/\"']+(@)"), r"\1" + MASK + r"\2"),
-    # The look-behind makes a match start only at the start of a run, which keeps the scan linear on long texts.
     (re.compile(r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"), "<email>"),
 ]
 
 # Cheap test that lets the vast majority of texts skip the rules entirely (substring tests on the lower-cased
 # text are an order of magnitude faster than one case-insensitive alternation).
-_MAYBE = ("sk-", "gh", "github_pat", "akia", "asia", "xox", "aiza", "eyj", "bearer", "token", "basic", "key",
-          "secret", "pass", "pwd", "credential", "auth", "mysql", "://", "@", "$2", "private key")
+_MAYBE = ("sk-", "sk_", "gh", "github_pat", "glpat", "hf_", "npm_", "dckr", "akia", "asia", "xox", "hooks.slack",
+          "aiza", "eyj", "bearer", "token", "basic", "key", "secret", "pass", "pwd", "credential", "auth", "user",
+          "-u", "mysql", "redis", "aws_", "://", "@", "$2", "private key")
+_TELEGRAM = re.compile(r"\d{6}:")
 
 
 MAX_TEXT = 100_000  # characters kept of one text; the bot itself cuts parameter strings at 500
@@ -69,7 +91,8 @@ def mask(text: str | None) -> tuple[str | None, int]:
         if word in low:
             break
     else:
-        return text, 0
+        if not _TELEGRAM.search(text):
+            return text, 0
     total = 0
     for pattern, replacement in _RULES:
         text, n = pattern.subn(replacement, text)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from . import metadata as metadata_mod
-from .db import open_analytics
+from .db import open_analytics, read_only_connection
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8001
@@ -98,7 +98,7 @@ def inspect(path: Path, name: str) -> dict[str, Any]:
     """What ``datasette inspect`` writes, for one database file: hash, size and the row count of every table."""
     from datasette.inspect import inspect_hash
 
-    conn = sqlite3.connect(f"file:{path.resolve().as_posix()}?mode=ro", uri=True)
+    conn = read_only_connection(path)
     try:
         tables = {}
         for (table,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"):
@@ -189,7 +189,7 @@ def default_window(ds) -> dict[str, str]:
     from datetime import date, timedelta
 
     path = ds.databases[_database_name(ds)].path
-    conn = sqlite3.connect(f"file:{Path(path).resolve().as_posix()}?mode=ro", uri=True)
+    conn = read_only_connection(path)
     try:
         last = conn.execute("SELECT MAX(day) FROM tool_daily").fetchone()[0]
     finally:

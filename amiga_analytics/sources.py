@@ -8,13 +8,13 @@ and a column an older schema lacks is read as NULL, so a v1 database reads with 
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 from .bot_schema import check_bot_database
+from .db import read_only_connection
 
 # Every column the sync reads, per bot table, in the order the sync expects them.
 COLUMNS = {
@@ -79,28 +79,12 @@ class Snapshot:
         return tuple(self.conn.execute(TOOL_USAGE_COUNTS_SQL, {"watermark": watermark}).fetchone())
 
 
-def _connect_read_only(path: Path) -> sqlite3.Connection:
-    uri = f"file:{path.resolve().as_posix()}?mode=ro"
-    try:
-        conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
-        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
-        return conn
-    except sqlite3.OperationalError:
-        # A WAL database in a directory we cannot write (a read-only mount, a shared folder): SQLite cannot
-        # create the -shm file. Nobody can be writing it there either, so reading it as immutable is safe.
-        if os.access(path.parent, os.W_OK):
-            raise
-        conn = sqlite3.connect(uri + "&immutable=1", uri=True, check_same_thread=False)
-        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
-        return conn
-
-
 @contextmanager
 def open_snapshot(path: Path | str) -> Iterator[Snapshot]:
     """Validate ``path`` as a bot database and hold one consistent read snapshot of it while the block runs."""
     path = Path(path)
     version = check_bot_database(path)
-    conn = _connect_read_only(path)
+    conn = read_only_connection(path, check_same_thread=False)
     conn.isolation_level = None  # we issue BEGIN ourselves
     # Text that is not valid UTF-8 (the bot stores whatever a tool printed) must not stop the sync.
     conn.text_factory = lambda data: data.decode("utf-8", "replace")

@@ -30,7 +30,7 @@ from sqlite_utils import Database
 from . import analytics_schema
 from .db import open_analytics
 from .errors import InputError
-from .merge import CATEGORY, ERROR, PARAMS, SOURCE, TCR, TCW, TIN, TOOL, TOUT, TS, Call, CallMerger
+from .merge import CATEGORY, ERROR, PARAMS, SOURCE, TCR, TCW, TIN, TOOL, TOUT, TS, Call, CallMerger, outcome_of
 from .pricing import PriceBook
 from .redact import mask
 from .sources import Snapshot, open_snapshot
@@ -60,18 +60,19 @@ INSERT_MESSAGE_SQL = """INSERT OR REPLACE INTO router_messages
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
 UPSERT_TASK_SQL = """INSERT INTO tasks
     (task_id, status, created_at, finished_at, cycle_s, created_day, finished_day, model_alias, model_id,
-     agent_type, workflow, last_subagent, user_ref, description, error, error_kind,
+     agent_type, workflow, last_subagent, user_ref, description, error, error_kind, bot_updated_at, secrets_masked,
      calls, calls_success, calls_failure, calls_unknown, input_tokens, output_tokens, cache_write_tokens,
      cache_read_tokens, cost_usd, unpriced_tokens)
     VALUES (:task_id, :status, :created_at, :finished_at, :cycle_s, :created_day, :finished_day, :model_alias,
      :model_id, :agent_type, :workflow, :last_subagent, :user_ref, :description, :error, :error_kind,
-     0, 0, 0, 0, 0, 0, 0, 0, 0.0, 0)
+     :bot_updated_at, :secrets_masked, 0, 0, 0, 0, 0, 0, 0, 0, 0.0, 0)
     ON CONFLICT(task_id) DO UPDATE SET status = excluded.status, created_at = excluded.created_at,
      finished_at = excluded.finished_at, cycle_s = excluded.cycle_s, created_day = excluded.created_day,
      finished_day = excluded.finished_day, model_alias = excluded.model_alias, model_id = excluded.model_id,
      agent_type = excluded.agent_type, workflow = excluded.workflow, last_subagent = excluded.last_subagent,
      user_ref = excluded.user_ref, description = excluded.description, error = excluded.error,
-     error_kind = excluded.error_kind"""
+     error_kind = excluded.error_kind, bot_updated_at = excluded.bot_updated_at,
+     secrets_masked = excluded.secrets_masked"""
 TASK_TOTALS_SQL = """UPDATE tasks SET
     (calls, calls_success, calls_failure, calls_unknown, input_tokens, output_tokens, cache_write_tokens,
      cache_read_tokens, cost_usd, unpriced_tokens) = (
@@ -82,7 +83,7 @@ TASK_TOTALS_SQL = """UPDATE tasks SET
         FROM tool_calls c WHERE c.task_id = tasks.task_id)
     WHERE {where}"""
 TASK_FINISH_EVENTS_SQL = """SELECT task_id, status, MAX(at) FROM agent_events
-    WHERE status IN ('completed', 'failed', 'stopped') AND task_id IS NOT NULL GROUP BY task_id, status"""
+    WHERE status IN ('completed', 'failed', 'stopped') AND task_id IS NOT NULL {and_tasks} GROUP BY task_id, status"""
 CALLS_NEEDING_END_SQL = """SELECT call_id, day FROM tool_calls
     WHERE ended_at IS NULL AND outcome IN ('success', 'failure') AND started_at IS NOT NULL"""
 FILL_END_FROM_EVENTS_SQL = """UPDATE tool_calls SET ended_at = (
@@ -92,18 +93,37 @@ FILL_END_FROM_EVENTS_SQL = """UPDATE tool_calls SET ended_at = (
     WHERE ended_at IS NULL AND outcome IN ('success', 'failure') AND started_at IS NOT NULL"""
 FILL_DURATION_SQL = """UPDATE tool_calls
     SET duration_ms = (julianday(ended_at) - julianday(started_at)) * 86400000.0
-    WHERE duration_ms IS NULL AND ended_at IS NOT NULL AND ended_at >= started_at"""
+    WHERE call_id IN (SELECT value FROM json_each(:ids)) AND ended_at IS NOT NULL AND ended_at >= started_at"""
+# The per-call measures that the daily rollup sums, and that data quality reads back (for the calls with a day
+# from the rollup, for the few without one from tool_calls).
+CALL_MEASURES_SQL = """COUNT(*) AS calls, SUM(has_tokens) AS calls_with_tokens,
+           COALESCE(SUM(input_tokens), 0) AS input_tokens, COALESCE(SUM(output_tokens), 0) AS output_tokens,
+           COALESCE(SUM(cache_write_tokens), 0) AS cache_write_tokens,
+           COALESCE(SUM(cache_read_tokens), 0) AS cache_read_tokens, TOTAL(cost_usd) AS cost_usd,
+           COALESCE(SUM(unpriced_tokens), 0) AS unpriced_tokens, COUNT(duration_ms) AS duration_count,
+           TOTAL(duration_ms) AS duration_sum_ms, SUM(source_rows) AS source_rows,
+           SUM(secrets_masked) AS secrets_masked,
+           SUM(COALESCE(time_issue IN ('dst_gap', 'dst_fold'), 0)) AS dst_issues,
+           SUM(task_id IS NULL AND length(source_id) <> 36) AS missing_task"""
 ROLLUP_SQL = """INSERT INTO tool_daily
     (day, tool_name, model_id, agent_type, outcome, error_category, calls, calls_with_tokens, input_tokens,
      output_tokens, cache_write_tokens, cache_read_tokens, cost_usd, unpriced_tokens, duration_count,
-     duration_sum_ms)
+     duration_sum_ms, source_rows, secrets_masked, dst_issues, missing_task)
     SELECT day, tool_name, COALESCE(model_id, ''), COALESCE(agent_type, ''), outcome,
-           COALESCE(error_category, ''), COUNT(*), SUM(has_tokens), COALESCE(SUM(input_tokens), 0),
-           COALESCE(SUM(output_tokens), 0), COALESCE(SUM(cache_write_tokens), 0),
-           COALESCE(SUM(cache_read_tokens), 0), TOTAL(cost_usd), COALESCE(SUM(unpriced_tokens), 0),
-           COUNT(duration_ms), TOTAL(duration_ms)
+           COALESCE(error_category, ''), """ + CALL_MEASURES_SQL + """
     FROM tool_calls WHERE day IS NOT NULL {and_days}
     GROUP BY 1, 2, 3, 4, 5, 6"""
+QUALITY_FROM_ROLLUP_SQL = """SELECT COALESCE(SUM(calls), 0), COALESCE(SUM(source_rows), 0),
+       COALESCE(SUM(CASE WHEN outcome = 'unknown' THEN calls END), 0), COALESCE(SUM(calls_with_tokens), 0),
+       COALESCE(SUM(CASE WHEN agent_type = 'cli_session' THEN calls END), 0), COALESCE(SUM(missing_task), 0),
+       COALESCE(SUM(dst_issues), 0), COALESCE(SUM(unpriced_tokens), 0), COALESCE(SUM(secrets_masked), 0)
+    FROM {source}"""
+UNDATED_CALLS_SQL = """(SELECT outcome, agent_type, """ + CALL_MEASURES_SQL + """
+    FROM tool_calls WHERE day IS NULL GROUP BY outcome, agent_type)"""
+UNKNOWN_MODELS_SQL = """SELECT COUNT(*) FROM (
+    SELECT model_alias FROM tasks WHERE model_alias IS NOT NULL AND model_id IS NULL
+    UNION SELECT model FROM router_messages WHERE model IS NOT NULL AND model_id IS NULL
+    UNION SELECT :default_model WHERE :default_model_unknown)"""
 DEFERRABLE_INDEXES_SQL = """SELECT name, sql FROM sqlite_master
     WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN ('tool_calls', 'agent_events')"""
 IN_JSON = "IN (SELECT value FROM json_each(:{name}))"
@@ -182,7 +202,8 @@ def sync(
     """Load ``bot_db`` (the bot's ``agentlab.db``) into ``analytics_db``; incremental unless ``full``.
 
     ``source_tz`` is the zone of the bot host's clock (default: the zone recorded by the previous sync, else this
-    machine's); ``report_tz`` the zone of days and weeks (default: the source zone). ``prices`` and ``aliases`` are
+    machine's); ``report_tz`` the zone of days and weeks (default: the one given to a previous sync, else the
+    source zone). ``prices`` and ``aliases`` are
     CSV files that override or extend the shipped tables. Raises ``InputError`` for bad input; the bot's file is
     only ever read.
     """
@@ -193,11 +214,14 @@ def sync(
     previous = _read_state(analytics_db)
     source_tz = source_tz or previous.get("source_tz") or local_zone_name()
     zone(source_tz)
-    report_tz = report_tz or previous.get("report_tz") or source_tz
+    previous_settings = previous.get("settings") or {}
+    report_tz_explicit = bool(report_tz) or bool(previous_settings.get("report_tz_explicit"))
+    report_tz = report_tz or (previous.get("report_tz") if report_tz_explicit else None) or source_tz
     zone(report_tz)
     settings = {
         "source_tz": source_tz,
         "report_tz": report_tz,
+        "report_tz_explicit": report_tz_explicit,
         "prices": _tables_digest(book),
         "default_model": default_model or "",
         "keep_message_content": bool(keep_message_content),
@@ -272,6 +296,36 @@ def _choose_mode(full: bool, analytics_db: Path, previous: dict, settings: dict,
     return "incremental", "new rows only"
 
 
+def config_dir() -> Path:
+    """``$AMIGA_ANALYTICS_CONFIG``, else ``$XDG_CONFIG_HOME/amiga-analytics``, else ``~/.config/amiga-analytics``."""
+    named = os.environ.get("AMIGA_ANALYTICS_CONFIG")
+    if named:
+        return Path(named)
+    return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "amiga-analytics"
+
+
+def user_ref_salt() -> str:
+    """The secret that makes ``user_ref`` non-reversible. It never goes into the analytics database (which may
+    be published): ``$AMIGA_ANALYTICS_SALT``, else a random salt kept in ``config_dir()/user-ref.salt``
+    (created on first use, readable by its owner only), so references stay stable across syncs."""
+    named = os.environ.get("AMIGA_ANALYTICS_SALT")
+    if named:
+        return named
+    path = config_dir() / "user-ref.salt"
+    try:
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(_random.token_hex(16))
+        return path.read_text().strip()
+    except FileExistsError:
+        return path.read_text().strip()
+    except OSError as exc:
+        raise InputError(f"cannot keep the user-reference salt in {path} ({exc.strerror}): set AMIGA_ANALYTICS_SALT "
+                         f"or AMIGA_ANALYTICS_CONFIG to a writable directory") from None
+
+
 def _source_identity(snap: Snapshot) -> str:
     """What identifies one bot database across copies and moves: when its schema was first created."""
     if not snap.has_table("schema_version"):
@@ -306,7 +360,9 @@ def _remove_stale_temps(analytics_db: Path) -> None:
         try:
             os.kill(pid, 0)
             alive = pid != os.getpid()
-        except (ProcessLookupError, PermissionError, OverflowError):
+        except PermissionError:  # another user's process: alive
+            alive = True
+        except (ProcessLookupError, OverflowError):
             alive = False
         if not alive:
             try:
@@ -329,8 +385,7 @@ def _run_full(snap: Snapshot, analytics_db: Path, previous: dict, options: _Opti
         deferred = conn.execute(DEFERRABLE_INDEXES_SQL).fetchall()
         for name, _ in deferred:
             conn.execute(f"DROP INDEX [{name}]")
-        loader = _Loader(conn, snap, options, state={"user_ref_salt": previous.get("user_ref_salt")},
-                         mode="full", target=analytics_db)
+        loader = _Loader(conn, snap, options, state={}, mode="full", target=analytics_db)
         result = loader.run(reason, before_rollups=lambda: [conn.execute(sql) for _, sql in deferred])
         conn.execute("COMMIT")
         conn.execute("PRAGMA journal_mode = DELETE")
@@ -384,12 +439,14 @@ class _Loader:
         self.incremental = mode == "incremental"
         settings = options.settings
         self.conv = TimeConverter(settings["source_tz"], settings["report_tz"])
-        self.salt = state.get("user_ref_salt") or _random.token_hex(16)
+        self.salt = user_ref_salt()
         self.affected_days: set[str] = set()
         self.affected_tasks: set[str] = set()
-        self.counts = {"bot_rows_read": 0, "invalid_values": 0, "secrets_tasks": 0, "secrets_streams": 0,
+        self.counts = {"bot_rows_read": 0, "invalid_values": 0, "secrets_streams": 0,
                        "calls_written": 0, "events_read": 0, "messages_read": 0}
         self.links: dict[str, tuple[str, str, str]] = {}
+        self.previous_calls: dict[int, tuple] = {}  # incremental: the stored rows of the calls being re-derived
+        self.finished_tasks: set[str] = set()  # tasks with a new completed/failed/stopped event
 
     # -- helpers ---------------------------------------------------------------------------------------------
 
@@ -399,16 +456,11 @@ class _Loader:
         digest = hashlib.sha256(f"{self.salt}:{user_id}".encode()).hexdigest()
         return "u_" + digest[:12]
 
-    def masked(self, text, limit: int | None = None, *, counter: str = "secrets_streams"):
-        if text is None:
-            return None
-        if not isinstance(text, str):
-            text = str(text)
-        if limit is not None and len(text) > limit:
-            text = text[:limit] + "…"
-        value, n = mask(text)
-        self.counts[counter] += n
-        return value
+    def masked(self, text, limit: int | None = None):
+        """``text`` with secrets masked (then cut to ``limit`` characters); counts what it masked."""
+        value, n = mask(_text(text))
+        self.counts["secrets_streams"] += n
+        return _cut(value, limit)
 
     def tokens(self, value) -> int | None:
         if value is None:
@@ -465,10 +517,10 @@ class _Loader:
             known = {r[0] for r in self.conn.execute("SELECT task_id FROM tasks")}
             if known - {str(r[0]) for r in tasks}:
                 raise _NeedsFull("tasks were deleted from the bot database")
-            unlinked = self.conn.execute(
-                "SELECT COUNT(*) FROM tool_calls WHERE task_id IS NULL AND source_id " + IN_JSON.format(name="ids"),
-                {"ids": json.dumps(list(self.links))},
-            ).fetchone()[0]
+            ids = {"ids": json.dumps(list(self.links))}
+            unlinked = sum(self.conn.execute(
+                f"SELECT COUNT(*) FROM {table} WHERE task_id IS NULL AND source_id " + IN_JSON.format(name="ids"), ids
+            ).fetchone()[0] for table in ("tool_calls", "agent_events"))
             if unlinked:
                 raise _NeedsFull("a new task claims calls that were loaded as CLI sessions")
         return tasks
@@ -478,6 +530,7 @@ class _Loader:
         cursor = self.snap.rows("agent_status", "id > :wm", {"wm": watermark}, order="id")
         max_id = watermark
         batch = []
+        events = 0
         for event_id, ts, source_id, status, message, metadata in cursor:
             max_id = max(max_id, event_id)
             at, day, _ = self.conv.convert(ts)
@@ -492,62 +545,83 @@ class _Loader:
                 except (ValueError, TypeError):
                     self.counts["invalid_values"] += 1
             link = self.links.get(str(source_id)) if source_id is not None else None
+            if link is not None and status in FINAL_STATUSES:
+                self.finished_tasks.add(link[0])
+            events += 1
             batch.append((event_id, source_id, link[0] if link else None, at, day, status,
                           self.masked(message, 2000), tool_name, tool_success))
             if len(batch) >= BATCH:
                 self.conn.executemany(INSERT_EVENT_SQL, batch)
                 batch.clear()
         self.conn.executemany(INSERT_EVENT_SQL, batch)
-        self.counts["events_read"] = max_id - watermark if self.incremental else max_id
+        self.counts["events_read"] = events
         self.state["agent_status_id"] = max_id
+
+    def touch(self, call_row: tuple) -> None:
+        """Remember the day and task of a written or removed call: their rollups and totals are rebuilt."""
+        self.affected_days.add(call_row[9])
+        self.affected_tasks.add(call_row[2])
 
     def load_tool_calls(self) -> None:
         watermark = self.state.get("tool_usage_id", 0) if self.incremental else 0
         merger = CallMerger(window_missed=self.conv.bot_window_missed)
         reopened: list[tuple] = []
+        rows_upto, nulls_upto = 0, 0
         if self.incremental:
-            reopened = self.reopen_calls(watermark)
-        new_max = self.snap.max_id("tool_usage")
-        total = max(new_max - watermark, 0) + len(reopened)
+            reopened, rows_upto, nulls_upto = self.reopen_calls(watermark)
+        new_max = max(self.snap.max_id("tool_usage"), watermark)
+        total = new_max - watermark + len(reopened)
         calls_batch: list[tuple] = []
         progress = click.progressbar(length=total, label="tool_usage rows", file=sys.stderr) if (
             self.options.progress and total > 50_000) else None
-        seen = 0
 
         def emit(calls: list[Call]) -> None:
             for call in calls:
-                calls_batch.append(self.call_row(call))
+                row = self.call_row(call)
+                old = self.previous_calls.pop(call.call_id, None)
+                if old != row:
+                    self.touch(row)
+                    if old is not None:
+                        self.touch(old)
+                    calls_batch.append(row)
             if len(calls_batch) >= BATCH:
                 self.conn.executemany(INSERT_TOOL_CALL_SQL, calls_batch)
                 self.counts["calls_written"] += len(calls_batch)
                 calls_batch.clear()
 
-        cursor = self.snap.rows("tool_usage", "id > :wm", {"wm": watermark}, order="id")
-        for source in (reopened, cursor):
-            for row in source:
-                emit(merger.feed(row))
-                seen += 1
-                if progress is not None and seen % 20_000 == 0:
-                    progress.update(20_000)
-        open_calls = merger.finish()
-        emit(open_calls)
+        for row in reopened:
+            emit(merger.feed(row))
+        new_rows = 0
+        for row in self.snap.rows("tool_usage", "id > :wm", {"wm": watermark}, order="id"):
+            emit(merger.feed(row))
+            new_rows += 1
+            nulls_upto += row[5] is None
+            if progress is not None and new_rows % 20_000 == 0:
+                progress.update(20_000)
+        remaining = merger.finish()
+        emit(remaining)
         self.conn.executemany(INSERT_TOOL_CALL_SQL, calls_batch)
         self.counts["calls_written"] += len(calls_batch)
         if progress is not None:
-            progress.update(total - (seen // 20_000) * 20_000)
+            progress.update(total - (new_rows // 20_000) * 20_000)
             progress.render_finish()
+        # Calls of the last sync that are gone: their rows now belong to other calls.
+        for call_id, old in self.previous_calls.items():
+            self.conn.execute("DELETE FROM tool_calls WHERE call_id = :id", {"id": call_id})
+            self.touch(old)
+        open_calls = [c for c in remaining if c.open]
         self.conn.executemany(INSERT_OPEN_ROW_SQL, ((r[0], c.call_id) for c in open_calls for r in c.rows))
-        self.counts["bot_rows_read"] = seen
+        self.counts["bot_rows_read"] = new_rows + len(reopened)
         self.counts["invalid_values"] += merger.invalid_success
         # What the next incremental sync checks to notice rewritten history.
-        rows_upto, nulls_upto = self.snap.tool_usage_counts(new_max)
         open_nulls = sum(1 for c in open_calls for r in c.rows if r[5] is None)
         self.state["tool_usage_id"] = new_max
-        self.state["tool_usage_rows"] = rows_upto
+        self.state["tool_usage_rows"] = rows_upto + new_rows
         self.state["closed_null_rows"] = nulls_upto - open_nulls
 
-    def reopen_calls(self, watermark: int) -> list[tuple]:
-        """Rows of the calls still open after the last sync, as they are now; checks history was not rewritten."""
+    def reopen_calls(self, watermark: int) -> tuple[list[tuple], int, int]:
+        """Rows of the calls still open after the last sync, as they are now, and the (rows, NULL rows) counts up
+        to the watermark; raises ``_NeedsFull`` if the bot's history changed in a way only a rebuild can follow."""
         row_ids = [r[0] for r in self.conn.execute("SELECT row_id FROM open_call_rows ORDER BY row_id")]
         rows = self.snap.rows("tool_usage", "id " + IN_JSON.format(name="ids"), {"ids": json.dumps(row_ids)},
                               order="id").fetchall()
@@ -557,58 +631,45 @@ class _Loader:
         open_nulls = sum(1 for r in rows if r[5] is None)
         if nulls_upto - open_nulls != self.state.get("closed_null_rows"):
             raise _NeedsFull("the bot rewrote rows of calls that were already complete")
-        for call_id, day, task_id in self.conn.execute(
-            "SELECT call_id, day, task_id FROM tool_calls WHERE call_id IN (SELECT call_id FROM open_call_rows)"
-        ):
-            self.affected_days.add(day)
-            self.affected_tasks.add(task_id)
-        self.conn.execute("DELETE FROM tool_calls WHERE call_id IN (SELECT call_id FROM open_call_rows)")
+        self.previous_calls = {
+            row[0]: tuple(row) for row in self.conn.execute(
+                f"SELECT {', '.join(TOOL_CALL_COLUMNS)} FROM tool_calls "
+                "WHERE call_id IN (SELECT call_id FROM open_call_rows)")
+        }
         self.conn.execute("DELETE FROM open_call_rows")
-        return rows
+        return rows, rows_upto, nulls_upto
 
     def call_row(self, call: Call) -> tuple:
+        """The ``tool_calls`` row of one merged call (columns in :data:`TOOL_CALL_COLUMNS` order)."""
         first = call.rows[0]
         result = call.result_row()
-        outcome = call.outcome
-        source_id = first[SOURCE]
-        link = self.links.get(str(source_id)) if source_id is not None else None
+        outcome = outcome_of(result)
+        source_id = _text(first[SOURCE])
+        link = self.links.get(source_id) if source_id is not None else None
         started_at, day, time_issue = self.conv.convert(first[TS])
-        ended_at = None
         end_text = call.completion_time()
-        if end_text is not None:
-            ended_at = self.conv.convert(end_text)[0]
+        ended_at = self.conv.convert(end_text)[0] if end_text is not None else None
         duration_ms = None
-        if started_at and ended_at and ended_at >= started_at:
-            duration_ms = (datetime.fromisoformat(ended_at) - datetime.fromisoformat(started_at)).total_seconds() * 1000
-        elif ended_at and started_at and ended_at < started_at:
-            ended_at = None
-        tool = first[TOOL] if first[TOOL] is not None else "unknown"
+        if started_at and ended_at:
+            if ended_at >= started_at:
+                delta = datetime.fromisoformat(ended_at) - datetime.fromisoformat(started_at)
+                duration_ms = delta.total_seconds() * 1000
+            else:
+                ended_at = None
+        tool = _text(first[TOOL]) or "unknown"
         error = category = None
-        if outcome == "failure" and result is not None:
-            error, category = result[ERROR], result[CATEGORY]
-        tin = tout = tcw = tcr = None
-        if result is not None:
-            tin, tout, tcw, tcr = (self.tokens(result[TIN]), self.tokens(result[TOUT]), self.tokens(result[TCW]),
-                                   self.tokens(result[TCR]))
-        has_tokens = int(any(v is not None for v in (tin, tout, tcw, tcr)))
+        if outcome == "failure":
+            error, category = _text(result[ERROR]), _text(result[CATEGORY])
+        tokens = (None,) * 4 if result is None else tuple(self.tokens(result[i]) for i in (TIN, TOUT, TCW, TCR))
         if link is not None:
             task_id, model_alias, agent_type = link
         else:
             task_id, model_alias, agent_type = None, self.options.default_model, "cli_session"
-        model_id = self.book.resolve(model_alias, started_at)
-        cost = None
-        unpriced = 0
-        if has_tokens:
-            cost = self.book.cost(model_id, started_at, tin, tout, tcw, tcr)
-            if cost is None:
-                unpriced = (tin or 0) + (tout or 0) + (tcw or 0) + (tcr or 0)
-        params_text = first[PARAMS]
-        if params_text is not None and not isinstance(params_text, str):
-            params_text = str(params_text) if not isinstance(params_text, bytes) else params_text.decode("utf-8", "replace")
-        params, n_params = mask(params_text)
-        if isinstance(error, bytes):
-            error = error.decode("utf-8", "replace")
-        error, n_error = mask(error if error is None or isinstance(error, str) else str(error))
+        # Aliases and prices are looked up on the call's day in the report timezone, as the queries do.
+        model_id = self.book.resolve(model_alias, day)
+        cost, unpriced = self.book.priced(model_id, day, *tokens)
+        params, n_params = mask(_text(first[PARAMS]))
+        error, n_error = mask(error)
         subagent = file_path = None
         if params and (tool == "Task" or tool in FILE_TOOLS):
             try:
@@ -622,24 +683,33 @@ class _Loader:
                     file_path = parsed.get("file_path") or parsed.get("notebook_path")
                 subagent = subagent if isinstance(subagent, str) else None
                 file_path = file_path if isinstance(file_path, str) else None
-        if day is not None:
-            self.affected_days.add(day)
-        self.affected_tasks.add(task_id)
         return (
             call.call_id, source_id, task_id, tool, subagent, file_path, started_at, ended_at, duration_ms, day,
-            outcome, error, category, tin, tout, tcw, tcr, has_tokens, model_alias, model_id, cost, unpriced,
-            agent_type, params, n_params + n_error, time_issue, call.source_rows, call.rows[-1][0],
+            outcome, error, category, *tokens, int(any(t is not None for t in tokens)), model_alias, model_id,
+            cost, unpriced, agent_type, params, n_params + n_error, time_issue, call.source_rows, call.rows[-1][0],
         )
 
     def fill_end_times(self) -> None:
         """End times the rows could not give: the agent_status tool_call row the post-hook wrote after the start."""
-        for _, day in self.conn.execute(CALLS_NEEDING_END_SQL).fetchall():
-            self.affected_days.add(day)
+        waiting = dict(self.conn.execute(CALLS_NEEDING_END_SQL).fetchall())
         self.conn.execute(FILL_END_FROM_EVENTS_SQL)
-        self.conn.execute(FILL_DURATION_SQL)
+        still_waiting = {r[0] for r in self.conn.execute(CALLS_NEEDING_END_SQL)}
+        filled = [call_id for call_id in waiting if call_id not in still_waiting]
+        self.affected_days.update(waiting[call_id] for call_id in filled)
+        self.conn.execute(FILL_DURATION_SQL, {"ids": json.dumps(filled)})
 
     def load_tasks(self, tasks: list[tuple]) -> None:
-        finish_events = {(t, s): at for t, s, at in self.conn.execute(TASK_FINISH_EVENTS_SQL)}
+        """Upsert the tasks (in an incremental sync only those the bot changed or that just finished), then
+        their call totals."""
+        sql = TASK_FINISH_EVENTS_SQL.format(and_tasks="")
+        params: dict = {}
+        if self.incremental:
+            seen = dict(self.conn.execute("SELECT task_id, bot_updated_at FROM tasks"))
+            tasks = [t for t in tasks if t[0] is not None and (
+                str(t[0]) not in seen or seen[str(t[0])] != _text(t[4]) or str(t[0]) in self.finished_tasks)]
+            sql = TASK_FINISH_EVENTS_SQL.format(and_tasks="AND task_id " + IN_JSON.format(name="ids"))
+            params = {"ids": json.dumps([str(t[0]) for t in tasks])}
+        finish_events = {(t, s): at for t, s, at in self.conn.execute(sql, params)}
         records = []
         for (task_id, user_id, status, created_at, updated_at, model, agent_type, workflow, last_agent_type,
              current_phase, _session_uuid, description, error) in tasks:
@@ -654,15 +724,17 @@ class _Loader:
                     finished_day = self.conv.report_day(finished)
                     if created is not None:
                         cycle = (datetime.fromisoformat(finished) - datetime.fromisoformat(created)).total_seconds()
+            masked_description, n_description = mask(_text(description))
+            masked_error, n_error = mask(_text(error))
             records.append({
                 "task_id": task_id, "status": status, "created_at": created, "finished_at": finished,
                 "cycle_s": cycle, "created_day": created_day, "finished_day": finished_day,
-                "model_alias": model, "model_id": self.book.resolve(model, created),
+                "model_alias": model, "model_id": self.book.resolve(model, created_day),
                 "agent_type": agent_type or "code_agent", "workflow": workflow,
                 "last_subagent": last_agent_type or current_phase, "user_ref": self.user_ref(user_id),
-                "description": self.masked(description, 200, counter="secrets_tasks"),
-                "error": self.masked(error, 2000, counter="secrets_tasks"),
-                "error_kind": error_kind(error),
+                "description": _cut(masked_description, 200), "error": _cut(masked_error, 2000),
+                "error_kind": error_kind(error), "bot_updated_at": _text(updated_at),
+                "secrets_masked": n_description + n_error,
             })
         self.conn.executemany(UPSERT_TASK_SQL, records)
         if self.incremental:
@@ -679,21 +751,17 @@ class _Loader:
         for (message_id, user_id, ts, role, content, tokens_in, tokens_out, input_method,
              model) in self.snap.rows("messages", "id > :wm", {"wm": watermark}, order="id"):
             max_id = max(max_id, message_id)
+            self.counts["messages_read"] += 1
             at, day, _ = self.conv.convert(ts)
             tin, tout = self.tokens(tokens_in), self.tokens(tokens_out)
-            model_id = self.book.resolve(model, at)
-            cost, unpriced = None, 0
-            if tin is not None or tout is not None:
-                cost = self.book.cost(model_id, at, tin, tout, 0, 0)
-                if cost is None:
-                    unpriced = (tin or 0) + (tout or 0)
+            model_id = self.book.resolve(model, day)
+            cost, unpriced = self.book.priced(model_id, day, tin, tout)
             text = content if isinstance(content, str) else None
             created_task = int(role == "assistant" and bool(text) and text.startswith("BACKGROUND_TASK"))
             kept = self.masked(text) if self.options.keep_message_content else None
             batch.append((message_id, self.user_ref(user_id), at, day, role, input_method, created_task, model,
                           model_id, tin, tout, cost, unpriced, kept))
         self.conn.executemany(INSERT_MESSAGE_SQL, batch)
-        self.counts["messages_read"] = max_id - watermark
         self.state["messages_id"] = max_id
 
     def rebuild_rollups(self) -> None:
@@ -706,28 +774,23 @@ class _Loader:
             self.conn.execute(ROLLUP_SQL.format(and_days=""))
 
     def finish(self, reason: str, n_tasks: int) -> SyncResult:
-        q = self.conn.execute(
-            """SELECT COUNT(*), COALESCE(SUM(source_rows), 0) - COUNT(*), COALESCE(SUM(outcome = 'unknown'), 0),
-                      COALESCE(SUM(has_tokens), 0), COALESCE(SUM(task_id IS NULL), 0),
-                      COALESCE(SUM(task_id IS NULL AND length(source_id) <> 36), 0),
-                      COALESCE(SUM(time_issue = 'unparseable'), 0),
-                      COALESCE(SUM(time_issue IN ('dst_gap', 'dst_fold')), 0),
-                      COALESCE(SUM(unpriced_tokens), 0), COALESCE(SUM(secrets_masked), 0)
-               FROM tool_calls"""
-        ).fetchone()
-        (calls, merged, unknown, with_tokens, no_task, missing_task, bad_time, dst, unpriced_calls,
-         secrets_calls) = q
+        totals = [0] * 9
+        for source in ("tool_daily", UNDATED_CALLS_SQL):
+            for i, value in enumerate(self.conn.execute(QUALITY_FROM_ROLLUP_SQL.format(source=source)).fetchone()):
+                totals[i] += value
+        calls, source_rows, unknown, with_tokens, no_task, missing_task, dst, unpriced_calls, secrets_calls = totals
+        merged = source_rows - calls
+        bad_time = self.conn.execute("SELECT COUNT(*) FROM tool_calls WHERE day IS NULL").fetchone()[0]
         unpriced_msgs = self.conn.execute("SELECT COALESCE(SUM(unpriced_tokens), 0) FROM router_messages").fetchone()[0]
-        bad_task_times = self.conn.execute("SELECT COUNT(*) FROM tasks WHERE created_at IS NULL").fetchone()[0]
-        unknown_models = self.conn.execute(
-            """SELECT COUNT(*) FROM (
-                 SELECT model_alias FROM tool_calls WHERE model_alias IS NOT NULL AND model_id IS NULL
-                 UNION SELECT model_alias FROM tasks WHERE model_alias IS NOT NULL AND model_id IS NULL
-                 UNION SELECT model FROM router_messages WHERE model IS NOT NULL AND model_id IS NULL)"""
-        ).fetchone()[0]
-        # Secrets in append-only streams (events, messages) accumulate; task texts are re-read every sync.
+        bad_task_times, task_secrets = self.conn.execute(
+            "SELECT COALESCE(SUM(created_at IS NULL), 0), COALESCE(SUM(secrets_masked), 0) FROM tasks").fetchone()
+        default_model = self.options.default_model
+        unknown_models = self.conn.execute(UNKNOWN_MODELS_SQL, {
+            "default_model": default_model,
+            "default_model_unknown": bool(default_model) and self.book.resolve(default_model, None) is None,
+        }).fetchone()[0]
+        # Secrets in append-only streams (events, messages) accumulate over incremental syncs.
         stream_secrets = (self.state.get("secrets_streams", 0) if self.incremental else 0) + self.counts["secrets_streams"]
-        task_secrets = self.counts["secrets_tasks"]
         self.state["secrets_streams"] = stream_secrets
         values = {
             "bot_rows_read": self.counts["bot_rows_read"],
@@ -759,7 +822,7 @@ class _Loader:
         )
         self.state.update({
             "settings": settings, "source_tz": settings["source_tz"], "report_tz": settings["report_tz"],
-            "user_ref_salt": self.salt, "source": _source_identity(self.snap),
+            "source": _source_identity(self.snap),
             "bot_schema_version": self.snap.version,
         })
         self.conn.execute("DELETE FROM sync_state")
@@ -773,6 +836,21 @@ class _Loader:
             secrets_masked=values["secrets_masked"], tasks=n_tasks, events_read=self.counts["events_read"],
             messages_read=self.counts["messages_read"], quality=values,
         )
+
+
+def _text(value) -> str | None:
+    """A bot value as text: bytes decoded leniently, numbers formatted, None kept."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+def _cut(text: str | None, limit: int | None) -> str | None:
+    if text is None or limit is None or len(text) <= limit:
+        return text
+    return text[:limit] + "…"
 
 
 _ERROR_KINDS = (

@@ -78,7 +78,8 @@ def format_utc(dt: datetime) -> str:
 
 
 class TimeConverter:
-    """Convert the bot's timestamps, caching the UTC offset per local hour (offsets change on whole hours)."""
+    """Convert the bot's timestamps, caching the UTC offset per local hour (DST changes happen on the hour in
+    every zone but Lord Howe Island's)."""
 
     def __init__(self, source_tz: str, report_tz: str):
         self.source = zone(source_tz)
@@ -119,10 +120,10 @@ class TimeConverter:
 
     def report_day(self, utc_text: str) -> str:
         """Calendar day (report timezone) of a stored UTC time."""
-        key = utc_text[:13]
+        key = utc_text[:16]  # per minute: some zones are offset by 30 or 45 minutes
         day = self._day_cache.get(key)
         if day is None:
-            dt = datetime.fromisoformat(utc_text[:13] + ":00:00+00:00")
+            dt = datetime.fromisoformat(key + ":00+00:00")
             day = dt.astimezone(self.report).date().isoformat()
             self._day_cache[key] = day
         return day

@@ -212,8 +212,9 @@ def test_the_corpus_is_repaired_and_counted(tmp_path):
 def _as_user_without_privileges(args: list[str], **kwargs) -> subprocess.CompletedProcess:
     """Run the CLI as an ordinary user: as root, directory permissions would not apply."""
     prefix = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"] if os.geteuid() == 0 else []
+    env = dict(os.environ, AMIGA_ANALYTICS_SALT="a salt for the test")  # the user cannot read root's config
     return subprocess.run(prefix + [sys.executable, "-m", "amiga_analytics", *args], capture_output=True, text=True,
-                          cwd="/", **kwargs)
+                          cwd="/", env=env, **kwargs)
 
 
 @pytest.fixture
