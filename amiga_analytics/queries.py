@@ -816,8 +816,8 @@ def task_throughput(db: DB, *, since: Bound = None, until: Bound = None, freq: s
         edges = _period_edges(window, per_day["day"].tolist(), off)
         cycles["period"] = (_assign_periods(cycles["day"], edges) if len(cycles)
                             else pd.Series([], dtype="datetime64[us]"))
-        stats = cycles.dropna(subset=["period"]).groupby("period")["cycle_s"].agg(
-            median_cycle_s="median", p90_cycle_s=lambda s: s.quantile(0.9))
+        grouped = cycles.dropna(subset=["period"]).groupby("period")["cycle_s"]
+        stats = pd.DataFrame({"median_cycle_s": grouped.median(), "p90_cycle_s": grouped.quantile(0.9)})
         stats.index = _localize(pd.DatetimeIndex(stats.index), window.tz)
         out = out.merge(stats, left_on="period_start", right_index=True, how="left")
     out["finished"] = out["completed"] + out["failed"] + out["stopped"]

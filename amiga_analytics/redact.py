@@ -28,51 +28,58 @@ _Q = r"(?:\\?[\"'])?"
 # Names that say "this is a secret", in keys, environment variables and flags.
 _SECRET_NAME = r"[A-Za-z0-9_\-]*(?:KEY|TOKEN|SECRET|PASSWORD|PASSWD|PASS|PWD|CREDENTIALS?|AUTH)[A-Za-z0-9_\-]*"
 
-# (pattern, replacement). Order matters: specific token formats first, then contextual rules. Every pattern
-# starts a match only at the start of a run of its characters, so a scan stays linear on long texts.
-_RULES: list[tuple[re.Pattern[str], str]] = [
+_NAMES = ("key", "token", "secret", "pass", "pwd", "credential", "auth")
+
+# (triggers, pattern, replacement). A rule runs only when one of its trigger words occurs in the lower-cased
+# text (substring tests are far cheaper than the regular expressions). Order matters: specific token formats
+# first, then contextual rules. Every pattern starts a match only at the start of a run of its characters, so a
+# scan stays linear on long texts.
+_RULES: list[tuple[tuple[str, ...], re.Pattern[str], str]] = [
     # A private key block; the bot cuts strings at 500 characters, so the END line is often missing: stop
     # before the closing quote of the JSON string instead.
-    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|(?=\\?\")|$)", re.S), MASK),
-    (re.compile(r"\$2[abxy]?\$\d\d\$[./A-Za-z0-9]{53}"), "<password-hash>"),
-    (re.compile(r"\bsk-(?:ant-|proj-|live-|test-)?[A-Za-z0-9_\-]{16,}"), MASK),
-    (re.compile(r"\b[rs]k_(?:live|test)_[A-Za-z0-9]{10,}"), MASK),
-    (re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{16,}|github_pat_[A-Za-z0-9_]{20,})"), MASK),
-    (re.compile(r"\b(?:glpat-[A-Za-z0-9_\-]{16,}|hf_[A-Za-z0-9]{20,}|npm_[A-Za-z0-9]{20,}|dckr_pat_[A-Za-z0-9_\-]{16,})"),
+    (("private key",),
+     re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|(?=\\?\")|$)", re.S), MASK),
+    (("$2",), re.compile(r"\$2[abxy]?\$\d\d\$[./A-Za-z0-9]{53}"), "<password-hash>"),
+    (("sk-",), re.compile(r"\bsk-(?:ant-|proj-|live-|test-)?[A-Za-z0-9_\-]{16,}"), MASK),
+    (("k_live_", "k_test_"), re.compile(r"\b[rs]k_(?:live|test)_[A-Za-z0-9]{10,}"), MASK),
+    (("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
+     re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{16,}|github_pat_[A-Za-z0-9_]{20,})"), MASK),
+    (("glpat-", "hf_", "npm_", "dckr_pat_"),
+     re.compile(r"\b(?:glpat-[A-Za-z0-9_\-]{16,}|hf_[A-Za-z0-9]{20,}|npm_[A-Za-z0-9]{20,}|dckr_pat_[A-Za-z0-9_\-]{16,})"),
      MASK),
-    (re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{12,}\b"), MASK),
-    (re.compile(r"\bxox[abprs]-[A-Za-z0-9\-]{10,}"), MASK),
-    (re.compile(r"(hooks\.slack\.com/services/)[A-Za-z0-9/]+"), r"\1" + MASK),
-    (re.compile(r"(?<![0-9])\d{6,12}:[A-Za-z0-9_\-]{30,}"), MASK),  # Telegram bot tokens (…/bot123456:AA…/)
-    (re.compile(r"\bAIza[0-9A-Za-z_\-]{30,}"), MASK),
-    (re.compile(r"\beyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"), MASK),
-    (re.compile(r"(?i)(\bbearer\s+)(?!<masked>)[A-Za-z0-9._~+/=\-]{12,}"), r"\1" + MASK),
-    (re.compile(r"(?i)(\b(?:token|basic)\s+)(?!<masked>)(?=[A-Za-z._~+/=\-]*\d)[A-Za-z0-9._~+/=\-]{8,}"),
-     r"\1" + MASK),
+    (("akia", "asia"), re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{12,}\b"), MASK),
+    (("xox",), re.compile(r"\bxox[abprs]-[A-Za-z0-9\-]{10,}"), MASK),
+    (("hooks.slack",), re.compile(r"(hooks\.slack\.com/services/)[A-Za-z0-9/]+"), r"\1" + MASK),
+    (("/bot", "telegram"), re.compile(r"(?<![0-9])\d{6,12}:[A-Za-z0-9_\-]{30,}"), MASK),  # Telegram bot tokens
+    (("aiza",), re.compile(r"\bAIza[0-9A-Za-z_\-]{30,}"), MASK),
+    (("eyj",), re.compile(r"\beyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"), MASK),
+    (("bearer",), re.compile(r"(?i)(\bbearer\s+)(?!<masked>)[A-Za-z0-9._~+/=\-]{12,}"), r"\1" + MASK),
+    (("token", "basic"),
+     re.compile(r"(?i)(\b(?:token|basic)\s+)(?!<masked>)(?=[A-Za-z._~+/=\-]*\d)[A-Za-z0-9._~+/=\-]{8,}"), r"\1" + MASK),
     # "password": "…" anywhere in a JSON text, nested or escaped (the bot only redacts top-level keys).
-    (re.compile(r"(?i)(\\?\"" + _SECRET_NAME + r"\\?\"\s*:\s*\\?\")(?!<)[^\"\\]+"), r"\1" + MASK),
+    (_NAMES, re.compile(r"(?i)(\\?\"" + _SECRET_NAME + r"\\?\"\s*:\s*\\?\")(?!<)[^\"\\]+"), r"\1" + MASK),
     # NAME=value, NAME: value, NAME="value" (environment variables, config lines, headers).
-    (re.compile(r"(?i)((?<![A-Za-z0-9_\-])" + _SECRET_NAME + r"\s*[=:]\s*" + _Q + r")"
-                r"(?!<masked>|<redacted>|(?:bearer|basic|token)\s)" + _V), r"\1" + MASK),
-    # Command-line flags: --password=…, --token …, curl -u user:pass, --user user:pass, redis-cli -a …
-    (re.compile(r"(?i)((?<![A-Za-z0-9_\-])--?(?:password|passwd|pass|token|api[-_]?key|secret|auth|user)(?:=|\s+)"
+    (_NAMES, re.compile(r"(?i)((?<![A-Za-z0-9_\-])" + _SECRET_NAME + r"\s*[=:]\s*" + _Q + r")"
+                        r"(?!<masked>|<redacted>|(?:bearer|basic|token)\s)" + _V), r"\1" + MASK),
+    # Command-line flags: --password=…, --token …, --user user:pass, redis-cli -a …
+    (("-pass", "-token", "-api", "-secret", "-auth", "-user"),
+     re.compile(r"(?i)((?<![A-Za-z0-9_\-])--?(?:password|passwd|pass|token|api[-_]?key|secret|auth|user)(?:=|\s+)"
                 + _Q + r")(?!<masked>)" + _V), r"\1" + MASK),
-    (re.compile(r"((?<![A-Za-z0-9_\-])(?:curl|wget|http)\b[^|;&\n\"]*?\s-u\s*" + _Q + r")(?!<masked>)" + _V),
+    (("-u",), re.compile(r"((?<![A-Za-z0-9_\-])(?:curl|wget|http)\b[^|;&\n\"]*?\s-u\s*" + _Q + r")(?!<masked>)" + _V),
      r"\1" + MASK),
-    (re.compile(r"(\b(?:mysql(?:dump|admin)?|sshpass|docker\s+login|redis-cli)\b[^|;&\n\"]*?\s-[pa]\s*" + _Q + r")"
+    (("mysql", "sshpass", "docker", "redis-cli"),
+     re.compile(r"(\b(?:mysql(?:dump|admin)?|sshpass|docker\s+login|redis-cli)\b[^|;&\n\"]*?\s-[pa]\s*" + _Q + r")"
                 r"(?!<masked>)" + _V), r"\1" + MASK),
-    (re.compile(r"(?i)(\baws_(?:secret_access_key|session_token)\s+" + _Q + r")(?!<masked>)" + _V), r"\1" + MASK),
-    (re.compile(r"(\b[a-z][a-z0-9+.\-]*://[^/\s:@\"']+:)(?!<masked>)[^@\s/\"']+(@)"), r"\1" + MASK + r"\2"),
-    (re.compile(r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"), "<email>"),
+    (("aws_",), re.compile(r"(?i)(\baws_(?:secret_access_key|session_token)\s+" + _Q + r")(?!<masked>)" + _V),
+     r"\1" + MASK),
+    (("://",), re.compile(r"(\b[a-z][a-z0-9+.\-]*://[^/\s:@\"']+:)(?!<masked>)[^@\s/\"']+(@)"), r"\1" + MASK + r"\2"),
+    (("@",), re.compile(r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"),
+     "<email>"),
 ]
 
-# Cheap test that lets the vast majority of texts skip the rules entirely (substring tests on the lower-cased
-# text are an order of magnitude faster than one case-insensitive alternation).
-_MAYBE = ("sk-", "sk_", "gh", "github_pat", "glpat", "hf_", "npm_", "dckr", "akia", "asia", "xox", "hooks.slack",
-          "aiza", "eyj", "bearer", "token", "basic", "key", "secret", "pass", "pwd", "credential", "auth", "user",
-          "-u", "mysql", "redis", "aws_", "://", "@", "$2", "private key")
-_TELEGRAM = re.compile(r"\d{6}:")
 
+# Every trigger once, for the quick test that lets most texts skip the rules.
+_TRIGGERS = tuple(dict.fromkeys(t for rule in _RULES for t in rule[0]))
 
 MAX_TEXT = 100_000  # characters kept of one text; the bot itself cuts parameter strings at 500
 
@@ -87,14 +94,16 @@ def mask(text: str | None) -> tuple[str | None, int]:
     if len(text) > MAX_TEXT:
         text = text[:MAX_TEXT] + "…[cut]"
     low = text.lower()
-    for word in _MAYBE:
+    for word in _TRIGGERS:
         if word in low:
             break
     else:
-        if not _TELEGRAM.search(text):
-            return text, 0
+        return text, 0
     total = 0
-    for pattern, replacement in _RULES:
-        text, n = pattern.subn(replacement, text)
-        total += n
+    for triggers, pattern, replacement in _RULES:
+        for word in triggers:
+            if word in low:
+                text, n = pattern.subn(replacement, text)
+                total += n
+                break
     return text, total

@@ -79,15 +79,28 @@ class Snapshot:
         return tuple(self.conn.execute(TOOL_USAGE_COUNTS_SQL, {"watermark": watermark}).fetchone())
 
 
+def _lenient_text(data: bytes) -> str:
+    return data.decode("utf-8", "replace")
+
+
+def is_undecodable_text(exc: BaseException) -> bool:
+    """True for the error SQLite's default text conversion raises on text that is not valid UTF-8."""
+    return isinstance(exc, sqlite3.OperationalError) and "decode" in str(exc)
+
+
 @contextmanager
-def open_snapshot(path: Path | str) -> Iterator[Snapshot]:
-    """Validate ``path`` as a bot database and hold one consistent read snapshot of it while the block runs."""
+def open_snapshot(path: Path | str, *, lenient_text: bool = False) -> Iterator[Snapshot]:
+    """Validate ``path`` as a bot database and hold one consistent read snapshot of it while the block runs.
+
+    Text is decoded by SQLite's fast default; ``lenient_text`` decodes invalid UTF-8 (the bot stores whatever a
+    tool printed) with replacement characters instead, for the rare database that needs it.
+    """
     path = Path(path)
     version = check_bot_database(path)
     conn = read_only_connection(path, check_same_thread=False)
     conn.isolation_level = None  # we issue BEGIN ourselves
-    # Text that is not valid UTF-8 (the bot stores whatever a tool printed) must not stop the sync.
-    conn.text_factory = lambda data: data.decode("utf-8", "replace")
+    if lenient_text:
+        conn.text_factory = _lenient_text
     try:
         conn.execute("PRAGMA query_only = 1")
         conn.execute("BEGIN")

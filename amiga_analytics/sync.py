@@ -33,7 +33,7 @@ from .errors import InputError
 from .merge import CATEGORY, ERROR, PARAMS, SOURCE, TCR, TCW, TIN, TOOL, TOUT, TS, Call, CallMerger, outcome_of
 from .pricing import PriceBook
 from .redact import mask
-from .sources import Snapshot, open_snapshot
+from .sources import Snapshot, is_undecodable_text, open_snapshot
 from .timeutil import TimeConverter, local_zone_name, zone
 
 FINAL_STATUSES = ("completed", "failed", "stopped")
@@ -227,18 +227,28 @@ def sync(
         "keep_message_content": bool(keep_message_content),
     }
     options = _Options(settings, book, default_model, keep_message_content, progress)
-    with open_snapshot(bot_db) as snap:
-        mode, reason = _choose_mode(full, analytics_db, previous, settings, snap)
-        if mode == "incremental":
-            try:
-                result = _run_incremental(snap, analytics_db, previous, options)
-            except _NeedsFull as why:
-                mode, reason = "full", str(why)
-        if mode == "full":
-            result = _run_full(snap, analytics_db, previous, options, reason)
+    try:
+        result = _sync_snapshot(bot_db, analytics_db, full, previous, options, lenient_text=False)
+    except sqlite3.OperationalError as exc:
+        if not is_undecodable_text(exc):
+            raise
+        # Text that is not valid UTF-8: read it again, decoding leniently (slower, so only when needed).
+        result = _sync_snapshot(bot_db, analytics_db, full, previous, options, lenient_text=True)
     result.seconds = time.perf_counter() - started
     _record_seconds(analytics_db, result.seconds)
     return result
+
+
+def _sync_snapshot(bot_db: Path, analytics_db: Path, full: bool, previous: dict, options: "_Options", *,
+                   lenient_text: bool) -> SyncResult:
+    with open_snapshot(bot_db, lenient_text=lenient_text) as snap:
+        mode, reason = _choose_mode(full, analytics_db, previous, options.settings, snap)
+        if mode == "incremental":
+            try:
+                return _run_incremental(snap, analytics_db, previous, options)
+            except _NeedsFull as why:
+                reason = str(why)
+        return _run_full(snap, analytics_db, previous, options, reason)
 
 
 @dataclass
