@@ -4,15 +4,20 @@
 >>> df = aa.tool_cost(aa.demo_analytics())
 >>> list(df.columns)[:3]
 ['tool_name', 'calls', 'calls_with_tokens']
+
+The report's names load on first use (PEP 562), so the command line's sync and migrate do not pay for
+matplotlib.
 """
 
 from __future__ import annotations
 
+from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
 from .db import connect
-from .errors import InputError, NoDataError, NotABotDatabase, NotAnAnalyticsDatabase
 from .embedded import database_from_env, demo_analytics, demo_bot_database
+from .errors import InputError, NoDataError, NotABotDatabase, NotAnAnalyticsDatabase
 from .queries import (
     QUERIES,
     cache_savings,
@@ -28,13 +33,14 @@ from .queries import (
     tool_cost,
     top_errors,
 )
-from .report import WeeklyReport, weekly_report, write_report
 from .sync import SyncResult, sync
 
 try:
     __version__ = version("amiga-analytics")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
     __version__ = "0.0.0"
+
+_LAZY = {"WeeklyReport": "report", "weekly_report": "report", "write_report": "report"}
 
 __all__ = [
     "QUERIES",
@@ -65,3 +71,20 @@ __all__ = [
     "weekly_report",
     "write_report",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'amiga_analytics' has no attribute {name!r}")
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+if TYPE_CHECKING:  # for type checkers; at run time the report's names load lazily
+    from .report import WeeklyReport, weekly_report, write_report

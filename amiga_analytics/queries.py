@@ -836,6 +836,16 @@ def _calls_where(window: _Window) -> tuple[str, dict]:
     return "WHERE " + " AND ".join(["day IS NOT NULL"] + clauses), params
 
 
+def _calls_frame(db: DB, since: Bound, until: Bound, sql: str, spec: dict[str, str], extra: dict | None = None
+                 ) -> pd.DataFrame:
+    """Run a ``{where}``-templated query over the window's ``tool_calls`` and type its columns by ``spec``."""
+    with _opened(db) as database:
+        window = _window(database, since, until)
+        where, params = _calls_where(window)
+        columns, rows = _query(database, sql.format(where=where), params | (extra or {}))
+    return _frame(columns, rows, spec, window.tz)
+
+
 def _lerp(a: float, b: float, t: float) -> float:
     """numpy's linear interpolation, including its rounding-safe form for t >= 0.5."""
     diff = b - a
@@ -1056,12 +1066,7 @@ def top_errors(db: DB, *, since: Bound = None, until: Bound = None, limit: int |
     >>> bool((df["first_seen"] <= df["last_seen"]).all())
     True
     """
-    limit = _check_limit(limit)
-    with _opened(db) as database:
-        window = _window(database, since, until)
-        where, params = _calls_where(window)
-        columns, rows = _query(database, TOP_ERRORS_SQL.format(where=where), params | {"limit": limit})
-    return _frame(columns, rows, TOP_ERRORS_COLUMNS, window.tz)
+    return _calls_frame(db, since, until, TOP_ERRORS_SQL, TOP_ERRORS_COLUMNS, {"limit": _check_limit(limit)})
 
 
 def subagent_usage(db: DB, *, since: Bound = None, until: Bound = None) -> pd.DataFrame:
@@ -1095,11 +1100,7 @@ def subagent_usage(db: DB, *, since: Bound = None, until: Bound = None) -> pd.Da
     >>> int(df["calls"].sum()) == int(tool_cost(db).set_index("tool_name").loc["Task", "calls"])
     True
     """
-    with _opened(db) as database:
-        window = _window(database, since, until)
-        where, params = _calls_where(window)
-        columns, rows = _query(database, SUBAGENT_USAGE_SQL.format(where=where), params)
-    return _frame(columns, rows, SUBAGENT_COLUMNS, window.tz)
+    return _calls_frame(db, since, until, SUBAGENT_USAGE_SQL, SUBAGENT_COLUMNS)
 
 
 def file_activity(db: DB, *, since: Bound = None, until: Bound = None,
@@ -1136,12 +1137,7 @@ def file_activity(db: DB, *, since: Bound = None, until: Bound = None,
     >>> bool((df["calls"] == df["reads"] + df["edits"] + df["writes"]).all())
     True
     """
-    limit = _check_limit(limit)
-    with _opened(db) as database:
-        window = _window(database, since, until)
-        where, params = _calls_where(window)
-        columns, rows = _query(database, FILE_ACTIVITY_SQL.format(where=where), params | {"limit": limit})
-    return _frame(columns, rows, FILE_ACTIVITY_COLUMNS, window.tz)
+    return _calls_frame(db, since, until, FILE_ACTIVITY_SQL, FILE_ACTIVITY_COLUMNS, {"limit": _check_limit(limit)})
 
 
 def tasks_per_user(db: DB, *, since: Bound = None, until: Bound = None) -> pd.DataFrame:

@@ -29,6 +29,9 @@ _Q = r"(?:\\?[\"'])?"
 _SECRET_NAME = r"[A-Za-z0-9_\-]*(?:KEY|TOKEN|SECRET|PASSWORD|PASSWD|PASS|PWD|CREDENTIALS?|AUTH)[A-Za-z0-9_\-]*"
 
 _NAMES = ("key", "token", "secret", "pass", "pwd", "credential", "auth")
+# Where a token may start: not inside a word, or right after a JSON escape such as \n (the text of a JSON
+# string keeps "\nsk-…" as backslash, n, s, k, so a plain \b would not see the start).
+_B = r"(?:(?<=\\[ntrbf])|(?<![A-Za-z0-9_]))"
 
 # (triggers, pattern, replacement). A rule runs only when one of its trigger words occurs in the lower-cased
 # text (substring tests are far cheaper than the regular expressions). Order matters: specific token formats
@@ -40,22 +43,22 @@ _RULES: list[tuple[tuple[str, ...], re.Pattern[str], str]] = [
     (("private key",),
      re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|(?=\\?\")|$)", re.S), MASK),
     (("$2",), re.compile(r"\$2[abxy]?\$\d\d\$[./A-Za-z0-9]{53}"), "<password-hash>"),
-    (("sk-",), re.compile(r"\bsk-(?:ant-|proj-|live-|test-)?[A-Za-z0-9_\-]{16,}"), MASK),
-    (("k_live_", "k_test_"), re.compile(r"\b[rs]k_(?:live|test)_[A-Za-z0-9]{10,}"), MASK),
+    (("sk-",), re.compile(_B + r"sk-(?:ant-|proj-|live-|test-)?[A-Za-z0-9_\-]{16,}"), MASK),
+    (("k_live_", "k_test_"), re.compile(_B + r"[rs]k_(?:live|test)_[A-Za-z0-9]{10,}"), MASK),
     (("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
-     re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{16,}|github_pat_[A-Za-z0-9_]{20,})"), MASK),
+     re.compile(_B + r"(?:gh[pousr]_[A-Za-z0-9]{16,}|github_pat_[A-Za-z0-9_]{20,})"), MASK),
     (("glpat-", "hf_", "npm_", "dckr_pat_"),
-     re.compile(r"\b(?:glpat-[A-Za-z0-9_\-]{16,}|hf_[A-Za-z0-9]{20,}|npm_[A-Za-z0-9]{20,}|dckr_pat_[A-Za-z0-9_\-]{16,})"),
+     re.compile(_B + r"(?:glpat-[A-Za-z0-9_\-]{16,}|hf_[A-Za-z0-9]{20,}|npm_[A-Za-z0-9]{20,}|dckr_pat_[A-Za-z0-9_\-]{16,})"),
      MASK),
-    (("akia", "asia"), re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{12,}\b"), MASK),
-    (("xox",), re.compile(r"\bxox[abprs]-[A-Za-z0-9\-]{10,}"), MASK),
+    (("akia", "asia"), re.compile(_B + r"(?:AKIA|ASIA)[0-9A-Z]{12,}\b"), MASK),
+    (("xox",), re.compile(_B + r"xox[abprs]-[A-Za-z0-9\-]{10,}"), MASK),
     (("hooks.slack",), re.compile(r"(hooks\.slack\.com/services/)[A-Za-z0-9/]+"), r"\1" + MASK),
     (("/bot", "telegram"), re.compile(r"(?<![0-9])\d{6,12}:[A-Za-z0-9_\-]{30,}"), MASK),  # Telegram bot tokens
-    (("aiza",), re.compile(r"\bAIza[0-9A-Za-z_\-]{30,}"), MASK),
-    (("eyj",), re.compile(r"\beyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"), MASK),
-    (("bearer",), re.compile(r"(?i)(\bbearer\s+)(?!<masked>)[A-Za-z0-9._~+/=\-]{12,}"), r"\1" + MASK),
+    (("aiza",), re.compile(_B + r"AIza[0-9A-Za-z_\-]{30,}"), MASK),
+    (("eyj",), re.compile(_B + r"eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"), MASK),
+    (("bearer",), re.compile(r"(?i)(" + _B + r"bearer\s+)(?!<masked>)[A-Za-z0-9._~+/=\-]{12,}"), r"\1" + MASK),
     (("token", "basic"),
-     re.compile(r"(?i)(\b(?:token|basic)\s+)(?!<masked>)(?=[A-Za-z._~+/=\-]*\d)[A-Za-z0-9._~+/=\-]{8,}"), r"\1" + MASK),
+     re.compile(r"(?i)(" + _B + r"(?:token|basic)\s+)(?!<masked>)(?=[A-Za-z._~+/=\-]*\d)[A-Za-z0-9._~+/=\-]{8,}"), r"\1" + MASK),
     # "password": "…" anywhere in a JSON text, nested or escaped (the bot only redacts top-level keys).
     (_NAMES, re.compile(r"(?i)(\\?\"" + _SECRET_NAME + r"\\?\"\s*:\s*\\?\")(?!<)[^\"\\]+"), r"\1" + MASK),
     # NAME=value, NAME: value, NAME="value" (environment variables, config lines, headers).
@@ -70,10 +73,10 @@ _RULES: list[tuple[tuple[str, ...], re.Pattern[str], str]] = [
     (("mysql", "sshpass", "docker", "redis-cli"),
      re.compile(r"(\b(?:mysql(?:dump|admin)?|sshpass|docker\s+login|redis-cli)\b[^|;&\n\"]*?\s-[pa]\s*" + _Q + r")"
                 r"(?!<masked>)" + _V), r"\1" + MASK),
-    (("aws_",), re.compile(r"(?i)(\baws_(?:secret_access_key|session_token)\s+" + _Q + r")(?!<masked>)" + _V),
+    (("aws_",), re.compile(r"(?i)(" + _B + r"aws_(?:secret_access_key|session_token)\s+" + _Q + r")(?!<masked>)" + _V),
      r"\1" + MASK),
     (("://",), re.compile(r"(\b[a-z][a-z0-9+.\-]*://[^/\s:@\"']+:)(?!<masked>)[^@\s/\"']+(@)"), r"\1" + MASK + r"\2"),
-    (("@",), re.compile(r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"),
+    (("@",), re.compile(r"(?:(?<=\\[ntrbf])|(?<![A-Za-z0-9._%+\-\\]))[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"),
      "<email>"),
 ]
 
