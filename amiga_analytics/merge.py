@@ -53,6 +53,8 @@ COPY_WINDOW_S = 2.0
 # A row never joins a call whose last row is more than this much older: no tool runs that long without its
 # post-hook, and it keeps the set of calls still waiting for rows (re-read by every sync) small.
 STALE_AFTER_S = 24 * 3600.0
+# A completion row belongs to a call only if it comes within this long of the call's start.
+MAX_CALL_S = 6 * 3600.0
 
 _TRUE = {"1", "true", "t", "yes"}
 _FALSE = {"0", "false", "f", "no", ""}
@@ -92,10 +94,11 @@ def outcome_of(result_row: tuple | None) -> str:
 class Call:
     """The bot rows of one logical call. ``rows[0]`` is the pre row; ``has_copy`` says whether ``rows[1]`` is B."""
 
-    __slots__ = ("rows", "n_null", "n_inserts", "has_copy", "open", "last_epoch")
+    __slots__ = ("rows", "n_null", "n_inserts", "has_copy", "open", "first_epoch", "last_epoch")
 
     def __init__(self, row: tuple, success, epoch: float | None = None):
         self.rows = [row]
+        self.first_epoch = epoch
         self.last_epoch = epoch
         self.n_null = 1 if success is None else 0
         self.n_inserts = 0
@@ -170,19 +173,33 @@ class CallMerger:
         else:
             closed = []
         if call is not None:
+            age = None if now is None or call.first_epoch is None else now - call.first_epoch
             if (
                 len(call.rows) == 1
                 and (call.n_null == 1 or success is None)
-                and now is not None
-                and call.last_epoch is not None  # a lone row: its own time
-                and -self.copy_window_s <= now - call.last_epoch <= self.copy_window_s
+                and age is not None
+                and -self.copy_window_s <= age <= self.copy_window_s
             ):
+                if success is not None and self._window_missed(call, row):
+                    # The update window had already missed the NULL pre row, so this completed row is not the
+                    # server's copy updated in place: it is the post-hook's INSERT of a fast call (D).
+                    call.add(row, now)
+                    call.n_inserts += 1
+                    return closed + self._close_if_done(key, call)
                 call.add(row, now)
                 call.has_copy = True
                 if success is None:
                     call.n_null += 1
                 return closed + self._close_if_done(key, call)
-            if success is not None and call.owed > 0 and (call.has_copy or self._could_have_missed(call, row)):
+            if (
+                success is not None
+                and call.owed > 0
+                and age is not None
+                and age <= MAX_CALL_S
+                # The server's completion row (C) after its copy was updated, or the hook's INSERT (D) when the
+                # update window missed the NULL pre rows.
+                and ((call.has_copy and call.n_null == 1) or self._window_missed(call, row))
+            ):
                 call.add(row, now)
                 call.n_inserts += 1
                 return closed + self._close_if_done(key, call)
@@ -206,14 +223,15 @@ class CallMerger:
                 closed.append(call)
         return closed
 
-    def _could_have_missed(self, call: Call, row: tuple) -> bool:
-        """Without the server, a completion INSERT exists only if the bot's update window missed the pre row."""
-        if self.window_missed is None:
-            return True
+    def _window_missed(self, call: Call, row: tuple) -> bool:
+        """Whether the bot's update window had missed the call's pre row by the time ``row`` was written (then the
+        post-hook INSERTs a completion row instead of updating). Without a replay rule: never."""
+        if self.window_missed is None or not row[PARAMS]:
+            return False  # the bot matches a call with empty parameters without any time window
         try:
             return self.window_missed(call.rows[0][TS], row[TS])
         except (TypeError, ValueError):
-            return True
+            return False
 
     def _close_if_done(self, key: tuple, call: Call) -> list[Call]:
         if call.owed > 0:

@@ -31,7 +31,9 @@ _SECRET_NAME = r"[A-Za-z0-9_\-]*(?:KEY|TOKEN|SECRET|PASSWORD|PASSWD|PASS|PWD|CRE
 _NAMES = ("key", "token", "secret", "pass", "pwd", "credential", "auth")
 # Where a token may start: not inside a word, or right after a JSON escape such as \n (the text of a JSON
 # string keeps "\nsk-…" as backslash, n, s, k, so a plain \b would not see the start).
-_B = r"(?:(?<=\\[ntrbf])|(?<![A-Za-z0-9_]))"
+_ESCAPED = r"(?<=\\[ntrbf])|(?<=\\u[0-9a-fA-F]{4})"
+_B = r"(?:" + _ESCAPED + r"|(?<![A-Za-z0-9_]))"
+_L = r"(?:" + _ESCAPED + r"|(?<![A-Za-z0-9_\-]))"  # the same, where a dash also continues a word
 
 # (triggers, pattern, replacement). A rule runs only when one of its trigger words occurs in the lower-cased
 # text (substring tests are far cheaper than the regular expressions). Order matters: specific token formats
@@ -66,9 +68,9 @@ _RULES: list[tuple[tuple[str, ...], re.Pattern[str], str]] = [
                         r"(?!<masked>|<redacted>|(?:bearer|basic|token)\s)" + _V), r"\1" + MASK),
     # Command-line flags: --password=…, --token …, --user user:pass, redis-cli -a …
     (("-pass", "-token", "-api", "-secret", "-auth", "-user"),
-     re.compile(r"(?i)((?<![A-Za-z0-9_\-])--?(?:password|passwd|pass|token|api[-_]?key|secret|auth|user)(?:=|\s+)"
+     re.compile(r"(?i)(" + _L + r"--?(?:password|passwd|pass|token|api[-_]?key|secret|auth|user)(?:=|\s+)"
                 + _Q + r")(?!<masked>)" + _V), r"\1" + MASK),
-    (("-u",), re.compile(r"((?<![A-Za-z0-9_\-])(?:curl|wget|http)\b[^|;&\n\"]*?\s-u\s*" + _Q + r")(?!<masked>)" + _V),
+    (("-u",), re.compile(r"(" + _L + r"(?:curl|wget|http)\b[^|;&\n\"]*?\s-u\s*" + _Q + r")(?!<masked>)" + _V),
      r"\1" + MASK),
     (("mysql", "sshpass", "docker", "redis-cli"),
      re.compile(r"(\b(?:mysql(?:dump|admin)?|sshpass|docker\s+login|redis-cli)\b[^|;&\n\"]*?\s-[pa]\s*" + _Q + r")"
@@ -76,7 +78,7 @@ _RULES: list[tuple[tuple[str, ...], re.Pattern[str], str]] = [
     (("aws_",), re.compile(r"(?i)(" + _B + r"aws_(?:secret_access_key|session_token)\s+" + _Q + r")(?!<masked>)" + _V),
      r"\1" + MASK),
     (("://",), re.compile(r"(\b[a-z][a-z0-9+.\-]*://[^/\s:@\"']+:)(?!<masked>)[^@\s/\"']+(@)"), r"\1" + MASK + r"\2"),
-    (("@",), re.compile(r"(?:(?<=\\[ntrbf])|(?<![A-Za-z0-9._%+\-\\]))[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"),
+    (("@",), re.compile(r"(?:" + _ESCAPED + r"|(?<![A-Za-z0-9._%+\-\\]))[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"),
      "<email>"),
 ]
 

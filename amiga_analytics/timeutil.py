@@ -78,31 +78,38 @@ def format_utc(dt: datetime) -> str:
 
 
 class TimeConverter:
-    """Convert the bot's timestamps, caching the UTC offset per local hour (DST changes happen on the hour in
-    every zone but Lord Howe Island's)."""
+    """Convert the bot's timestamps, caching the UTC offset of every local hour in which the zone does not
+    change (the others are computed per timestamp)."""
 
     def __init__(self, source_tz: str, report_tz: str):
         self.source = zone(source_tz)
         self.report = zone(report_tz)
         self.same_zone = source_tz == report_tz
-        self._hour_cache: dict[tuple, tuple[timedelta, str | None]] = {}
+        self._hour_cache: dict[tuple, tuple[timedelta, str | None] | bool] = {}
         self._day_cache: dict[str, str] = {}
+
+    def _exact_offset(self, naive: datetime) -> tuple[timedelta, str | None]:
+        """The UTC offset of one naive local time, and whether it fell in a DST gap or repeat."""
+        first = naive.replace(tzinfo=self.source, fold=0)
+        offset = first.utcoffset() or timedelta(0)
+        if offset == naive.replace(tzinfo=self.source, fold=1).utcoffset():
+            return offset, None
+        # A repeat (fold) keeps its first occurrence; in a gap the two readings disagree the other way round.
+        back = first.astimezone(UTC).astimezone(self.source).replace(tzinfo=None)
+        return offset, ("dst_fold" if back == naive else "dst_gap")
 
     def _offset(self, naive: datetime) -> tuple[timedelta, str | None]:
         key = (naive.year, naive.month, naive.day, naive.hour)
         hit = self._hour_cache.get(key)
         if hit is None:
-            probe = naive.replace(minute=30, second=0, microsecond=0)
-            first = probe.replace(tzinfo=self.source, fold=0)
-            second = probe.replace(tzinfo=self.source, fold=1)
-            offset = first.utcoffset() or timedelta(0)
-            issue = None
-            if offset != second.utcoffset():
-                # A repeat (fold) keeps its first occurrence; in a gap the two disagree the other way round.
-                back = first.astimezone(UTC).astimezone(self.source).replace(tzinfo=None)
-                issue = "dst_fold" if back == probe else "dst_gap"
-            hit = (offset, issue)
+            # An hour with one offset throughout (both ends, both readings) is cached; an hour in which the
+            # zone changes — on the hour or, as in Chatham or Lord Howe, off it — is computed per timestamp.
+            start = naive.replace(minute=0, second=0, microsecond=0)
+            ends = [self._exact_offset(start), self._exact_offset(start + timedelta(minutes=59, seconds=59))]
+            hit = ends[0] if ends[0] == ends[1] and ends[0][1] is None else False
             self._hour_cache[key] = hit
+        if hit is False:
+            return self._exact_offset(naive)
         return hit
 
     def bot_window_missed(self, pre_ts: str, post_ts: str) -> bool:
