@@ -28,6 +28,7 @@ from .errors import InputError
 
 UTC = timezone.utc
 UTC_FORMAT = "%Y-%m-%dT%H:%M:%S.%f+00:00"
+_FIVE_SECONDS = timedelta(seconds=5)
 
 
 def local_zone_name() -> str:
@@ -119,10 +120,20 @@ class TimeConverter:
         text against UTC text with a space, evaluated when the post-hook ran (``post_ts``, local). True when
         that comparison fails, so the bot INSERTed a completion row instead of updating the pre row.
         """
-        utc, _, _ = self.convert(post_ts)
-        if utc is None:
+        try:
+            post = datetime.fromisoformat(post_ts)
+        except (TypeError, ValueError):
             return True
-        now_minus_5 = datetime.fromisoformat(utc) - timedelta(seconds=5)
+        if post.tzinfo is None:
+            now_minus_5 = post - self._offset(post)[0] - _FIVE_SECONDS
+        else:
+            now_minus_5 = post.astimezone(UTC).replace(tzinfo=None) - _FIVE_SECONDS
+        utc_date = f"{now_minus_5.year:04d}-{now_minus_5.month:02d}-{now_minus_5.day:02d}"
+        pre_date = pre_ts[:10]
+        if pre_date != utc_date:
+            return pre_date < utc_date
+        if pre_ts[10:11] == "T":  # same date: 'T' sorts after the ' ' of SQLite's datetime()
+            return False
         return not (pre_ts >= now_minus_5.strftime("%Y-%m-%d %H:%M:%S"))
 
     def report_day(self, utc_text: str) -> str:
