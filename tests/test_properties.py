@@ -7,7 +7,6 @@ secret shapes) rather than relying on volume.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import json
 import re

@@ -297,7 +297,7 @@ def test_month_projection_against_the_limits(demo_report, written):
     assert b["days_over_daily_limit"] == sum(v > 3.0 for v in week)
     assert b["max_daily_usd"] == pytest.approx(max(week))
     md = written.with_name("report.md").read_text()
-    assert f"of the monthly limit of $50.00 (given as an option)" in md
+    assert "of the monthly limit of $50.00 (given as an option)" in md
     assert "Daily limit $3.00 (given as an option)" in md
 
 
