@@ -104,22 +104,8 @@ TABLE_OPTIONS: dict[str, dict[str, Any]] = {
     "syncs": {"sort_desc": "sync_id", "facets": ["mode"], "label_column": "mode", "units": {"seconds": "s"}},
 }
 
-# Tables of the analytics database that analytics_schema.TABLES does not describe because this package does not
-# create them (sqlite-utils' migration bookkeeping); a test fails if any other table lacks a description.
-OTHER_TABLES: dict[str, dict[str, Any]] = {
-    "_sqlite_migrations": {
-        "description": "Internal: the sqlite-utils migrations applied to this database (set amiga_analytics).",
-        "columns": {
-            "id": "Row id.",
-            "migration_set": "Name of the migration set.",
-            "name": "Name of the migration step.",
-            "applied_at": "When the step was applied, UTC.",
-        },
-    },
-}
-
-# Internal tables are hidden from the index *and* refused (``allow: false``): sync_state holds the salt of the
-# user references, which nobody browsing needs.
+# Internal tables are hidden from the index *and* refused (``allow: false``): watermarks and migration
+# bookkeeping, which nobody browsing needs.
 INTERNAL_OPTIONS: dict[str, Any] = {"hidden": True, "allow": False}
 
 # --------------------------------------------------------------------------------------------------------------
@@ -542,8 +528,8 @@ def _dashboard(database: str) -> dict[str, Any]:
 
 
 def described_tables() -> dict[str, dict[str, Any]]:
-    """Every table with its description and column descriptions: analytics_schema.TABLES, then OTHER_TABLES."""
-    return {**analytics_schema.TABLES, **{k: v for k, v in OTHER_TABLES.items() if k not in analytics_schema.TABLES}}
+    """Every table with its description and column descriptions: analytics_schema.TABLES."""
+    return analytics_schema.TABLES
 
 
 def _table_metadata(name: str, spec: dict[str, Any]) -> dict[str, Any]:

@@ -210,8 +210,8 @@ def sync(
     started = time.perf_counter()
     bot_db, analytics_db = Path(bot_db), Path(analytics_db)
     _check_target(bot_db, analytics_db)
-    book = PriceBook.load(prices, aliases)
     previous = _read_state(analytics_db)
+    book = PriceBook.load(prices, aliases)
     source_tz = source_tz or previous.get("source_tz") or local_zone_name()
     zone(source_tz)
     previous_settings = previous.get("settings") or {}
@@ -273,7 +273,7 @@ def _check_target(bot_db: Path, analytics_db: Path) -> None:
     if analytics_db.exists():
         if not os.access(analytics_db, os.W_OK):
             raise InputError(f"{analytics_db} is read-only: make it writable or choose another path")
-        open_analytics(analytics_db).close()
+    # Whether an existing file is an analytics database is checked once, by _read_state, which opens it next.
 
 
 def _read_state(analytics_db: Path) -> dict:
@@ -881,7 +881,7 @@ def error_kind(error) -> str | None:
 
     >>> error_kind("[timeout] No updates for 31.0min (timeout: 30min)")
     'timeout'
-    >>> error_kind("Task stopped by user") is None or error_kind("Task stopped by user")
+    >>> error_kind("Task stopped by user")
     'user_stopped'
     """
     if not error or not isinstance(error, str):
