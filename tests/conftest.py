@@ -84,3 +84,30 @@ def artifacts_dir() -> Path:
 
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture
+def reachable_by_other_users():
+    """Let an unprivileged user run this checkout's interpreter and package, as tests that drop root need.
+
+    A clone in a private directory (``mktemp -d`` makes it 0700) cannot be entered by ``nobody``. For the test's
+    duration every ancestor of the checkout and of the virtualenv gets the "others may enter" bit; the bits are
+    restored afterwards. Nothing is made readable that was not already readable inside.
+    """
+    import stat
+    import sys
+
+    roots = [Path(__file__).resolve().parent.parent, Path(sys.prefix).resolve(),
+             Path(os.path.realpath(sys.executable)).parent]
+    changed: dict[Path, int] = {}
+    for root in roots:
+        for directory in [root, *root.parents]:
+            mode = directory.stat().st_mode
+            if not mode & stat.S_IXOTH and directory not in changed:
+                changed[directory] = stat.S_IMODE(mode)
+                directory.chmod(stat.S_IMODE(mode) | stat.S_IXOTH)
+    try:
+        yield
+    finally:
+        for directory, mode in changed.items():
+            directory.chmod(mode)

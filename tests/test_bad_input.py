@@ -228,7 +228,7 @@ def open_dir():
     shutil.rmtree(path)
 
 
-def test_read_only_output_directory(open_dir):
+def test_read_only_output_directory(open_dir, reachable_by_other_users):
     bot = open_dir / "agentlab.db"
     shutil.copyfile(SAMPLE_DB, bot)
     os.chmod(bot, 0o644)
@@ -263,7 +263,7 @@ def test_every_command_refuses_a_file_that_is_not_an_analytics_database(tmp_path
     assert not (tmp_path / "r").exists()
 
 
-def test_sample_copy_in_read_only_directory_is_read(open_dir):
+def test_sample_copy_in_read_only_directory_is_read(open_dir, reachable_by_other_users):
     """A WAL bot database in a directory we cannot write is still read (as immutable), never written."""
     folder = open_dir / "shared"
     folder.mkdir()
