@@ -11,12 +11,14 @@ matplotlib.
 
 from __future__ import annotations
 
+import sys
 from importlib import import_module
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
-from .db import connect
-from .embedded import database_from_env, demo_analytics, demo_bot_database
+from . import _moved
+from ._version import __version__
+from .store.connect import connect
+from .demo.embedded import database_from_env, demo_analytics, demo_bot_database
 from .errors import InputError, NoDataError, NotABotDatabase, NotAnAnalyticsDatabase
 from .queries import (
     QUERIES,
@@ -33,12 +35,9 @@ from .queries import (
     tool_cost,
     top_errors,
 )
-from .sync import SyncResult, sync
+from .load.sync import SyncResult, sync
 
-try:
-    __version__ = version("amiga-analytics")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
-    __version__ = "0.0.0"
+_moved.install(sys.modules)
 
 _LAZY = {"WeeklyReport": "report", "weekly_report": "report", "write_report": "report"}
 

@@ -103,7 +103,7 @@ def migrate(bot_db: Path, dry_run: bool) -> None:
     Example:
         amiga-analytics migrate data/agentlab.db --dry-run
     """
-    from . import bot_schema
+    from .bot import schema as bot_schema
 
     plan = bot_schema.migrate(bot_db, dry_run=dry_run)
     click.echo(plan.describe())
@@ -132,7 +132,7 @@ def sync(bot_db: Path, analytics_db: Path, source_tz, report_tz, prices, aliases
     Example:
         amiga-analytics sync data/agentlab.db analytics.db --source-tz Europe/Madrid
     """
-    from .sync import sync as run_sync
+    from .load.sync import sync as run_sync
 
     progress = (not quiet) and sys.stderr.isatty()
     result = run_sync(bot_db, analytics_db, source_tz=source_tz, report_tz=report_tz, full=full,
@@ -204,6 +204,6 @@ def serve(analytics_db: Path, host: str, port: int) -> None:
     Example:
         amiga-analytics serve analytics.db --port 8001
     """
-    from .serve import serve as run_serve
+    from .web.serve import serve as run_serve
 
     run_serve(analytics_db, host=host, port=port)

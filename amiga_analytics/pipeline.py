@@ -12,13 +12,13 @@ from pathlib import Path
 
 import click
 
-from .embedded import DEMO_TZ, demo_bot_database
+from .demo.embedded import DEMO_TZ, demo_bot_database
 from .errors import InputError
 
 def run(build_dir: Path, bot_db: Path | None = None, source_tz: str | None = None, echo=click.echo) -> Path:
     """Demo (or ``bot_db``) → sync → weekly report; returns the path of report.html."""
     from .report import write_report
-    from .sync import sync
+    from .load.sync import sync
 
     build_dir.mkdir(parents=True, exist_ok=True)
     if bot_db is None:

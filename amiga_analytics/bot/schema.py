@@ -51,8 +51,8 @@ from pathlib import Path
 from sqlite_utils import Database
 from sqlite_utils.db import DescIndex, Table
 
-from .db import read_only_connection
-from .errors import InputError, NotABotDatabase
+from ..sqlitefile import read_only_connection
+from ..errors import InputError, NotABotDatabase
 
 BOT_SCHEMA_VERSION = 14
 # Tables without which a file is not a bot database at all (the sync step reads these two).

@@ -22,7 +22,7 @@ def cache_dir() -> Path:
 
 def demo_bot_database(directory: Path | None = None) -> Path:
     """The demo bot database (written once, then reused): 4 weeks of a busy bot on a Europe/Madrid host."""
-    from .demo import write_demo
+    from . import write_demo
 
     directory = Path(directory) if directory is not None else cache_dir()
     directory.mkdir(parents=True, exist_ok=True)
@@ -40,7 +40,7 @@ def demo_analytics(directory: Path | None = None) -> Path:
     >>> path.name
     'demo-analytics.db'
     """
-    from .sync import sync
+    from ..load.sync import sync
 
     bot = demo_bot_database(directory)
     path = bot.with_name("demo-analytics.db")

@@ -27,14 +27,14 @@ from pathlib import Path
 import click
 from sqlite_utils import Database
 
-from . import analytics_schema
-from .db import open_analytics
-from .errors import InputError
+from ..store import schema as analytics_schema
+from ..store.connect import open_analytics
+from ..errors import InputError
 from .merge import CATEGORY, ERROR, PARAMS, SOURCE, TCR, TCW, TIN, TOOL, TOUT, TS, Call, CallMerger, outcome_of
 from .pricing import PriceBook
 from .redact import mask
-from .sources import Snapshot, is_undecodable_text, open_snapshot
-from .timeutil import TimeConverter, local_zone_name, zone
+from ..bot.snapshot import Snapshot, is_undecodable_text, open_snapshot
+from ..timeutil import TimeConverter, local_zone_name, zone
 
 FINAL_STATUSES = ("completed", "failed", "stopped")
 FILE_TOOLS = {"Read", "Write", "Edit", "MultiEdit", "NotebookEdit"}

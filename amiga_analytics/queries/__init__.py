@@ -55,9 +55,9 @@ from pandas.tseries.frequencies import to_offset
 from pandas.tseries.offsets import Day, MonthBegin, QuarterBegin, Week, YearBegin
 from sqlite_utils import Database
 
-from . import db as db_mod
-from .errors import InputError
-from .timeutil import format_utc, parse_bound, zone
+from ..store import connect as db_mod
+from ..errors import InputError
+from ..timeutil import format_utc, parse_bound, zone
 
 __all__ = [
     "QUERIES",
@@ -1359,8 +1359,8 @@ def format_frame(df: pd.DataFrame, fmt: str = "table") -> str:
 @functools.lru_cache(maxsize=1)
 def _example_db() -> str:
     """A small demo analytics database for the doctests (built once per process, removed at exit)."""
-    from .demo import write_demo
-    from .sync import sync
+    from ..demo import write_demo
+    from ..load.sync import sync
 
     tmp = Path(tempfile.mkdtemp(prefix="amiga-analytics-example-"))
     atexit.register(shutil.rmtree, tmp, ignore_errors=True)

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from . import metadata as metadata_mod
-from .db import open_analytics, read_only_connection
+from ..sqlitefile import read_only_connection
+from ..store.connect import open_analytics
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8001

@@ -10,45 +10,14 @@ amiga_analytics.errors.NotAnAnalyticsDatabase: no-such.db: no such analytics dat
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 from pathlib import Path
 
 from sqlite_utils import Database
 
-from . import analytics_schema
-from .errors import NotAnAnalyticsDatabase
-
-
-def read_only_connection(path, *, check_same_thread: bool = True) -> sqlite3.Connection:
-    """Open ``path`` read-only (``mode=ro``): no write, no file created, whatever characters the path holds.
-
-    A WAL database in a directory we cannot write, and with no ``-shm`` file, cannot be opened with ``mode=ro``;
-    with no ``-shm`` no connection has it open in WAL mode, so it is opened ``immutable=1`` instead.
-    """
-    path = Path(path)
-    uri = path.resolve().as_uri()
-    conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, check_same_thread=check_same_thread)
-    try:
-        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
-        return conn
-    except sqlite3.OperationalError:
-        conn.close()
-        with path.open("rb") as f:
-            is_wal = f.read(20)[18:20] == b"\x02\x02"
-        if not is_wal or Path(f"{path}-shm").exists():
-            raise
-    return sqlite3.connect(f"{uri}?immutable=1", uri=True, check_same_thread=check_same_thread)
-
-
-def _recover_interrupted_write(path: Path) -> None:
-    """A sync killed mid-transaction leaves a hot ``-journal``; one read-write open rolls it back."""
-    if Path(f"{path}-journal").exists() and os.access(path, os.W_OK) and os.access(path.parent, os.W_OK):
-        conn = sqlite3.connect(path, timeout=30)
-        try:
-            conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
-        finally:
-            conn.close()
+from ..errors import NotAnAnalyticsDatabase
+from ..sqlitefile import read_only_connection, recover_interrupted_write
+from . import schema as analytics_schema
 
 
 def open_analytics(path) -> sqlite3.Connection:
@@ -60,7 +29,7 @@ def open_analytics(path) -> sqlite3.Connection:
         )
     conn = None
     try:
-        _recover_interrupted_write(path)
+        recover_interrupted_write(path)
         conn = read_only_connection(path, check_same_thread=False)
         ok = analytics_schema.is_analytics_database(Database(conn))
     except sqlite3.DatabaseError:

@@ -34,10 +34,10 @@ import numpy as np
 import pandas as pd
 from sqlite_utils import Database
 
-from . import db as db_mod
-from . import queries
-from .errors import InputError, NoDataError
-from .timeutil import zone
+from ..store import connect as db_mod
+from .. import queries
+from ..errors import InputError, NoDataError
+from ..timeutil import zone
 
 __all__ = [
     "ANOMALY_RULE",
@@ -1211,7 +1211,7 @@ def _subtitle(report: WeeklyReport) -> str:
 
 
 def _footer(report: WeeklyReport) -> str:
-    from . import __version__
+    from .._version import __version__
 
     return (f"Made by amiga-analytics {__version__} from {report.source}. Calls are logical tool calls (the bot "
             f"writes up to four rows per call); days and weeks are in {report.timezone}. Every table is also a CSV "

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from .errors import InputError
+from ..errors import InputError
 
 ALIAS_COLUMNS = ("alias", "effective_from", "model_id", "source")
 PRICE_COLUMNS = (
@@ -76,7 +76,7 @@ def _read_csv(text: str, columns: tuple[str, ...], what: str) -> list[dict]:
 
 
 def _load_rows(user_file: Path | None, packaged: str, columns: tuple[str, ...], key: tuple[str, str]) -> list[dict]:
-    text = resources.files("amiga_analytics").joinpath("data", packaged).read_text(encoding="utf-8")
+    text = resources.files(__package__).joinpath("data", packaged).read_text(encoding="utf-8")
     rows = {(r[key[0]], r[key[1]]): r for r in _read_csv(text, columns, packaged)}
     if user_file is not None:
         path = Path(user_file)

@@ -13,8 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from .bot_schema import check_bot_database
-from .db import read_only_connection
+from .schema import check_bot_database
+from ..sqlitefile import read_only_connection
 
 # Every column the sync reads, per bot table, in the order the sync expects them.
 COLUMNS = {

@@ -80,7 +80,7 @@ from operator import itemgetter
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .errors import InputError
+from ..errors import InputError
 
 __all__ = ["DEFAULT_END", "DemoResult", "categorize_error", "sanitize_parameters", "write_demo"]
 
@@ -1525,7 +1525,7 @@ INSERT_DOCUMENT = ("INSERT INTO documents (path, status, created_at, updated_at,
 
 
 def _write_database(path: Path, demo: _Demo) -> None:
-    from .bot_schema import create_bot_database
+    from ..bot.schema import create_bot_database
 
     rest = itemgetter(slice(1, None))
     by_time = itemgetter(0)
