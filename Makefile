@@ -1,6 +1,9 @@
 # Two commands do all the set-up on a fresh machine that has python3 and make:
 #   make report   # demo bot database -> sync -> weekly report (or BOT_DB=path/to/agentlab.db make report)
-#   make test     # the whole test suite
+#   make test     # the whole test suite (installs Debian's Chromium first when it can, else says what to install)
+# and:
+#   make test-fast  # without the slow and the browser tests
+#   make lint       # ruff and mypy (configured in pyproject.toml)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -9,7 +12,7 @@ BUILD  := build
 BOT_DB ?=
 SOURCE_TZ ?=
 
-.PHONY: install report test test-fast bench lint clean
+.PHONY: install report test test-fast system-deps bench lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,7 +24,11 @@ install: $(STAMP)
 report: $(STAMP)
 	$(BIN)/python -m amiga_analytics.pipeline --build-dir $(BUILD) $(if $(BOT_DB),--bot-db "$(BOT_DB)") $(if $(SOURCE_TZ),--source-tz "$(SOURCE_TZ)")
 
-test: $(STAMP)
+# What pip cannot install (scripts/ensure-system-deps): checked first, so that a missing piece stops make at once.
+system-deps:
+	@scripts/ensure-system-deps
+
+test: system-deps $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
@@ -29,6 +36,10 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/python -m ruff check .
+	$(BIN)/python -m mypy
 
 clean:
 	rm -rf $(BUILD) .pytest_cache

@@ -11,7 +11,9 @@ import functools
 import sqlite3
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -134,12 +136,32 @@ def sync(bot_db: Path, analytics_db: Path, source_tz, report_tz, prices, aliases
     """
     from .load.sync import sync as run_sync
 
-    progress = (not quiet) and sys.stderr.isatty()
+    progress = _progress_bar() if (not quiet) and sys.stderr.isatty() else None
     result = run_sync(bot_db, analytics_db, source_tz=source_tz, report_tz=report_tz, full=full,
                       prices=prices, aliases=aliases, default_model=default_model,
                       keep_message_content=keep_message_content, progress=progress)
     if not quiet:
         click.echo(result.summary())
+
+
+def _progress_bar() -> Callable[[str, int, int], None]:
+    """The sync's progress callback, ``(label, done, total)``, drawn as a click progress bar on stderr."""
+    bar: Any = None  # click's ProgressBar, from the first call to the last
+    shown = 0
+
+    def show(label: str, done: int, total: int) -> None:
+        nonlocal bar, shown
+        if bar is None:
+            bar, shown = click.progressbar(length=total, label=label, file=sys.stderr), 0
+            if done == 0:
+                return
+        bar.update(done - shown)
+        shown = done
+        if done >= total:
+            bar.render_finish()
+            bar = None
+
+    return show
 
 
 @cli.command()

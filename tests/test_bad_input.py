@@ -130,19 +130,21 @@ def _missing_task_and_unknown_alias(path: Path) -> Path:
     ])
 
 
+# name: (make the bot file, allowed exit codes, logical tool calls a completed sync loads). The calls are counted by
+# hand from the rows above: no two rows of one case share task, tool and parameters, so each row is its own call.
 CORPUS = {
-    "truncated database": (_truncated, {2}),
-    "SQLite header and garbage pages": (_header_garbage, {2}),
-    "zero-byte file": (_zero, {2}),
-    "a directory": (_directory, {2}),
-    "missing path": (_missing, {2}),
-    "wrong value types": (_wrong_types, {0}),
-    "NULLs where the bot never writes one": (_nulls_where_the_bot_writes_none, {0}),
-    "timestamps in other formats": (_odd_timestamps, {0}),
-    "parameters that are not JSON or several MB": (_bad_parameters, {0}),
-    "text that is not valid UTF-8": (_invalid_utf8, {0}),
-    "negative, absurd and future values": (_absurd_tokens_and_future, {0}),
-    "a missing task and an unknown model alias": (_missing_task_and_unknown_alias, {0}),
+    "truncated database": (_truncated, {2}, None),
+    "SQLite header and garbage pages": (_header_garbage, {2}, None),
+    "zero-byte file": (_zero, {2}, None),
+    "a directory": (_directory, {2}, None),
+    "missing path": (_missing, {2}, None),
+    "wrong value types": (_wrong_types, {0}, 3),
+    "NULLs where the bot never writes one": (_nulls_where_the_bot_writes_none, {0}, 2),
+    "timestamps in other formats": (_odd_timestamps, {0}, 8),
+    "parameters that are not JSON or several MB": (_bad_parameters, {0}, 2),
+    "text that is not valid UTF-8": (_invalid_utf8, {0}, 1),
+    "negative, absurd and future values": (_absurd_tokens_and_future, {0}, 2),
+    "a missing task and an unknown model alias": (_missing_task_and_unknown_alias, {0}, 2),
 }
 
 
@@ -163,7 +165,7 @@ def _quality(path: Path) -> dict:
 
 @pytest.mark.parametrize("name", list(CORPUS))
 def test_sync_completes_or_says_why_in_one_line(tmp_path, name):
-    make, allowed = CORPUS[name]
+    make, allowed, calls = CORPUS[name]
     bot = make(tmp_path / "agentlab.db")
     before = _digest(bot)
     out = tmp_path / "analytics.db"
@@ -176,7 +178,8 @@ def test_sync_completes_or_says_why_in_one_line(tmp_path, name):
         assert not out.exists()
     else:
         assert "Traceback" not in result.stderr
-        assert _quality(out)["calls"] >= 0
+        quality = _quality(out)
+        assert (quality["bot_rows_read"], quality["calls"]) == (calls, calls)
     assert _digest(bot) == before
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import collections
 import importlib
 import shutil
@@ -369,7 +370,7 @@ def test_older_schemas_are_read_with_v14_meaning(tmp_path, version):
 
 
 def test_a_failed_sync_leaves_the_previous_database_intact(sample_db, tmp_path, monkeypatch):
-    sync_module = importlib.import_module("amiga_analytics.sync")
+    loader_module = importlib.import_module("amiga_analytics.load.loader")
 
     out = tmp_path / "a.db"
     sync(sample_db, out, source_tz="UTC")
@@ -378,7 +379,7 @@ def test_a_failed_sync_leaves_the_previous_database_intact(sample_db, tmp_path, 
     def boom(self):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(sync_module._Loader, "rebuild_rollups", boom)
+    monkeypatch.setattr(loader_module.Loader, "rebuild_rollups", boom)
     _update(sample_db, "UPDATE tasks SET status = 'failed'")
     with pytest.raises(RuntimeError):
         sync(sample_db, out, source_tz="UTC")
@@ -409,6 +410,36 @@ def test_cli_sync_prints_a_summary_and_refuses_bad_targets(sample_db, tmp_path):
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("Error:"), result.stderr
     assert other.read_text() == "my notes"
+
+
+def test_progress_goes_to_a_callback_and_the_library_draws_nothing(sample_db, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(importlib.import_module("amiga_analytics.load.loader"), "MIN_TOTAL", 0)  # report any size
+    conn = sqlite3.connect(f"file:{sample_db}?mode=ro", uri=True)
+    (rows,) = conn.execute("SELECT MAX(id) FROM tool_usage").fetchone()
+    conn.close()
+    seen = []
+    sync(sample_db, tmp_path / "a.db", source_tz="UTC", progress=lambda *args: seen.append(args))
+    assert seen == [("tool_usage rows", 0, rows), ("tool_usage rows", rows, rows)]
+    assert capsys.readouterr().err == ""
+    sync(sample_db, tmp_path / "b.db", source_tz="UTC", progress=True)  # the plain bar of the library
+    err = capsys.readouterr().err
+    assert err.startswith("\rtool_usage rows  [") and err.endswith("]  100%\n")
+
+
+def test_the_library_does_not_import_click():
+    """Only the top (the CLI and the make-report pipeline) uses click; the stages below it report progress through
+    a callback."""
+    package = Path(importlib.import_module("amiga_analytics").__file__).parent
+    offenders = []
+    for path in package.rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            if any(n == "click" or n.startswith("click.") for n in names):
+                offenders.append(path.relative_to(package).as_posix())
+    assert "cli.py" in offenders  # the check sees imports
+    assert [p for p in offenders if p not in ("cli.py", "pipeline.py")] == []
 
 
 def test_sync_while_a_bot_like_writer_writes_in_wal_mode(sample_db, tmp_path):

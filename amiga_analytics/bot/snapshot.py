@@ -13,8 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from .schema import check_bot_database
 from ..sqlitefile import read_only_connection
+from .check import check_bot_database
 
 # Every column the sync reads, per bot table, in the order the sync expects them.
 COLUMNS = {

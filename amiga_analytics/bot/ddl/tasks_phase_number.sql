@@ -1,0 +1,1 @@
+ALTER TABLE tasks ADD COLUMN phase_number INTEGER DEFAULT 0

@@ -1,0 +1,76 @@
+"""Data quality: what a sync read, merged, repaired or could not use, as the ``data_quality`` rows of one sync.
+
+The call figures are read back from the daily rollup (plus the few calls without a day, from ``tool_calls``), so
+they are the figures the queries and the report see.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping
+
+from .pricing import PriceBook
+from .sql import QUALITY_FROM_ROLLUP_SQL, UNDATED_CALLS_SQL, UNKNOWN_MODELS_SQL
+
+QUALITY_CHECKS = {
+    "bot_rows_read": "tool_usage rows read from the bot database by this sync",
+    "bot_rows_merged": "bot rows merged into another row's call (the bot writes 1-4 rows per call)",
+    "calls": "logical tool calls in the analytics database",
+    "calls_unknown_outcome": "calls with no completion row (in flight, killed, or failed before the post-hook)",
+    "calls_with_tokens": "calls that carry token counts (the bot records tokens almost only for Task calls)",
+    "calls_without_task": "calls of interactive CLI sessions (no task row, no model unless --default-model)",
+    "calls_with_missing_task": "calls keyed by a task-like id (not a session UUID) that matches no task",
+    "unparseable_timestamps": "tool calls and tasks whose bot timestamp could not be read",
+    "dst_ambiguous_timestamps": "tool calls whose local time fell in a DST gap or repeat",
+    "unpriced_tokens": "tokens no price covers (unknown model or no price), never priced at $0",
+    "unknown_models": "distinct model names that no alias or price row resolves",
+    "secrets_masked": "credentials, e-mail addresses and hashes masked on the way in (calls, tasks, events, messages)",
+    "invalid_values": "bot values of the wrong type or out of range that were dropped (success, tokens) in this sync",
+}
+
+UNDATED_CALL_COUNT_SQL = "SELECT COUNT(*) FROM tool_calls WHERE day IS NULL"
+UNPRICED_MESSAGE_TOKENS_SQL = "SELECT COALESCE(SUM(unpriced_tokens), 0) FROM router_messages"
+TASK_QUALITY_SQL = "SELECT COALESCE(SUM(created_at IS NULL), 0), COALESCE(SUM(secrets_masked), 0) FROM tasks"
+INSERT_QUALITY_SQL = """INSERT INTO data_quality (sync_id, check_name, value, detail)
+    VALUES (:sync_id, :check_name, :value, :detail)"""
+
+
+def measure(conn: sqlite3.Connection, counts: Mapping[str, int], *, stream_secrets: int, book: PriceBook,
+            default_model: str | None) -> dict[str, int]:
+    """Every check of :data:`QUALITY_CHECKS`, from the loaded tables and this sync's ``counts`` (``bot_rows_read``,
+    ``invalid_values``); ``stream_secrets`` is what all syncs so far masked in the append-only streams."""
+    totals = [0] * 9
+    for source in ("tool_daily", UNDATED_CALLS_SQL):
+        for i, value in enumerate(conn.execute(QUALITY_FROM_ROLLUP_SQL.format(source=source)).fetchone()):
+            totals[i] += value
+    calls, source_rows, unknown, with_tokens, no_task, missing_task, dst, unpriced_calls, secrets_calls = totals
+    bad_time = conn.execute(UNDATED_CALL_COUNT_SQL).fetchone()[0]
+    unpriced_msgs = conn.execute(UNPRICED_MESSAGE_TOKENS_SQL).fetchone()[0]
+    bad_task_times, task_secrets = conn.execute(TASK_QUALITY_SQL).fetchone()
+    unknown_models = conn.execute(UNKNOWN_MODELS_SQL, {
+        "default_model": default_model,
+        "default_model_unknown": bool(default_model) and book.resolve(default_model, None) is None,
+    }).fetchone()[0]
+    return {
+        "bot_rows_read": counts["bot_rows_read"],
+        "bot_rows_merged": source_rows - calls,
+        "calls": calls,
+        "calls_unknown_outcome": unknown,
+        "calls_with_tokens": with_tokens,
+        "calls_without_task": no_task,
+        "calls_with_missing_task": missing_task,
+        "unparseable_timestamps": bad_time + bad_task_times,
+        "dst_ambiguous_timestamps": dst,
+        "unpriced_tokens": unpriced_calls + unpriced_msgs,
+        "unknown_models": unknown_models,
+        "secrets_masked": secrets_calls + task_secrets + stream_secrets,
+        "invalid_values": counts["invalid_values"],
+    }
+
+
+def record(conn: sqlite3.Connection, sync_id: int, values: Mapping[str, int]) -> None:
+    """Write one ``data_quality`` row per check for ``sync_id``."""
+    conn.executemany(INSERT_QUALITY_SQL, [
+        {"sync_id": sync_id, "check_name": name, "value": int(values[name]), "detail": detail}
+        for name, detail in QUALITY_CHECKS.items()
+    ])

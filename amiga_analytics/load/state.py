@@ -1,0 +1,132 @@
+"""What a sync remembers between runs (the ``sync_state`` and ``syncs`` tables) and what one run reports.
+
+``sync_state`` holds JSON values under short keys: the settings of the last sync (a change forces a full sync),
+the bot database's identity, and the watermarks and row counts that let the next incremental sync read only new
+rows and notice a rewritten history.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ..bot.snapshot import Snapshot
+from ..store.connect import open_analytics
+from .pricing import PriceBook
+from .progress import ProgressCallback
+
+READ_STATE_SQL = "SELECT key, value FROM sync_state"
+DELETE_STATE_SQL = "DELETE FROM sync_state"
+INSERT_STATE_SQL = "INSERT INTO sync_state (key, value) VALUES (:key, :value)"
+SCHEMA_CREATED_SQL = "SELECT MIN(applied_at) FROM schema_version"
+NEXT_SYNC_ID_SQL = "SELECT COALESCE(MAX(sync_id), 0) + 1 FROM syncs"
+INSERT_SYNC_SQL = """INSERT INTO syncs (sync_id, mode, started_at, finished_at, seconds, bot_schema_version, source_tz,
+               report_tz, bot_rows_read, calls_written)
+    VALUES (:sync_id, :mode, :now, :now, NULL, :bot_schema_version, :source_tz, :report_tz, :bot_rows_read,
+            :calls_written)"""
+RECORD_SECONDS_SQL = "UPDATE syncs SET seconds = :seconds WHERE sync_id = (SELECT MAX(sync_id) FROM syncs)"
+
+
+class NeedsFull(Exception):
+    """Raised inside an incremental sync when only a full rebuild gives the right answer."""
+
+
+@dataclass
+class SyncResult:
+    """What a sync did. ``summary()`` is the text the CLI prints."""
+
+    analytics_db: Path
+    mode: str
+    reason: str
+    bot_rows_read: int = 0
+    calls_written: int = 0
+    calls: int = 0
+    rows_merged: int = 0
+    unknown_calls: int = 0
+    calls_with_tokens: int = 0
+    unpriced_tokens: int = 0
+    secrets_masked: int = 0
+    tasks: int = 0
+    events_read: int = 0
+    messages_read: int = 0
+    seconds: float = 0.0
+    quality: dict = field(default_factory=dict)
+
+    def summary(self) -> str:
+        return (
+            f"{self.mode} sync ({self.reason}) in {self.seconds:.1f} s → {self.analytics_db}\n"
+            f"  read {self.bot_rows_read:,} tool_usage rows, {self.events_read:,} agent_status rows, "
+            f"{self.messages_read:,} messages; {self.tasks:,} tasks\n"
+            f"  {self.calls:,} logical tool calls ({self.calls_written:,} written this run, "
+            f"{self.rows_merged:,} duplicate bot rows merged), {self.unknown_calls:,} with unknown outcome, "
+            f"{self.calls_with_tokens:,} with tokens\n"
+            f"  {self.unpriced_tokens:,} unpriced tokens, {self.secrets_masked:,} secrets masked"
+        )
+
+
+@dataclass
+class Options:
+    """The settings of one sync (compared with the last sync's), the price tables and the progress callback."""
+
+    settings: dict
+    book: PriceBook
+    default_model: str | None
+    keep_message_content: bool
+    progress: ProgressCallback | None
+
+
+def read_state(analytics_db: Path) -> dict[str, Any]:
+    """The ``sync_state`` of an existing analytics database (checking that it is one), else ``{}``."""
+    if not analytics_db.exists():
+        return {}
+    conn = open_analytics(analytics_db)
+    try:
+        rows = dict(conn.execute(READ_STATE_SQL).fetchall())
+    finally:
+        conn.close()
+    return {k: json.loads(v) for k, v in rows.items()}
+
+
+def write_state(conn: sqlite3.Connection, state: dict[str, Any]) -> None:
+    conn.execute(DELETE_STATE_SQL)
+    conn.executemany(INSERT_STATE_SQL, [{"key": k, "value": json.dumps(v)} for k, v in sorted(state.items())])
+
+
+def tables_digest(book: PriceBook) -> str:
+    """A short digest of the alias and price tables: a change of prices forces a full sync."""
+    text = json.dumps([book.alias_rows, book.price_rows], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def source_identity(snap: Snapshot) -> str:
+    """What identifies one bot database across copies and moves: when its schema was first created."""
+    if not snap.has_table("schema_version"):
+        return ""
+    return str(snap.conn.execute(SCHEMA_CREATED_SQL).fetchone()[0])
+
+
+def record_sync(conn: sqlite3.Connection, *, mode: str, bot_schema_version: int, settings: dict,
+                bot_rows_read: int, calls_written: int) -> int:
+    """Add this sync's row to ``syncs`` (its seconds come later, from :func:`record_seconds`); return its id."""
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+    sync_id = conn.execute(NEXT_SYNC_ID_SQL).fetchone()[0]
+    conn.execute(INSERT_SYNC_SQL, {
+        "sync_id": sync_id, "mode": mode, "now": now, "bot_schema_version": bot_schema_version,
+        "source_tz": settings["source_tz"], "report_tz": settings["report_tz"], "bot_rows_read": bot_rows_read,
+        "calls_written": calls_written,
+    })
+    return int(sync_id)
+
+
+def record_seconds(analytics_db: Path, seconds: float) -> None:
+    conn = sqlite3.connect(analytics_db)
+    try:
+        with conn:
+            conn.execute(RECORD_SECONDS_SQL, {"seconds": round(seconds, 3)})
+    finally:
+        conn.close()
