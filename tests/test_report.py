@@ -7,12 +7,14 @@ Europe/Madrid host, converted with zoneinfo) and list prices typed in from share
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
 import re
 import sqlite3
 import statistics
+import tomllib
 from datetime import date, datetime, timedelta, timezone
 from html.parser import HTMLParser
 from pathlib import Path
@@ -513,6 +515,40 @@ def test_html_is_one_self_contained_responsive_file(written):
     assert html.count('<div class="scroll"><table>') == html.count("<table>")
     n_png = len([p for p in written.parent.glob("*.png")])
     assert html.count("data:image/png;base64,") == n_png
+
+
+
+def _fake_png(width: int, height: int) -> bytes:
+    """The first 24 bytes of a PNG: signature, then the IHDR chunk's length, type, width and height."""
+    return b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + width.to_bytes(4, "big") + height.to_bytes(4, "big")
+
+
+def test_html_escapes_every_text_and_attribute_quotes_included(demo_report):
+    """Text that comes from the data is escaped, quotes as &quot; and &#x27; (the bytes the report has always had)."""
+    report = dataclasses.replace(demo_report, notes=["<b>\"x\" & 'y'</b>"], source="odd<'name'>.db")
+    pngs = {name: _fake_png(10, 20) for name in report_mod.pngs.chart_specs(report)}
+    page = report.to_html(pngs)
+    assert '<p class="muted">&lt;b&gt;&quot;x&quot; &amp; &#x27;y&#x27;&lt;/b&gt;</p>' in page
+    assert "from odd&lt;&#x27;name&#x27;&gt;.db." in page
+    assert "<b>" not in page and "odd<" not in page
+    assert 'alt="Bar chart of this week&#x27;s cost by sub-agent" width="10" height="20"' in page
+    assert page.count('width="10" height="20"') == len(pngs)
+
+
+def test_html_comes_from_the_templates_and_the_stylesheet_file(written):
+    root = Path(report_mod.__file__).parent
+    css = (root / "static" / "report.css").read_text(encoding="utf-8")
+    assert '"Segoe UI"' in css and f"<style>\n{css.strip()}\n</style>" in written.read_text()
+    for module in root.glob("*.py"):
+        text = module.read_text(encoding="utf-8")
+        assert not re.search(r"<(html|head|style|main|section|div|table|tr|td|figure|img|ul|li|p)[ >]", text), module
+        assert "import __version__" not in text or "from .._version import __version__" in text, module
+    # The templates and the stylesheet ship with the package.
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text(encoding="utf-8"))
+    globs = pyproject["tool"]["setuptools"]["package-data"]["amiga_analytics.report"]
+    data_files = [p.relative_to(root) for p in [*(root / "templates").iterdir(), *(root / "static").iterdir()]]
+    assert {"report.html.j2", "blocks.html.j2", "report.css"} <= {p.name for p in data_files}
+    assert all(any(p.match(g) for g in globs) for p in data_files), (data_files, globs)
 
 
 def test_markdown_has_the_same_sections_and_references_the_pngs(written):

@@ -1,0 +1,179 @@
+"""Gathering the report: which week, then every figure of it from :mod:`amiga_analytics.queries` into a
+:class:`~amiga_analytics.report.model.WeeklyReport` (full precision; rounding happens when rendering)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sqlite_utils import Database
+
+from .. import queries
+from ..errors import NoDataError
+from ..store import connect as db_mod
+from ..timeutil import zone
+from .budget import budget_table, cost_limit
+from .fmt import day_text
+from .model import WeeklyReport
+from .stats import HISTORY_DAYS, week_over_week
+from .tables import anomalies_table, cost_by_model, errors_by_category, finished_cycles, quality_table
+from .weeks import Week, parse_week
+
+__all__ = ["weekly_report"]
+
+LAST_SYNC_SQL = "SELECT MAX(started_at) FROM syncs"
+
+
+def weekly_report(db: str | Path | Database, *, week: str | date | Week | None = None,
+                  daily_limit: float | None = None,
+                  monthly_limit: float | None = None) -> WeeklyReport:
+    """The weekly report of an analytics database, as DataFrames.
+
+    ``db``: a path or an open ``Database``. ``week``: "2025-W42" (or a date in the week); default: the last
+    complete ISO week (report timezone) that has data. ``daily_limit`` / ``monthly_limit``: the bot's cost
+    limits in USD, default ``$DAILY_COST_LIMIT`` / ``$MONTHLY_COST_LIMIT`` when set.
+
+    Raises ``NotAnAnalyticsDatabase`` for a missing or foreign file and ``NoDataError`` when the week has no
+    tool calls and no tasks (the report never shows zeros that are not facts).
+    """
+    daily, daily_src = cost_limit(daily_limit, "DAILY_COST_LIMIT", "daily_limit")
+    monthly, monthly_src = cost_limit(monthly_limit, "MONTHLY_COST_LIMIT", "monthly_limit")
+    opened = not isinstance(db, Database)
+    database = db_mod.connect(db)
+    try:
+        name = Path(db).name if opened else _db_name(database)
+        return _gather(database, week, daily, monthly, {"daily": daily_src, "monthly": monthly_src}, name)
+    finally:
+        if opened:
+            database.conn.close()
+
+
+def _db_name(database: Database) -> str:
+    """The file name of an open database (what the footer names as the source)."""
+    try:
+        row = database.execute("PRAGMA database_list").fetchone()
+        return Path(row[2]).name if row and row[2] else "analytics database"
+    except Exception:  # pragma: no cover - exotic connections
+        return "analytics database"
+
+
+def _activity_days(calls_daily: pd.DataFrame, tasks_daily: pd.DataFrame) -> list[date]:
+    """The days (report timezone) with any tool call, or any task created or finished."""
+    days = set(calls_daily.loc[calls_daily["calls"] > 0, "period_start"].dt.date)
+    busy = tasks_daily[(tasks_daily["created"] > 0) | (tasks_daily["finished"] > 0)]
+    days |= set(busy["period_start"].dt.date)
+    return sorted(days)
+
+
+def _default_week(database: Database, tz: str, days: list[date]) -> Week:
+    """The last complete week with data: the last week that ended before both now and the last sync."""
+    now = datetime.now(zone(tz))
+    cutoff = now
+    last_sync = database.execute(LAST_SYNC_SQL).fetchone()[0]
+    if last_sync:
+        cutoff = min(now, datetime.fromisoformat(last_sync).astimezone(zone(tz)))
+    this_monday = Week.containing(cutoff.date()).start  # weeks before this one are complete
+    complete = [d for d in days if d < this_monday]
+    if not complete:
+        span = f"{days[0]} to {days[-1]}" if days else "nothing yet"
+        raise NoDataError(
+            f"no complete week with data (data covers {span}; the current week {Week.containing(cutoff.date()).label} "
+            f"is not over): give one with --week, e.g. --week {Week.containing(days[-1]).label if days else '2025-W42'}"
+        )
+    return Week.containing(complete[-1])
+
+
+def _gather(database: Database, week_arg: str | date | Week | None, daily_limit: float | None,
+            monthly_limit: float | None, limit_sources: dict, source: str) -> WeeklyReport:
+    tz = db_mod.report_tz(database)
+    days = _activity_days(queries.tool_cost(database, by=None, freq="D"), queries.task_throughput(database, freq="D"))
+    week = _default_week(database, tz, days) if week_arg is None else parse_week(week_arg)
+    in_week = [d for d in days if week.start <= d < week.end]
+    if not in_week:
+        span = (f"the data covers {Week.containing(days[0]).label} ({days[0]}) to {Week.containing(days[-1]).label} "
+                f"({days[-1]})") if days else "the database holds no tool calls or tasks yet"
+        raise NoDataError(
+            f"no tool calls or tasks in {week.label} ({week.start} to {week.end - timedelta(days=1)}, {tz}): "
+            f"{span}; pick a week with data"
+        )
+    headline, notes = _headline(database, week, days, in_week)
+    hist = {"since": max(days[0], week.start - timedelta(days=HISTORY_DAYS)), "until": week.end}
+    cost_per_day = _cost_per_day(database, hist)
+    error_per_day = queries.error_rates(database, by=None, freq="D", **hist)
+
+    # Breakdowns of the week.
+    w = {"since": week.start, "until": week.end}
+    by_model = queries.tool_cost(database, by="model_id", **w)
+    by_tool = queries.tool_cost(database, by="tool_name", **w)
+    router_week = queries.router_usage(database, **w)
+    errors_tool = queries.error_rates(database, by="tool_name", **w)
+    return WeeklyReport(
+        week=week.label, start=week.start, end=week.end, timezone=tz, previous_week=week.previous().label,
+        source=source, headline=headline, cost_per_day=cost_per_day, cost_by_model=cost_by_model(by_model, router_week),
+        cost_by_tool=by_tool, budget=budget_table(cost_per_day, week, daily_limit, monthly_limit),
+        error_rates_by_tool=errors_tool,
+        error_rates_by_category=errors_by_category(queries.error_rates(database, by="error_category", **w)),
+        error_rate_per_day=error_per_day, top_errors=queries.top_errors(database, limit=10, **w),
+        throughput_per_day=queries.task_throughput(database, freq="D", **w),
+        cycle_times=finished_cycles(database, week), subagents=queries.subagent_usage(database, **w),
+        anomalies=anomalies_table(database, week, hist, cost_per_day, error_per_day),
+        data_quality=quality_table(database, by_tool, errors_tool, router_week, by_model, len(in_week)),
+        router=router_week, daily_limit=daily_limit, monthly_limit=monthly_limit, limit_sources=limit_sources,
+        notes=notes,
+    )
+
+
+def _figures(database: Database, w: Week) -> dict:
+    """The headline figures of one week, by :data:`~amiga_analytics.report.stats.HEADLINE` key."""
+    window = {"since": w.start, "until": w.end}
+    total = queries.tool_cost(database, by=None, **window).iloc[0]
+    errors = queries.error_rates(database, by=None, **window).iloc[0]
+    tasks = queries.task_throughput(database, freq=None, **window).iloc[0]
+    router = queries.router_usage(database, **window).iloc[0]
+    has_tokens = int(total["calls_with_tokens"]) > 0 or int(router["input_tokens"] + router["output_tokens"]) > 0
+    return {
+        "cost_usd": float(total["cost_usd"] + router["cost_usd"]) if has_tokens else np.nan,
+        "calls": float(total["calls"]),
+        "error_rate": float(errors["error_rate"]),
+        "tasks_finished": float(tasks["finished"]),
+        "success_rate": float(tasks["success_rate"]),
+        "median_cycle_s": float(tasks["median_cycle_s"]),
+    }
+
+
+def _headline(database: Database, week: Week, days: list[date], in_week: list[date]) -> tuple[pd.DataFrame, list[str]]:
+    """The week-over-week headline table and the notes on how far the data covers the two weeks."""
+    prev = week.previous()
+    first_day = days[0]
+    notes: list[str] = []
+    this = _figures(database, week)
+    prev_days = [d for d in days if prev.start <= d < prev.end]
+    if prev_days:
+        before = _figures(database, prev)
+        if first_day > prev.start:
+            notes.append(f"The data begins on {day_text(first_day)}, so the week before ({prev.label}) is only "
+                         f"partly covered: read its comparison with care.")
+    else:
+        before = {}
+        notes.append(f"There is no data for the week before ({prev.label}), so nothing is compared.")
+    headline = week_over_week(this, before)
+    if first_day > week.start:
+        notes.append(f"The data begins on {day_text(first_day)}, partway through this week.")
+    last_active = in_week[-1]
+    if last_active < week.end - timedelta(days=1):
+        notes.append(f"The data for this week ends on {day_text(last_active)}; later days have no records.")
+    return headline, notes
+
+
+def _cost_per_day(database: Database, hist: dict) -> pd.DataFrame:
+    """Daily cost over the history window: tool calls and the web-chat router, each and together (USD)."""
+    tools_daily_cost = queries.tool_cost(database, by=None, freq="D", **hist)
+    router_daily = queries.router_usage(database, freq="D", **hist)
+    cost_per_day = tools_daily_cost[["period_start", "calls", "calls_with_tokens", "cost_usd", "unpriced_tokens"]]
+    cost_per_day = cost_per_day.rename(columns={"cost_usd": "tool_cost_usd"})
+    router_cost = router_daily.set_index("period_start")["cost_usd"].reindex(cost_per_day["period_start"]).fillna(0.0)
+    cost_per_day["router_cost_usd"] = router_cost.to_numpy()
+    cost_per_day["cost_usd"] = cost_per_day["tool_cost_usd"] + cost_per_day["router_cost_usd"]
+    return cost_per_day
