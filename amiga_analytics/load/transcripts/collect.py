@@ -113,6 +113,16 @@ class TranscriptSet:
             total.add(self.read_file(file, root_key))
         return total
 
+    def carried_over(self) -> "TranscriptSet":
+        """A new set that knows what a later incremental read needs from this one, and no rows: the files'
+        read offsets, the sub-agent links, the prompt digests (to link a sub-agent whose Task call is in a later
+        part of the parent's file) and the sessions' working directories. This is what a sync persists."""
+        return TranscriptSet(
+            agent_links=dict(self.agent_links), session_cwd=dict(self.session_cwd), files=dict(self.files),
+            task_prompts={k: list(v) for k, v in self.task_prompts.items()}, agent_prompts=dict(self.agent_prompts),
+            _file_index=dict(self._file_index),
+        )
+
     def spawn_links(self) -> dict[tuple[str | None, str], str]:
         """(session, sub-agent id) → the ``Task`` tool_use that spawned it, where the files say so: the nested
         agent's ``.meta.json`` ``toolUseId``, a progress line's ``parentToolUseID``, the Task result's
