@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -99,35 +100,39 @@ def _lines(data: bytes, base: int, stats: ReadStats) -> Iterator[tuple[int, dict
 def read_new_lines(path: Path, rel: str, previous: FileState | None
                    ) -> tuple[list[tuple[int, dict]], FileState | None, ReadStats]:
     """The complete lines appended to ``path`` since ``previous`` (all of them if it is new or was replaced),
-    as ``(byte offset, object)`` pairs, the new state, and counts. A file that cannot be opened gives no lines
+    as ``(byte offset, object)`` pairs, the new state, and counts. A file that cannot be read gives no lines
     and keeps ``previous``."""
     stats = ReadStats()
     try:
-        handle = open(path, "rb")
+        with open(path, "rb") as handle:
+            return _read_open(handle, rel, previous, stats)
     except OSError:
         return [], previous, stats
-    with handle:
-        size = Path(path).stat().st_size
-        start = _start(handle, size, previous)
-        if start is None:
-            stats.files_unchanged = 1
-            return [], previous, stats
-        stats.files_read = 1
-        stats.files_reset = int(previous is not None and start == 0)
-        handle.seek(start)
-        data = handle.read(size - start)
-        out = list(_lines(data, start, stats))
-        consumed = data.rfind(b"\n") + 1
-        tail = data[consumed:]
-        if tail.strip():
-            obj = _parse(tail)
-            if obj is None:
-                stats.truncated_lines += 1
-            else:
-                stats.lines += 1
-                out.append((start + consumed, obj))
-                consumed = len(data)
-        offset = start + consumed
-        handle.seek(0)
-        head = handle.read(min(FINGERPRINT_BYTES, offset))
+
+
+def _read_open(handle, rel: str, previous: FileState | None, stats: ReadStats
+               ) -> tuple[list[tuple[int, dict]], FileState | None, ReadStats]:
+    size = os.fstat(handle.fileno()).st_size
+    start = _start(handle, size, previous)
+    if start is None:
+        stats.files_unchanged = 1
+        return [], previous, stats
+    stats.files_read = 1
+    stats.files_reset = int(previous is not None and start == 0)
+    handle.seek(start)
+    data = handle.read(size - start)
+    out = list(_lines(data, start, stats))
+    consumed = data.rfind(b"\n") + 1
+    tail = data[consumed:]
+    if tail.strip():
+        obj = _parse(tail)
+        if obj is None:
+            stats.truncated_lines += 1
+        else:
+            stats.lines += 1
+            out.append((start + consumed, obj))
+            consumed = len(data)
+    offset = start + consumed
+    handle.seek(0)
+    head = handle.read(min(FINGERPRINT_BYTES, offset))
     return out, FileState(rel, size, offset, _fingerprint(head)), stats
