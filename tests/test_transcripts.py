@@ -287,6 +287,8 @@ def test_workspace_maps_a_session_to_its_task_only_when_unique():
     index = TaskIndex.from_tasks([("aaaaaa", None, "/wt/task-a"), ("bbbbbb", None, "/repo"),
                                   ("cccccc", None, "/repo")])
     assert index.task_for("not-a-task-session", "/wt/task-a") == "aaaaaa"
+    assert index.task_for("not-a-task-session", "/wt/task-a/src") == "aaaaaa"
+    assert index.task_for("not-a-task-session", "/wt/task-ab") is None
     assert index.task_for("not-a-task-session", "/repo") is None
     assert index.task_for(task_session_uuid("cccccc"), "/wt/task-a") == "cccccc"
 

@@ -17,7 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .discover import NESTED_AGENT, TranscriptFile, discover
+from .discover import NESTED_AGENT, TranscriptFile, discover, projects_dir
 from .reading import FileState, ReadStats, read_new_lines
 from .records import RequestCopy, ToolResult, ToolUse, extract
 
@@ -107,7 +107,7 @@ class TranscriptSet:
     def read(self, root: str | Path) -> ReadStats:
         """Read every transcript below ``root`` (a Claude config dir or its ``projects/``), only what is new
         since the previous read of the same files; returns the counts of this read."""
-        root_key = str(Path(root).expanduser().resolve())
+        root_key = str(projects_dir(root).resolve())
         total = ReadStats()
         for file in discover(root):
             total.add(self.read_file(file, root_key))

@@ -56,8 +56,12 @@ class TaskIndex:
     def task_for(self, session_id: str | None, cwd: str | None) -> str | None:
         if session_id and session_id in self.by_session:
             return self.by_session[session_id]
-        if cwd:
-            return self.by_workspace.get(str(PurePosixPath(cwd)))
+        if not cwd:
+            return None
+        path = PurePosixPath(cwd)
+        for candidate in (path, *path.parents):  # the workspace itself or a folder inside it
+            if str(candidate) in self.by_workspace:
+                return self.by_workspace[str(candidate)]
         return None
 
 

@@ -7,6 +7,7 @@ reads stored, and rows of a file that was since deleted stay.
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Iterable
 
 from sqlite_utils import Database
@@ -29,16 +30,24 @@ LINK_AGENT_SQL = """UPDATE api_requests SET parent_tool_use_id = :tool_use_id
 WHERE session_id = :session_id AND agent = :agent AND parent_tool_use_id IS NULL"""
 
 
-def write_requests(db: Database, rows: Iterable[dict]) -> int:
-    """Insert or merge request rows (dicts with :data:`~.rows.REQUEST_COLUMNS`); returns how many were given."""
+def _conn(db: Database | sqlite3.Connection) -> sqlite3.Connection:
+    return db.conn if isinstance(db, Database) else db
+
+
+def write_requests(db: Database | sqlite3.Connection, rows: Iterable[dict]) -> int:
+    """Insert or merge request rows (dicts with :data:`~.rows.REQUEST_COLUMNS`) in one transaction, into an open
+    analytics database that has the ``api_requests`` table; returns how many rows were given."""
     batch = [{c: row.get(c) for c in REQUEST_COLUMNS} for row in rows]
-    with db.conn:
-        db.conn.executemany(UPSERT_REQUEST_SQL, batch)
+    conn = _conn(db)
+    with conn:
+        conn.executemany(UPSERT_REQUEST_SQL, batch)
     return len(batch)
 
 
-def link_agents(db: Database, links: Iterable[tuple[str | None, str, str]]) -> None:
-    """Record ``(session_id, agent, task_tool_use_id)`` links found after the sub-agent's requests were stored."""
+def link_agents(db: Database | sqlite3.Connection, links: Iterable[tuple[str | None, str, str]]) -> None:
+    """Record ``(session_id, agent, task_tool_use_id)`` links (:meth:`TranscriptSet.spawn_links`) on stored rows
+    that have none yet: a Task's result can arrive in a later read than its sub-agent's requests."""
     params = [{"session_id": s, "agent": a, "tool_use_id": t} for s, a, t in links if s is not None]
-    with db.conn:
-        db.conn.executemany(LINK_AGENT_SQL, params)
+    conn = _conn(db)
+    with conn:
+        conn.executemany(LINK_AGENT_SQL, params)
