@@ -1,0 +1,81 @@
+"""Finding Claude Code transcripts below a Claude config directory (or its ``projects/`` folder).
+
+Three layouts (see ``claude-transcripts.md`` §1):
+
+- ``projects/<enc-cwd>/<sessionId>.jsonl``: a session's main file;
+- ``projects/<enc-cwd>/agent-<agentId>.jsonl``: a sub-agent, flat beside the sessions (Claude Code ≤ 2.0); its
+  lines carry the parent's ``sessionId``;
+- ``projects/<enc-cwd>/<sessionId>/subagents/[workflows/<run>/]agent-<agentId>.jsonl``: a sub-agent nested under
+  its parent session (2.1+), with an ``agent-<agentId>.meta.json`` sidecar (``agentType``, ``toolUseId`` = the
+  spawning ``Task`` call's ``tool_use.id``, ``spawnDepth``).
+
+Any other ``*.jsonl`` below a session folder belongs to that session (kind ``other``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from ...errors import InputError
+
+MAIN, FLAT_AGENT, NESTED_AGENT, OTHER = "main", "flat_agent", "nested_agent", "other"
+
+
+@dataclass(frozen=True)
+class TranscriptFile:
+    """One ``*.jsonl`` file: where it is, what kind it is, and what its path says about it."""
+
+    path: Path  # absolute
+    rel: str  # relative to the projects folder, POSIX separators
+    kind: str  # main, flat_agent, nested_agent or other
+    session_id: str | None  # from the path (main, nested, other); None for flat agents (their lines say it)
+    agent_id: str | None  # from the file name agent-<id>.jsonl
+    meta: dict | None  # the nested agent's .meta.json sidecar, if readable
+
+
+def projects_dir(root: str | Path) -> Path:
+    """The ``projects/`` folder of ``root`` (a Claude config dir or the ``projects/`` folder itself)."""
+    path = Path(root).expanduser()
+    if (path / "projects").is_dir():
+        return path / "projects"
+    if path.is_dir():
+        return path
+    raise InputError(
+        f"{path}: no such directory; give a Claude config directory (like ~/.claude, the one holding "
+        f"projects/) or its projects/ folder"
+    )
+
+
+def _read_meta(path: Path) -> dict | None:
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) else None
+
+
+def classify(projects: Path, path: Path) -> TranscriptFile:
+    """What ``path`` (a ``*.jsonl`` below ``projects``) is, from its place in the tree."""
+    rel_parts = path.relative_to(projects).parts
+    rel = "/".join(rel_parts)
+    name = path.name[: -len(".jsonl")]
+    agent_id = name[len("agent-"):] if name.startswith("agent-") else None
+    if len(rel_parts) <= 2:  # <enc>/<file>.jsonl (or a file directly in projects/)
+        if agent_id is not None:
+            return TranscriptFile(path, rel, FLAT_AGENT, None, agent_id, None)
+        return TranscriptFile(path, rel, MAIN, name, None, None)
+    session_id = rel_parts[1]
+    if "subagents" in rel_parts[2:-1] and agent_id is not None:
+        meta = _read_meta(path.with_name(f"agent-{agent_id}.meta.json"))
+        return TranscriptFile(path, rel, NESTED_AGENT, session_id, agent_id, meta)
+    return TranscriptFile(path, rel, OTHER, session_id, agent_id, None)
+
+
+def discover(root: str | Path) -> list[TranscriptFile]:
+    """Every ``*.jsonl`` below ``root``'s projects folder, sorted by relative path (main files of a project
+    come before the folders of its sessions, so a parent's lines are read before its nested sub-agents')."""
+    projects = projects_dir(root)
+    files = [classify(projects, p) for p in projects.rglob("*.jsonl") if p.is_file()]
+    return sorted(files, key=lambda f: f.rel)

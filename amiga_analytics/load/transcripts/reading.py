@@ -1,0 +1,138 @@
+"""Lenient, incremental reading of JSONL files by byte offset.
+
+A file's :class:`FileState` says how far it was read: its size then, the offset after the last complete line
+consumed, and a fingerprint (SHA-256) of its first bytes. The next read
+
+- starts at ``offset`` when the file is the same file grown (same fingerprint, size ≥ offset);
+- starts at 0 when it was replaced or truncated (other fingerprint, or smaller than the offset);
+- reads nothing when it is unchanged.
+
+A line is *complete* when it ends in ``\\n``. A last line without one is consumed only if it parses (a final
+line written without a newline); otherwise it is a truncated write: skipped, counted, and retried on the next read
+(the offset stays before it). Unparseable complete lines are skipped and counted. JSON ``null`` is ``None``;
+no line is dropped for a null field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+FINGERPRINT_BYTES = 4096
+
+
+@dataclass(frozen=True)
+class FileState:
+    """How far one file was read."""
+
+    path: str  # relative path (the key)
+    size: int  # bytes when it was read
+    offset: int  # bytes consumed (after the last complete line)
+    fingerprint: str  # "<n>:<sha256 of the first n bytes>", n = min(FINGERPRINT_BYTES, offset)
+
+
+@dataclass
+class ReadStats:
+    """Counts of one read (added up over files)."""
+
+    files_read: int = 0
+    files_unchanged: int = 0
+    files_reset: int = 0  # replaced or truncated: read again from 0
+    lines: int = 0  # parsed JSON objects
+    blank_lines: int = 0
+    bad_lines: int = 0  # complete lines that are not a JSON object
+    truncated_lines: int = 0  # a last line without newline that does not parse (left for the next read)
+
+    def add(self, other: "ReadStats") -> None:
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+def _fingerprint(head: bytes) -> str:
+    return f"{len(head)}:{hashlib.sha256(head).hexdigest()}"
+
+
+def _start(handle, size: int, previous: FileState | None) -> int | None:
+    """Where to start reading (None: nothing new)."""
+    if previous is None or size < previous.offset:
+        return 0
+    n = int(previous.fingerprint.split(":", 1)[0])
+    handle.seek(0)
+    if _fingerprint(handle.read(n)) != previous.fingerprint:
+        return 0
+    if size == previous.offset:
+        return None
+    return previous.offset
+
+
+def _parse(raw: bytes) -> dict | None:
+    try:
+        value = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _lines(data: bytes, base: int, stats: ReadStats) -> Iterator[tuple[int, dict]]:
+    """(offset of the line, parsed object) for each line of ``data`` but an incomplete tail."""
+    pos = 0
+    while True:
+        end = data.find(b"\n", pos)
+        if end < 0:
+            return
+        raw = data[pos:end]
+        if raw.strip():
+            obj = _parse(raw)
+            if obj is None:
+                stats.bad_lines += 1
+            else:
+                stats.lines += 1
+                yield base + pos, obj
+        else:
+            stats.blank_lines += 1
+        pos = end + 1
+
+
+def read_new_lines(path: Path, rel: str, previous: FileState | None
+                   ) -> tuple[list[tuple[int, dict]], FileState | None, ReadStats]:
+    """The complete lines appended to ``path`` since ``previous`` (all of them if it is new or was replaced),
+    as ``(byte offset, object)`` pairs, the new state, and counts. A file that cannot be read gives no lines
+    and keeps ``previous``."""
+    stats = ReadStats()
+    try:
+        with open(path, "rb") as handle:
+            return _read_open(handle, rel, previous, stats)
+    except OSError:
+        return [], previous, stats
+
+
+def _read_open(handle, rel: str, previous: FileState | None, stats: ReadStats
+               ) -> tuple[list[tuple[int, dict]], FileState | None, ReadStats]:
+    size = os.fstat(handle.fileno()).st_size
+    start = _start(handle, size, previous)
+    if start is None:
+        stats.files_unchanged = 1
+        return [], previous, stats
+    stats.files_read = 1
+    stats.files_reset = int(previous is not None and start == 0)
+    handle.seek(start)
+    data = handle.read(size - start)
+    out = list(_lines(data, start, stats))
+    consumed = data.rfind(b"\n") + 1
+    tail = data[consumed:]
+    if tail.strip():
+        obj = _parse(tail)
+        if obj is None:
+            stats.truncated_lines += 1
+        else:
+            stats.lines += 1
+            out.append((start + consumed, obj))
+            consumed = len(data)
+    offset = start + consumed
+    handle.seek(0)
+    head = handle.read(min(FINGERPRINT_BYTES, offset))
+    return out, FileState(rel, size, offset, _fingerprint(head)), stats
