@@ -32,6 +32,7 @@ from ..store.connect import open_analytics
 from ..errors import InputError
 from .merge import CATEGORY, ERROR, PARAMS, SOURCE, TCR, TCW, TIN, TOOL, TOUT, TS, Call, CallMerger, outcome_of
 from .pricing import PriceBook
+from . import reprice
 from .redact import mask
 from ..bot.snapshot import Snapshot, is_undecodable_text, open_snapshot
 from ..timeutil import TimeConverter, local_zone_name, zone
@@ -169,6 +170,7 @@ class SyncResult:
     messages_read: int = 0
     seconds: float = 0.0
     quality: dict = field(default_factory=dict)
+    repriced: str = ""
 
     def summary(self) -> str:
         return (
@@ -179,7 +181,7 @@ class SyncResult:
             f"{self.rows_merged:,} duplicate bot rows merged), {self.unknown_calls:,} with unknown outcome, "
             f"{self.calls_with_tokens:,} with tokens\n"
             f"  {self.unpriced_tokens:,} unpriced tokens, {self.secrets_masked:,} secrets masked"
-        )
+        ) + (f"\n  {self.repriced}" if self.repriced else "")
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -222,7 +224,6 @@ def sync(
         "source_tz": source_tz,
         "report_tz": report_tz,
         "report_tz_explicit": report_tz_explicit,
-        "prices": _tables_digest(book),
         "default_model": default_model or "",
         "keep_message_content": bool(keep_message_content),
     }
@@ -286,11 +287,6 @@ def _read_state(analytics_db: Path) -> dict:
         conn.close()
     state = {k: json.loads(v) for k, v in rows.items()}
     return state
-
-
-def _tables_digest(book: PriceBook) -> str:
-    text = json.dumps([book.alias_rows, book.price_rows], sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _choose_mode(full: bool, analytics_db: Path, previous: dict, settings: dict, snap: Snapshot) -> tuple[str, str]:
@@ -492,26 +488,22 @@ class _Loader:
         tasks = self.load_task_links()
         self.load_agent_events()
         self.load_tool_calls()
+        # Changed price or alias tables: reprice what earlier syncs loaded, in place (load/reprice.py).
+        repriced = reprice.reprice_if_changed(self.conn, self.book, self.state, self.incremental)
+        self.affected_days |= repriced.days
+        self.affected_tasks |= repriced.task_ids
         if before_rollups is not None:
             before_rollups()
         self.fill_end_times()
         self.load_tasks(tasks)
         self.load_messages()
         self.rebuild_rollups()
-        return self.finish(reason, len(tasks))
+        result = self.finish(reason, len(tasks))
+        result.repriced = repriced.summary()
+        return result
 
     def write_reference_tables(self) -> None:
-        self.conn.execute("DELETE FROM model_aliases")
-        self.conn.execute("DELETE FROM model_prices")
-        self.conn.executemany(
-            "INSERT INTO model_aliases VALUES (:alias, :effective_from, :model_id, :source)", self.book.alias_rows
-        )
-        self.conn.executemany(
-            """INSERT INTO model_prices VALUES (:model_id, :effective_from, :input_usd_per_mtok,
-               :output_usd_per_mtok, :cache_write_5m_usd_per_mtok, :cache_write_1h_usd_per_mtok,
-               :cache_read_usd_per_mtok, :source)""",
-            self.book.price_rows,
-        )
+        reprice.write_reference_tables(self.conn, self.book)
 
     def load_task_links(self) -> list[tuple]:
         tasks = self.snap.rows("tasks").fetchall()
