@@ -47,6 +47,7 @@ import hashlib
 import io
 import json
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from importlib import resources
 from pathlib import Path
 
@@ -141,6 +142,16 @@ def project_price_rows() -> list[dict]:
     return _read_csv(_packaged("model_prices.csv"), PRICE_COLUMNS, "model_prices.csv", TIER_COLUMNS + ("reason",))
 
 
+def _tidy(column: str, text: str) -> str:
+    """A number as its shortest decimal text ('0.30' → '0.3'), so every layer shows prices alike."""
+    if column in ("model_id", "effective_from", "source") or not text:
+        return text
+    try:
+        return format(Decimal(text).normalize(), "f")
+    except InvalidOperation:
+        return text  # left for _price to report
+
+
 def _number(row: dict, column: str) -> float:
     try:
         return float(row[column])
@@ -198,7 +209,7 @@ class PriceBook:
                    for r in project_price_rows()]
         price_rows = _layered(("model_id", "effective_from"), genai_source.price_rows(first_meant), project,
                               _user_rows(prices, PRICE_COLUMNS, TIER_COLUMNS))
-        return cls(alias_rows, [{c: r.get(c, "") for c in ALL_PRICE_COLUMNS} for r in price_rows])
+        return cls(alias_rows, [{c: _tidy(c, r.get(c, "")) for c in ALL_PRICE_COLUMNS} for r in price_rows])
 
     def digest(self) -> str:
         """A short hash of what costs depend on (alias targets and price numbers, not the source texts): when it

@@ -487,11 +487,11 @@ class _Loader:
         self.write_reference_tables()
         tasks = self.load_task_links()
         self.load_agent_events()
-        self.load_tool_calls()
         # Changed price or alias tables: reprice what earlier syncs loaded, in place (load/reprice.py).
         repriced = reprice.reprice_if_changed(self.conn, self.book, self.state, self.incremental)
         self.affected_days |= repriced.days
         self.affected_tasks |= repriced.task_ids
+        self.load_tool_calls()
         if before_rollups is not None:
             before_rollups()
         self.fill_end_times()
