@@ -28,8 +28,9 @@ SHORT = {
     "aliases": "aliases", "source": "source",
 }
 COLUMNS = tuple(c for c in ALL_PRICE_COLUMNS if c != "source") + ("aliases", "source")
-NOTE = ("USD per million tokens. tier_*: a request whose input (input + cache tokens) exceeds tier_above tokens "
+TIER_NOTE = ("tier_*: a request whose input (input + cache tokens) exceeds tier_above tokens "
         "pays the tier prices; the bot's rows give no request sizes, so their costs use the base prices.")
+NOTE = "USD per million tokens. " + TIER_NOTE
 
 
 def _check_day(at: str | None) -> str:
@@ -89,4 +90,5 @@ def _aligned(day: str, rows: list[dict]) -> str:
     table = [[SHORT[c] for c in columns]] + [[str(r.get(c, "")) for c in columns] for r in rows]
     widths = [max(len(line[i]) for line in table) for i in range(len(columns) - 1)]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(line, widths)) + "  " + line[-1] for line in table]
-    return f"Prices in force on {day} ({NOTE})\n" + "\n".join(lines) + "\n"
+    note = f"\n{TIER_NOTE}" if "tier_above_input_tokens" in columns else ""
+    return f"Prices in force on {day}, USD per million tokens\n" + "\n".join(lines) + note + "\n"
