@@ -234,7 +234,9 @@ def test_prices_command_in_all_three_formats():
     assert {k: data["aliases"][k] for k in FAMILY_ALIASES} == {
         "sonnet": "claude-sonnet-5-5", "opus": "claude-opus-5-5", "haiku": "claude-haiku-5-5"}
     by_model = {r["model_id"]: r for r in data["prices"]}
-    assert by_model["claude-sonnet-5-5"]["cache_read_usd_per_mtok"] == "0.1"
+    assert by_model["claude-sonnet-5-5"]["cache_read_usd_per_mtok"] == 0.10
+    assert by_model["claude-sonnet-5-5"]["tier_above_input_tokens"] is None
+    assert by_model["claude-haiku-5-5"]["tier_above_input_tokens"] == 100_000
     assert "claude-sonnet-5-5" in by_model and "claude-opus-5-5" in by_model
     table = run(cli, ["prices", "--at", "2026-03-01", "--model", "opus"])
     assert table.exit_code == 0

@@ -74,7 +74,8 @@ def render(book: PriceBook, *, at: str | None = None, model: str | None = None, 
     day, rows = rows_in_force(book, at, model)
     if fmt == "json":
         aliases = {alias: book.resolve(alias, day) for alias in sorted({r["alias"] for r in book.alias_rows})}
-        return json.dumps({"at": day, "note": NOTE, "prices": [{c: r.get(c, "") for c in COLUMNS} for r in rows],
+        return json.dumps({"at": day, "note": NOTE, "prices": [{c: _json_value(c, r.get(c, "")) for c in COLUMNS}
+                                                                for r in rows],
                            "aliases": {k: v for k, v in aliases.items() if v is not None}}, indent=2) + "\n"
     if fmt == "csv":
         out = io.StringIO()
@@ -83,6 +84,15 @@ def render(book: PriceBook, *, at: str | None = None, model: str | None = None, 
         writer.writerows(rows)
         return out.getvalue()
     return _aligned(day, rows)
+
+
+def _json_value(column: str, text: str):
+    """Prices as numbers and a missing tier as null in the json format; texts as they are."""
+    if column in ("model_id", "effective_from", "aliases", "source"):
+        return text
+    if text == "":
+        return None
+    return int(text) if column == "tier_above_input_tokens" else float(text)
 
 
 def _aligned(day: str, rows: list[dict]) -> str:
