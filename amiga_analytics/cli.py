@@ -117,7 +117,7 @@ def migrate(bot_db: Path, dry_run: bool) -> None:
 @click.option("--source-tz", default=None, help="IANA zone of the bot host's clock (default: this machine's).")
 @click.option("--report-tz", default=None, help="IANA zone for days and weeks (default: the source zone).")
 @click.option("--prices", type=click.Path(path_type=Path), default=None,
-              help="CSV of model prices that overrides/extends the shipped table.")
+              help="CSV of model prices that overrides/extends the default table (see `prices`).")
 @click.option("--aliases", type=click.Path(path_type=Path), default=None,
               help="CSV of alias → model id rows that overrides/extends the shipped table.")
 @click.option("--default-model", default=None,
@@ -162,6 +162,31 @@ def _progress_bar() -> Callable[[str, int, int], None]:
             bar = None
 
     return show
+
+
+@cli.command()
+@click.option("--at", default=None, help="Date YYYY-MM-DD whose table to show (default: today).")
+@click.option("--model", default=None, help="Only this model id, or the model an alias (sonnet, opus, haiku) meant.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.option("--prices", type=click.Path(path_type=Path), default=None,
+              help="CSV of model prices that overrides/extends the default table (as for sync).")
+@click.option("--aliases", type=click.Path(path_type=Path), default=None,
+              help="CSV of alias → model id rows that overrides/extends the shipped table (as for sync).")
+@friendly_errors
+def prices(at, model, fmt, prices, aliases) -> None:
+    """Show the prices in force on a date, where each comes from, and what the aliases meant.
+
+    \b
+    Prices come from the genai-prices package (refresh: pip install -U genai-prices), then the
+    project's own rows for what it lacks or gets wrong, then your --prices file.
+    \b
+    Example:
+        amiga-analytics prices --at 2026-08-01 --model sonnet --format csv
+    """
+    from .load.price_table import render
+    from .load.pricing import PriceBook
+
+    click.echo(render(PriceBook.load(prices, aliases), at=at, model=model, fmt=fmt), nl=False)
 
 
 @cli.command()

@@ -18,27 +18,23 @@ from typing import Any
 
 from ..bot.snapshot import Snapshot
 from ..timeutil import TimeConverter
-from . import quality
+from . import quality, reprice
 from .merge import Call, CallMerger
 from .progress import MIN_TOTAL, STEP
 from .rows import FINAL_STATUSES, Link, RowBuilder, text_of
 from .salt import user_ref_salt
 from .sql import (
     CALLS_NEEDING_END_SQL,
-    DELETE_ALIASES_SQL,
     DELETE_CALL_SQL,
     DELETE_OPEN_ROWS_SQL,
-    DELETE_PRICES_SQL,
     DELETE_ROLLUP_DAYS_SQL,
     DELETE_ROLLUPS_SQL,
     FILL_DURATION_SQL,
     FILL_END_FROM_EVENTS_SQL,
     IN_JSON,
-    INSERT_ALIAS_SQL,
     INSERT_EVENT_SQL,
     INSERT_MESSAGE_SQL,
     INSERT_OPEN_ROW_SQL,
-    INSERT_PRICE_SQL,
     INSERT_TOOL_CALL_SQL,
     KNOWN_TASK_IDS_SQL,
     OPEN_CALLS_SQL,
@@ -87,6 +83,10 @@ class Loader:
         self.write_reference_tables()
         tasks = self.load_task_links()
         self.load_agent_events()
+        # Changed price or alias tables: reprice what earlier syncs loaded, in place (load/reprice.py).
+        repriced = reprice.reprice_if_changed(self.conn, self.book, self.state, self.incremental)
+        self.affected_days |= repriced.days
+        self.affected_tasks |= repriced.task_ids
         self.load_tool_calls()
         if before_rollups is not None:
             before_rollups()
@@ -94,13 +94,12 @@ class Loader:
         self.load_tasks(tasks)
         self.load_messages()
         self.rebuild_rollups()
-        return self.finish(reason, len(tasks))
+        result = self.finish(reason, len(tasks))
+        result.repriced = repriced.summary()
+        return result
 
     def write_reference_tables(self) -> None:
-        self.conn.execute(DELETE_ALIASES_SQL)
-        self.conn.execute(DELETE_PRICES_SQL)
-        self.conn.executemany(INSERT_ALIAS_SQL, self.book.alias_rows)
-        self.conn.executemany(INSERT_PRICE_SQL, self.book.price_rows)
+        reprice.write_reference_tables(self.conn, self.book)
 
     def load_task_links(self) -> list[tuple]:
         tasks = self.snap.rows("tasks").fetchall()

@@ -93,12 +93,6 @@ DEFERRABLE_INDEXES_SQL = """SELECT name, sql FROM sqlite_master
     WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN ('tool_calls', 'agent_events')"""
 IN_JSON = "IN (SELECT value FROM json_each(:{name}))"
 
-DELETE_ALIASES_SQL = "DELETE FROM model_aliases"
-DELETE_PRICES_SQL = "DELETE FROM model_prices"
-INSERT_ALIAS_SQL = "INSERT INTO model_aliases VALUES (:alias, :effective_from, :model_id, :source)"
-INSERT_PRICE_SQL = """INSERT INTO model_prices VALUES (:model_id, :effective_from, :input_usd_per_mtok,
-               :output_usd_per_mtok, :cache_write_5m_usd_per_mtok, :cache_write_1h_usd_per_mtok,
-               :cache_read_usd_per_mtok, :source)"""
 KNOWN_TASK_IDS_SQL = "SELECT task_id FROM tasks"
 TASKS_SEEN_SQL = "SELECT task_id, bot_updated_at FROM tasks"
 UNLINKED_SQL = "SELECT COUNT(*) FROM {table} WHERE task_id IS NULL AND source_id " + IN_JSON.format(name="ids")

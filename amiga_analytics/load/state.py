@@ -7,7 +7,6 @@ rows and notice a rewritten history.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 from dataclasses import dataclass, field
@@ -56,6 +55,7 @@ class SyncResult:
     messages_read: int = 0
     seconds: float = 0.0
     quality: dict = field(default_factory=dict)
+    repriced: str = ""
 
     def summary(self) -> str:
         return (
@@ -66,7 +66,7 @@ class SyncResult:
             f"{self.rows_merged:,} duplicate bot rows merged), {self.unknown_calls:,} with unknown outcome, "
             f"{self.calls_with_tokens:,} with tokens\n"
             f"  {self.unpriced_tokens:,} unpriced tokens, {self.secrets_masked:,} secrets masked"
-        )
+        ) + (f"\n  {self.repriced}" if self.repriced else "")
 
 
 @dataclass
@@ -95,12 +95,6 @@ def read_state(analytics_db: Path) -> dict[str, Any]:
 def write_state(conn: sqlite3.Connection, state: dict[str, Any]) -> None:
     conn.execute(DELETE_STATE_SQL)
     conn.executemany(INSERT_STATE_SQL, [{"key": k, "value": json.dumps(v)} for k, v in sorted(state.items())])
-
-
-def tables_digest(book: PriceBook) -> str:
-    """A short digest of the alias and price tables: a change of prices forces a full sync."""
-    text = json.dumps([book.alias_rows, book.price_rows], sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def source_identity(snap: Snapshot) -> str:

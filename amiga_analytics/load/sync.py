@@ -31,7 +31,7 @@ from .quality import QUALITY_CHECKS
 from .rows import error_kind
 from .salt import config_dir, user_ref_salt
 from .sql import DEFERRABLE_INDEXES_SQL, TOOL_CALL_COLUMNS
-from .state import NeedsFull, Options, SyncResult, read_state, record_seconds, source_identity, tables_digest
+from .state import NeedsFull, Options, SyncResult, read_state, record_seconds, source_identity
 
 __all__ = [
     "QUALITY_CHECKS", "TOOL_CALL_COLUMNS", "ProgressCallback", "SyncResult", "config_dir", "error_kind", "sync",
@@ -95,7 +95,6 @@ def _settings(previous: dict, book: PriceBook, *, source_tz: str | None, report_
         "source_tz": source_tz,
         "report_tz": report_tz,
         "report_tz_explicit": report_tz_explicit,
-        "prices": tables_digest(book),
         "default_model": default_model or "",
         "keep_message_content": bool(keep_message_content),
     }

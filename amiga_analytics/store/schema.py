@@ -164,7 +164,13 @@ TABLES: dict[str, dict] = {
             "cache_write_5m_usd_per_mtok": "5-minute cache write price, USD per million tokens (used for the bot's cache_creation_tokens).",
             "cache_write_1h_usd_per_mtok": "1-hour cache write price, USD per million tokens.",
             "cache_read_usd_per_mtok": "Cache read price, USD per million tokens.",
-            "source": "Where this row comes from.",
+            "tier_above_input_tokens": "Long-context tier: a request whose input (input + cache tokens) exceeds this many tokens pays the tier prices on all its tokens; NULL if none. The bot's rows give no request sizes, so their costs use the base prices.",
+            "tier_input_usd_per_mtok": "Tier input price, USD per million tokens.",
+            "tier_output_usd_per_mtok": "Tier output price, USD per million tokens.",
+            "tier_cache_write_5m_usd_per_mtok": "Tier 5-minute cache write price, USD per million tokens.",
+            "tier_cache_write_1h_usd_per_mtok": "Tier 1-hour cache write price, USD per million tokens.",
+            "tier_cache_read_usd_per_mtok": "Tier cache read price, USD per million tokens.",
+            "source": "Where this row comes from (genai-prices and its version, the project's table and why, or a user file).",
         },
     },
     "data_quality": {
@@ -315,6 +321,17 @@ def m002_incremental_helpers(db: Database) -> None:
            WHERE ended_at IS NULL AND outcome IN ('success', 'failure')"""
     )
     db["agent_events"].create_index(["status", "task_id", "at"], if_not_exists=True)
+
+
+@migrations()
+def m003_price_tiers(db: Database) -> None:
+    """Long-context tiers of the price table (the default prices come from genai-prices, which has them)."""
+    prices = db["model_prices"]
+    if "tier_above_input_tokens" not in prices.columns_dict:
+        prices.add_column("tier_above_input_tokens", int)
+    for column in ("input", "output", "cache_write_5m", "cache_write_1h", "cache_read"):
+        if f"tier_{column}_usd_per_mtok" not in prices.columns_dict:
+            prices.add_column(f"tier_{column}_usd_per_mtok", float)
 
 
 def migrate(db: Database) -> None:
