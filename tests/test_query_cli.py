@@ -9,6 +9,7 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
+from amiga_analytics.sync import sync
 from click.testing import CliRunner
 from pandas.testing import assert_frame_equal
 
@@ -16,7 +17,6 @@ import amiga_analytics as aa
 from amiga_analytics import queries
 from amiga_analytics.cli import cli
 from amiga_analytics.errors import InputError
-from amiga_analytics.sync import sync
 from conftest import SAMPLE_DB
 
 
