@@ -467,7 +467,8 @@ def test_percentile_sql_is_numpy_linear_to_the_last_bit():
     conn.execute("CREATE TABLE t (k INTEGER, v REAL)")
     conn.executemany("INSERT INTO t VALUES (?, ?)", [(k, v) for k, values in groups.items() for v in values])
     quantiles = (("p0", 0.0), ("p10", 0.1), ("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("p100", 1.0))
-    sql = "WITH " + percentiles_cte("SELECT k, v FROM t", quantiles) + " SELECT k, name, value FROM percentiles"
+    ctes = percentiles_cte(key="k", value="v", source="t", where="1", quantiles=quantiles)
+    sql = "WITH " + ctes + " SELECT k, name, value FROM percentiles"
     got = {(k, name): value for k, name, value in conn.execute(sql)}
     assert len(got) == len(groups) * len(quantiles)
     for k, values in groups.items():

@@ -31,6 +31,8 @@ from .percentiles import LATENCY_QUANTILES, percentiles_cte, pivot
 
 FINISHED = "status IN ('completed', 'failed', 'stopped')"
 """A task that reached a final status."""
+FINISHED_TASKS = f"finished_day IS NOT NULL AND {FINISHED}"
+"""The tasks whose cycle times a period holds: finished (on a known day)."""
 
 TASKS_CREATED_SQL = """SELECT created_day AS day, COUNT(*) AS created
 FROM tasks
@@ -45,7 +47,7 @@ WHERE finished_day IS NOT NULL AND {FINISHED} AND {{where}}
 GROUP BY finished_day"""
 TASK_CYCLES_SQL = f"""SELECT finished_day AS day, cycle_s
 FROM tasks
-WHERE finished_day IS NOT NULL AND {FINISHED} AND cycle_s IS NOT NULL AND {{where}}"""
+WHERE {FINISHED_TASKS} AND cycle_s IS NOT NULL AND {{where}}"""
 CYCLE_QUANTILES = (("median_cycle_s", 0.5), ("p90_cycle_s", 0.9))
 
 TASK_COST_SQL = """SELECT task_id, status, model_id, agent_type, created_at, cycle_s, calls, input_tokens,
@@ -99,15 +101,14 @@ def latency_sql(*, key: str, key_expr: str | None, table: str, where: str, calls
     rank the durations of ``tool_calls`` under ``calls_where``.
     """
     source = "daily" if table == "tool_daily" else "calls"
-    values = (f"SELECT {key_expr or 'NULL'} AS k, duration_ms AS v FROM tool_calls "
-              f"WHERE duration_ms IS NOT NULL AND {calls_where}")
     return LATENCY_SQL.format(
         key_expr=key_expr or "NULL",
         measures=select_list({k: v for k, v in DURATION.items()}, source, indent=9),
         table=table,
         where=where,
         group_by=f"\n  GROUP BY {key_expr}" if key_expr else "",
-        percentiles=percentiles_cte(values, LATENCY_QUANTILES),
+        percentiles=percentiles_cte(key=key_expr or "NULL", value="duration_ms", source="tool_calls",
+                                    where=calls_where, quantiles=LATENCY_QUANTILES),
         key=key,
         pivot=pivot(LATENCY_QUANTILES),
         order_by=f"\nORDER BY {order_by}" if order_by else "",

@@ -10,8 +10,9 @@ Only the ranked rows that some percentile needs leave the window pass.
 
 >>> import sqlite3
 >>> conn = sqlite3.connect(":memory:")
->>> sql = "WITH " + percentiles_cte("SELECT 'a' AS k, value AS v FROM json_each('[1, 2, 3, 10]')",
-...                                 (("p50", 0.5), ("p90", 0.9))) + " SELECT k, name, value FROM percentiles"
+>>> ctes = percentiles_cte(key="'a'", value="value", source="json_each('[1, 2, 3, 10]')", where="1",
+...                        quantiles=(("p50", 0.5), ("p90", 0.9)))
+>>> sql = "WITH " + ctes + " SELECT k, name, value FROM percentiles"
 >>> sorted(conn.execute(sql).fetchall())
 [('a', 'p50', 2.5), ('a', 'p90', 7.900000000000001)]
 """
@@ -24,8 +25,10 @@ LATENCY_QUANTILES = (("p50_ms", 0.5), ("p90_ms", 0.9), ("p99_ms", 0.99))
 PERCENTILES_CTE = """pct_quantiles(name, q) AS (
   VALUES {quantile_rows}
 ), pct_ranked AS (
-  SELECT k, v, ROW_NUMBER() OVER (PARTITION BY k ORDER BY v) - 1 AS i, COUNT(*) OVER (PARTITION BY k) AS n
-  FROM ({values})
+  SELECT {key} AS k, {value} AS v,
+         ROW_NUMBER() OVER (PARTITION BY {key} ORDER BY {value}) - 1 AS i, COUNT(*) OVER (PARTITION BY {key}) AS n
+  FROM {source}
+  WHERE {value} IS NOT NULL AND {where}
 ), pct_picked AS (
   SELECT k, n, i, v FROM pct_ranked
   WHERE i IN ({needed_ranks})
@@ -42,11 +45,13 @@ PERCENTILES_CTE = """pct_quantiles(name, q) AS (
 )"""
 
 
-def percentiles_cte(values: str, quantiles: tuple[tuple[str, float], ...]) -> str:
+def percentiles_cte(*, key: str, value: str, source: str, where: str,
+                    quantiles: tuple[tuple[str, float], ...]) -> str:
     """CTEs ``pct_quantiles``, ``pct_ranked``, ``pct_picked``, ``pct_bounds`` and ``percentiles(k, name, value)``.
 
-    ``values`` is a SELECT of the columns ``k`` (the group; NULL is a group of its own) and ``v`` (the values,
-    none NULL); ``quantiles`` pairs an output name with its quantile in [0, 1] (constants, never user input).
+    The percentiles of the non-NULL ``value`` of the rows of ``source`` under the condition ``where``, per
+    ``key`` (an expression; NULL is a group of its own, ``NULL`` gives one group). ``quantiles`` pairs an output
+    name with its quantile in [0, 1]. Every slot is filled from constants, never from user input.
     """
     ranks = []
     for _, q in quantiles:
@@ -54,7 +59,7 @@ def percentiles_cte(values: str, quantiles: tuple[tuple[str, float], ...]) -> st
         ranks += [lo, f"{lo} + 1"]
     return PERCENTILES_CTE.format(
         quantile_rows=", ".join(f"('{name}', {q!r})" for name, q in quantiles),
-        values=values,
+        key=key, value=value, source=source, where=where,
         needed_ranks=", ".join(ranks),
     )
 

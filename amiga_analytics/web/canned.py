@@ -131,12 +131,12 @@ def error_categories_sql() -> str:
 
 
 def task_throughput_sql() -> str:
-    cycles = figures.TASK_CYCLES_SQL.format(where=period("finished_day"))
-    values = f"SELECT day AS k, cycle_s AS v FROM ({cycles})"
     return TASK_THROUGHPUT_SQL.format(
         created=_indent(figures.TASKS_CREATED_SQL.format(where=period("created_day")), 2),
         finished=_indent(figures.TASKS_FINISHED_SQL.format(where=period("finished_day")), 2),
-        percentiles=figures.percentiles_cte(values, figures.CYCLE_QUANTILES),
+        percentiles=figures.percentiles_cte(key="finished_day", value="cycle_s", source="tasks",
+                                            where=f"{figures.FINISHED_TASKS} AND {period('finished_day')}",
+                                            quantiles=figures.CYCLE_QUANTILES),
         cycles=pivot(figures.CYCLE_QUANTILES, indent=9),
         days=DAYS_CTE.format(activity="activity"),
     )
