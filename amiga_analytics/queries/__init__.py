@@ -43,6 +43,17 @@ from __future__ import annotations
 
 from typing import Any
 
+# The SQL measure fragments and group keys of 0.1 are defined once in store/ now (the SQL templates moved there
+# too, with a {where} condition slot: amiga_analytics.store.figures); these names stay importable from here.
+from ..store.measures import (  # noqa: F401
+    CALLS_KEYS,
+    COST_CALLS_MEASURES,
+    COST_DAILY_MEASURES,
+    DAILY_KEYS,
+    OUTCOME_CALLS_MEASURES,
+    OUTCOME_DAILY_MEASURES,
+)
+from ..store.percentiles import LATENCY_QUANTILES as QUANTILES  # noqa: F401
 from .calls import file_activity, subagent_usage, top_errors
 from .columns import (  # noqa: F401 - the documented columns, importable from here as in 0.1
     CACHE_SAVINGS_BY,
@@ -52,13 +63,17 @@ from .columns import (  # noqa: F401 - the documented columns, importable from h
     ERROR_RATE_MEASURES,
     ERROR_RATES_BY,
     FILE_ACTIVITY_COLUMNS,
+    FLOAT,
+    INT,
     LATENCY_BY,
     LATENCY_MEASURES,
     ROUTER_USAGE_MEASURES,
+    STR,
     SUBAGENT_COLUMNS,
     TASK_COST_COLUMNS,
     TASKS_PER_USER_COLUMNS,
     THROUGHPUT_COLUMNS,
+    TIME,
     TOOL_COST_BY,
     TOOL_COST_MEASURES,
     TOP_ERRORS_COLUMNS,
