@@ -216,8 +216,9 @@ def cache_savings(db: DB, *, since: Bound = None, until: Bound = None, by: str |
 
     ``cost_without_cache_usd`` prices the cache-read and cache-write tokens as plain input tokens;
     ``cost_with_cache_usd`` prices them at the cache-read and (5-minute) cache-write prices. Prices come from
-    the database's ``model_prices`` table, on the call's report-timezone day (the row effective on that day; a
-    day before a model's first row takes that first row). A group whose cached tokens have no price at all gets
+    the database's ``model_prices`` table, on the call's report-timezone day, by the rule the sync prices calls
+    with (:meth:`amiga_analytics.load.pricing.PriceBook.price`: the row effective on that day; a day before a
+    model's first row takes that first row). A group whose cached tokens have no price at all gets
     NaN costs; otherwise the costs cover its priced tokens. Only groups with cached tokens are listed.
 
     Parameters
