@@ -24,3 +24,13 @@ def _isolated_env(tmp_path_factory):
     yield
     os.environ.clear()
     os.environ.update(saved)
+
+
+@pytest.fixture(autouse=True)
+def _doctest_analytics_db(request, doctest_namespace):
+    """Doctests find ``analytics_db``: the embedded demo's analytics database (built once per session, in the
+    isolated cache above). Only doctests ask for it, so the tests do not pay for it."""
+    if request.node.__class__.__name__ == "DoctestItem":
+        from amiga_analytics.demo.embedded import demo_analytics
+
+        doctest_namespace["analytics_db"] = str(demo_analytics())

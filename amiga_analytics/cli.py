@@ -206,9 +206,9 @@ def query(analytics_db: Path, name: str, since, until, by, freq, limit, fmt) -> 
     Example:
         amiga-analytics query analytics.db tool_cost --by model_id --since 2025-10-01 --format csv
     """
-    from . import queries
+    from .cli_output import run_named
 
-    text = queries.run_named(analytics_db, name, since=since, until=until, by=by, freq=freq, limit=limit, fmt=fmt)
+    text = run_named(analytics_db, name, since=since, until=until, by=by, freq=freq, limit=limit, fmt=fmt)
     click.echo(text, nl=not text.endswith("\n"))
 
 

@@ -23,6 +23,10 @@ import amiga_analytics as aa
 from amiga_analytics import queries
 from amiga_analytics.bot_schema import create_bot_database
 from amiga_analytics.errors import InputError
+from amiga_analytics.queries.periods import _opened, _Window, _window
+from amiga_analytics.queries.tools import _rollup_or_calls
+from amiga_analytics.store import figures
+from amiga_analytics.store.percentiles import percentiles_cte
 from amiga_analytics.sync import sync
 from amiga_analytics.timeutil import parse_bound
 from conftest import SAMPLE_DB
@@ -311,14 +315,14 @@ def test_windows_count_the_truth_calls_inside(sample_analytics, calls, since, un
 
 def test_rollup_and_calls_paths_agree(sample_analytics):
     """The same day-granular window answered from tool_daily and from tool_calls gives the same numbers."""
-    with queries._opened(sample_analytics) as database:
-        window = queries._window(database, "2025-09-30", "2025-10-09")
-        forced = queries._Window(window.tz, window.since, window.until, day_granular=False)
+    with _opened(sample_analytics) as database:
+        window = _window(database, "2025-09-30", "2025-10-09")
+        forced = _Window(window.tz, window.since, window.until, day_granular=False)
         for key in ("tool_name", "model_id", "agent_type", "outcome", "error_category", None):
-            for measures in ((queries.COST_DAILY_MEASURES, queries.COST_CALLS_MEASURES),
-                             (queries.OUTCOME_DAILY_MEASURES, queries.OUTCOME_CALLS_MEASURES)):
-                a = queries._rollup_or_calls(database, window, key, True, *measures)
-                b = queries._rollup_or_calls(database, forced, key, True, *measures)
+            for measures in ((figures.COST_DAILY_MEASURES, figures.COST_CALLS_MEASURES),
+                             (figures.OUTCOME_DAILY_MEASURES, figures.OUTCOME_CALLS_MEASURES)):
+                a = _rollup_or_calls(database, window, key, True, *measures)
+                b = _rollup_or_calls(database, forced, key, True, *measures)
                 order = ["day"] + ([key] if key else [])
                 a = a.sort_values(order, na_position="last").reset_index(drop=True)
                 b = b.sort_values(order, na_position="last").reset_index(drop=True)
@@ -438,6 +442,38 @@ def test_latency_equals_numpy_percentiles_and_truth(sample_analytics, calls):
     all_ms = [d for v in durations.values() for d in v]
     assert total["calls"].iloc[0] == len(calls) and total["calls_with_duration"].iloc[0] == len(all_ms)
     assert total["p99_ms"].iloc[0] == pytest.approx(np.percentile(all_ms, 99), rel=1e-12)
+
+
+def test_latency_of_the_null_group_is_computed_like_any_other(sample_analytics):
+    """Calls with no resolved model (CLI sessions) are their own group, with percentiles like the others."""
+    got = aa.latency(sample_analytics, by="model_id")
+    durations = collections.defaultdict(list)
+    for model, d in raw(sample_analytics, "SELECT model_id, duration_ms FROM tool_calls WHERE duration_ms IS NOT NULL"):
+        durations[model].append(d)
+    assert None in durations and got["model_id"].isna().sum() == 1
+    for row in got.itertuples():
+        values = durations[row.model_id if isinstance(row.model_id, str) else None]
+        assert row.calls_with_duration == len(values)
+        for col, q in (("p50_ms", 50), ("p90_ms", 90), ("p99_ms", 99)):
+            assert getattr(row, col) == np.percentile(values, q)  # the same arithmetic as numpy, to the last bit
+
+
+def test_percentile_sql_is_numpy_linear_to_the_last_bit():
+    """The one SQL definition of the percentiles (latency, in Python and Datasette) is numpy.percentile's."""
+    rng = np.random.default_rng(7)
+    groups = {i: np.round(rng.random(int(rng.integers(1, 60))) * 10.0 ** int(rng.integers(0, 7)), 3).tolist()
+              for i in range(300)}
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE t (k INTEGER, v REAL)")
+    conn.executemany("INSERT INTO t VALUES (?, ?)", [(k, v) for k, values in groups.items() for v in values])
+    quantiles = (("p0", 0.0), ("p10", 0.1), ("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("p100", 1.0))
+    ctes = percentiles_cte(key="k", value="v", source="t", where="1", quantiles=quantiles)
+    sql = "WITH " + ctes + " SELECT k, name, value FROM percentiles"
+    got = {(k, name): value for k, name, value in conn.execute(sql)}
+    assert len(got) == len(groups) * len(quantiles)
+    for k, values in groups.items():
+        for name, q in quantiles:
+            assert got[(k, name)] == np.percentile(values, q * 100), (k, name, values)
 
 
 # --- task_cost, cache_savings ----------------------------------------------------------------------------------
@@ -740,7 +776,7 @@ def test_accepts_an_open_database(sample_analytics):
 def test_every_query_is_exported_and_registered():
     for name, func in queries.QUERIES.items():
         assert getattr(aa, name) is func
-        assert "Returns" in func.__doc__ and ">>> db = _example_db()" in func.__doc__
+        assert "Returns" in func.__doc__ and ">>> db = analytics_db" in func.__doc__
 
 
 # --- the demo --------------------------------------------------------------------------------------------------

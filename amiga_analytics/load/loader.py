@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..bot.snapshot import Snapshot
+from ..store.figures import ROLLUP_SQL
 from ..timeutil import TimeConverter
 from . import quality, reprice
 from .merge import Call, CallMerger
@@ -39,7 +40,6 @@ from .sql import (
     KNOWN_TASK_IDS_SQL,
     OPEN_CALLS_SQL,
     OPEN_ROW_IDS_SQL,
-    ROLLUP_SQL,
     TASK_FINISH_EVENTS_SQL,
     TASK_TOTALS_SQL,
     TASKS_SEEN_SQL,

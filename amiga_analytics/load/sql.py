@@ -6,6 +6,8 @@ Structural slots (``{where}``, ``{and_days}``, ``{source}``, ``{and_tasks}``) ta
 
 from __future__ import annotations
 
+from ..store.figures import CALL_MEASURES_SQL
+
 TOOL_CALL_COLUMNS = (
     "call_id", "source_id", "task_id", "tool_name", "subagent_type", "file_path", "started_at", "ended_at",
     "duration_ms", "day", "outcome", "error", "error_category", "input_tokens", "output_tokens",
@@ -59,25 +61,6 @@ FILL_END_FROM_EVENTS_SQL = """UPDATE tool_calls SET ended_at = (
 FILL_DURATION_SQL = """UPDATE tool_calls
     SET duration_ms = (julianday(ended_at) - julianday(started_at)) * 86400000.0
     WHERE call_id IN (SELECT value FROM json_each(:ids)) AND ended_at IS NOT NULL AND ended_at >= started_at"""
-# The per-call measures that the daily rollup sums, and that data quality reads back (for the calls with a day
-# from the rollup, for the few without one from tool_calls).
-CALL_MEASURES_SQL = """COUNT(*) AS calls, SUM(has_tokens) AS calls_with_tokens,
-           COALESCE(SUM(input_tokens), 0) AS input_tokens, COALESCE(SUM(output_tokens), 0) AS output_tokens,
-           COALESCE(SUM(cache_write_tokens), 0) AS cache_write_tokens,
-           COALESCE(SUM(cache_read_tokens), 0) AS cache_read_tokens, TOTAL(cost_usd) AS cost_usd,
-           COALESCE(SUM(unpriced_tokens), 0) AS unpriced_tokens, COUNT(duration_ms) AS duration_count,
-           TOTAL(duration_ms) AS duration_sum_ms, SUM(source_rows) AS source_rows,
-           SUM(secrets_masked) AS secrets_masked,
-           SUM(COALESCE(time_issue IN ('dst_gap', 'dst_fold'), 0)) AS dst_issues,
-           SUM(task_id IS NULL AND length(source_id) <> 36) AS missing_task"""
-ROLLUP_SQL = """INSERT INTO tool_daily
-    (day, tool_name, model_id, agent_type, outcome, error_category, calls, calls_with_tokens, input_tokens,
-     output_tokens, cache_write_tokens, cache_read_tokens, cost_usd, unpriced_tokens, duration_count,
-     duration_sum_ms, source_rows, secrets_masked, dst_issues, missing_task)
-    SELECT day, tool_name, COALESCE(model_id, ''), COALESCE(agent_type, ''), outcome,
-           COALESCE(error_category, ''), """ + CALL_MEASURES_SQL + """
-    FROM tool_calls WHERE day IS NOT NULL {and_days}
-    GROUP BY 1, 2, 3, 4, 5, 6"""
 QUALITY_FROM_ROLLUP_SQL = """SELECT COALESCE(SUM(calls), 0), COALESCE(SUM(source_rows), 0),
        COALESCE(SUM(CASE WHEN outcome = 'unknown' THEN calls END), 0), COALESCE(SUM(calls_with_tokens), 0),
        COALESCE(SUM(CASE WHEN agent_type = 'cli_session' THEN calls END), 0), COALESCE(SUM(missing_task), 0),

@@ -1,7 +1,7 @@
 """The weekly report: the query functions' DataFrames for one ISO week, written as HTML, Markdown, CSV and PNG.
 
 >>> import amiga_analytics as aa
->>> report = aa.weekly_report(aa.queries._example_db())      # the last complete ISO week with data
+>>> report = aa.weekly_report(analytics_db)      # the last complete ISO week with data
 >>> report.week
 '2025-W43'
 >>> list(report.headline["metric"])
