@@ -1,6 +1,7 @@
 # Two commands do all the set-up on a fresh machine that has python3 and make:
 #   make report   # demo bot database -> sync -> weekly report (or BOT_DB=path/to/agentlab.db make report)
-#   make test     # the whole test suite (installs Debian's Chromium first when it can, else says what to install)
+#   make test     # the whole test suite (installs Debian's Chromium and the ccusage referee first when it can,
+#                 # else says what to install)
 # and:
 #   make test-fast  # without the slow and the browser tests
 #   make lint       # ruff and mypy (configured in pyproject.toml)
@@ -24,9 +25,11 @@ install: $(STAMP)
 report: $(STAMP)
 	$(BIN)/python -m amiga_analytics.pipeline --build-dir $(BUILD) $(if $(BOT_DB),--bot-db "$(BOT_DB)") $(if $(SOURCE_TZ),--source-tz "$(SOURCE_TZ)")
 
-# What pip cannot install (scripts/ensure-system-deps): checked first, so that a missing piece stops make at once.
+# What pip cannot install (Chromium, fonts: scripts/ensure-system-deps; the ccusage referee from npm:
+# scripts/ensure-ccusage): checked first, so that a missing piece stops make at once.
 system-deps:
 	@scripts/ensure-system-deps
+	@scripts/ensure-ccusage >/dev/null
 
 test: system-deps $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

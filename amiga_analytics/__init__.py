@@ -34,6 +34,7 @@ from .queries import (
     tasks_per_user,
     tool_cost,
     top_errors,
+    usage,
 )
 from .load.sync import SyncResult, sync
 
@@ -67,6 +68,7 @@ __all__ = [
     "tasks_per_user",
     "tool_cost",
     "top_errors",
+    "usage",
     "weekly_report",
     "write_report",
 ]

@@ -22,7 +22,7 @@ from amiga_analytics.load.transcripts import (
 )
 from amiga_analytics.queries.usage import usage
 from amiga_analytics.store import schema
-from amiga_analytics.store.transcripts_schema import TRANSCRIPT_TABLES, m003_api_requests
+from amiga_analytics.store.transcripts_schema import TRANSCRIPT_TABLES, m004_api_requests
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CLAUDE_DIR = FIXTURES / "sample_par.claude"
@@ -36,7 +36,7 @@ def analytics_db(path: Path, report_tz: str) -> Database:
     """An analytics database with the current migrations, the api_requests migration and the report zone."""
     db = Database(path)
     schema.migrate(db)
-    m003_api_requests(db)
+    m004_api_requests(db)
     db["sync_state"].insert({"key": "report_tz", "value": json.dumps(report_tz)}, pk="key", replace=True)
     return db
 

@@ -18,7 +18,7 @@ from sqlite_utils import Database
 from amiga_analytics.load.transcripts import read_transcripts, request_rows, write_requests
 from amiga_analytics.queries.usage import usage
 from amiga_analytics.store import schema
-from amiga_analytics.store.transcripts_schema import m003_api_requests
+from amiga_analytics.store.transcripts_schema import m004_api_requests
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -53,7 +53,7 @@ def config_copy(tmp_path_factory) -> Path:
 def usage_by_day(tz: str, base: Path) -> dict:
     db = Database(base / "a.db")
     schema.migrate(db)
-    m003_api_requests(db)
+    m004_api_requests(db)
     db["sync_state"].insert({"key": "report_tz", "value": json.dumps(tz)}, pk="key", replace=True)
     write_requests(db, request_rows(read_transcripts(CLAUDE_DIR), report_tz=tz))
     df = usage(db, by="model_id", freq="D")

@@ -88,6 +88,7 @@ from .tasks import (
     tasks_per_user,
 )
 from .tools import cache_savings, error_rates, latency, tool_cost
+from .usage import usage
 
 __all__ = [
     "QUERIES",
@@ -103,6 +104,7 @@ __all__ = [
     "task_throughput",
     "tasks_per_user",
     "tool_cost",
+    "usage",
     "top_errors",
 ]
 

@@ -8,25 +8,16 @@ from __future__ import annotations
 import pandas as pd
 
 from ..errors import InputError
-from . import (
-    DB,
-    FLOAT,
-    INT,
-    Bound,
-    _check_by,
-    _offset,
-    _opened,
-    _ordered,
-    _query,
-    _spread,
-    _window,
-)
+from .columns import FLOAT, INT
+from .frames import _ordered, _query, _spread
+from .periods import DB, Bound, _check_by, _offset, _opened, _window
 
 USAGE_BY = ("model_id", "task_id", "agent", "session_id")
 USAGE_MEASURES = {
     "requests": INT, "input_tokens": INT, "output_tokens": INT, "cache_write_5m_tokens": INT,
     "cache_write_1h_tokens": INT, "cache_read_tokens": INT, "cost_usd": FLOAT, "unpriced_tokens": INT,
 }
+ANY_REQUEST_SQL = "SELECT 1 FROM api_requests LIMIT 1"
 USAGE_SQL = """SELECT {keys}COUNT(*) AS requests,
        COALESCE(SUM(input_tokens), 0) AS input_tokens,
        COALESCE(SUM(output_tokens), 0) AS output_tokens,
@@ -91,9 +82,9 @@ def usage(db: DB, *, since: Bound = None, until: Bound = None, by: str | None = 
     key = _check_by(by, USAGE_BY, "usage")
     off = _offset(freq)
     with _opened(db) as database:
-        if not database["api_requests"].exists():
+        if not database["api_requests"].exists() or database.execute(ANY_REQUEST_SQL).fetchone() is None:
             raise InputError(
-                "usage: this analytics database has no transcripts (no api_requests table); "
+                "usage: no transcripts are loaded in this analytics database; "
                 "sync it with --transcripts DIR (a Claude config directory) first"
             )
         window = _window(database, since, until)

@@ -14,6 +14,8 @@ from __future__ import annotations
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from .transcripts_schema import TRANSCRIPT_TABLES, m004_api_requests
+
 MIGRATION_SET = "amiga_analytics"
 migrations = Migrations(MIGRATION_SET)
 
@@ -332,6 +334,10 @@ def m003_price_tiers(db: Database) -> None:
     for column in ("input", "output", "cache_write_5m", "cache_write_1h", "cache_read"):
         if f"tier_{column}_usd_per_mtok" not in prices.columns_dict:
             prices.add_column(f"tier_{column}_usd_per_mtok", float)
+
+
+migrations()(m004_api_requests)
+TABLES.update(TRANSCRIPT_TABLES)
 
 
 def migrate(db: Database) -> None:

@@ -1,7 +1,6 @@
 """The analytics tables of the Claude Code transcripts: their migration and their descriptions.
 
-To be registered in :mod:`amiga_analytics.store.schema`: ``migrations()(m003_api_requests)`` after the existing
-steps, and ``TABLES.update(TRANSCRIPT_TABLES)``.
+:mod:`amiga_analytics.store.schema` registers the migration in its set and merges the descriptions into ``TABLES``.
 """
 
 from __future__ import annotations
@@ -39,7 +38,7 @@ TRANSCRIPT_TABLES: dict[str, dict] = {
 }
 
 
-def m003_api_requests(db: Database) -> None:
+def m004_api_requests(db: Database) -> None:
     """The ``api_requests`` table (transcripts' API requests) and its indexes."""
     db["api_requests"].create(
         {

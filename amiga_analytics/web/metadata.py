@@ -72,6 +72,7 @@ DATABASE_DESCRIPTION = (
 # display, which reads well for call durations but not for task cycles or daily sums ("1.5 ks"): those keep plain
 # numbers, in seconds / ms as their names and descriptions say.
 TABLE_OPTIONS: dict[str, dict[str, Any]] = {
+    "api_requests": {"sort_desc": "requested_at", "facets": ["model_id", "agent"], "label_column": "model_id"},
     "tool_calls": {
         "sort_desc": "started_at",
         "facets": ["tool_name", "outcome", "error_category", "model_id"],
