@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+import hashlib
 import json
 import re
 import sqlite3
@@ -94,6 +95,52 @@ def test_same_seed_same_rows_other_seed_other_rows(tmp_path):
     assert dump(a) == dump(b)
     assert Path(f"{a}.truth.json").read_bytes() == Path(f"{b}.truth.json").read_bytes()
     assert dump(a)["tool_usage"] != dump(c)["tool_usage"]
+
+
+# Digests of what the generator wrote before it was split into a package (issue 11): sha256 (first 16 hex digits)
+# of each table's rows (json of SELECT * ORDER BY rowid) and of the truth file's bytes. The split had to move code
+# without changing a single random draw; a deliberate change to the demo updates these figures.
+GOLDEN = {
+    "madrid": {"schema_version": "69f59d66c413389f", "tasks": "7d806c5846e9ae1b", "tool_usage": "7614dae04b5b5908",
+               "sqlite_sequence": "dd5977bb48616fcf", "agent_status": "f5540c2a6e1a750b",
+               "games": "4f53cda18c2baa0c", "files": "4f53cda18c2baa0c", "users": "43a0e1aaa0513802",
+               "documents": "d70e06609e705569", "messages": "b67a06f2fb847f1e", "truth": "b78509bee12c31e2"},
+    "los_angeles": {"schema_version": "08521c182a892931", "tasks": "682d1142e8eae5eb",
+                    "tool_usage": "521581bab974abb9", "sqlite_sequence": "8ef54bbfc567c717",
+                    "agent_status": "3cc40b5eb7c7719b", "games": "4f53cda18c2baa0c", "files": "4f53cda18c2baa0c",
+                    "users": "bb43326bf6a45d28", "documents": "4f0a102bcff41db2", "messages": "3871cb4226bc2536",
+                    "truth": "6724b91f4bff3f01"},
+}
+
+
+def digests(path: Path) -> dict[str, str]:
+    def short(data: bytes) -> str:
+        return hashlib.sha256(data).hexdigest()[:16]
+    out = {table: short(json.dumps(rows).encode()) for table, rows in dump(path).items()}
+    out["truth"] = short(Path(f"{path}.truth.json").read_bytes())
+    return out
+
+
+@pytest.mark.parametrize("name", ["madrid", "los_angeles"])
+def test_rows_and_truth_are_those_of_the_unsplit_generator(name, request):
+    path = request.getfixturevalue(name)[0]
+    assert digests(path) == GOLDEN[name]
+
+
+def test_vocabularies_ship_as_package_data():
+    from importlib import resources
+
+    from amiga_analytics.demo import vocab
+
+    data = resources.files("amiga_analytics.demo").joinpath("data")
+    names = sorted(p.name for p in data.iterdir())
+    assert names == ["bash_errors.json", "code.txt", "parameters.json", "people.json", "tool_errors.json",
+                     "weights.json", "workspaces.json"]
+    assert vocab.CODE.count("class TaskStore:") == 4  # the snippet, repeated as before
+    assert vocab.WORKSPACES["agentlab"] is vocab.PY_FILES  # Bash's sqlite commands test identity
+    assert isinstance(vocab.REQUESTS[0], tuple) and len(vocab.REQUESTS) == 14
+    assert vocab.BASH_ERRORS["lint"] == (
+        "error: Failed to parse pyproject.toml: TOML parse error at line 12, column 1",)
 
 
 def test_default_period_ends_on_a_fixed_day(tmp_path):
