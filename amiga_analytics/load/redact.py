@@ -206,3 +206,36 @@ def _sub_context(pattern: re.Pattern[str], check, text: str, replacement: str) -
         return whole[: match.start(group) - start] + replacement + whole[match.end(group) - start:]
 
     return pattern.sub(replace, text), count
+
+
+# Where masked texts come from, in the order the sync summary lists them.
+CARRIERS = ("parameters", "tool errors", "task descriptions", "task errors", "agent messages", "tool names",
+            "router messages")
+
+
+def describe_masked(counts: dict[str, int]) -> str:
+    """The sync summary's account of what was masked, by carrier: ``"masked this run: 120 in parameters, 8 in
+    tool errors"`` (secrets, e-mail addresses and password hashes alike).
+
+    >>> describe_masked({"tool errors": 8, "parameters": 1200})
+    'masked this run: 1,200 in parameters, 8 in tool errors'
+    >>> describe_masked({})
+    'masked this run: nothing'
+    """
+    parts = [f"{counts[c]:,} in {c}" for c in CARRIERS if counts.get(c)]
+    return "masked this run: " + (", ".join(parts) if parts else "nothing")
+
+
+def tool_name_of(value) -> tuple[str | None, bool]:
+    """The tool name in ``agent_status.metadata["tool"]`` and whether it had to be repaired: a damaged
+    metadata such as ``{"tool": {"name": "Bash"}}`` gives ``("Bash", True)``; a value that holds no name gives
+    ``(None, True)``.
+
+    >>> tool_name_of("Bash"), tool_name_of({"name": "Bash"}), tool_name_of(["x"]), tool_name_of(None)
+    (('Bash', False), ('Bash', True), (None, True), (None, False))
+    """
+    if value is None or isinstance(value, str):
+        return value, False
+    if isinstance(value, dict) and isinstance(value.get("name"), str):
+        return value["name"], True
+    return None, True

@@ -32,7 +32,7 @@ from ..store.connect import open_analytics
 from ..errors import InputError
 from .merge import CATEGORY, ERROR, PARAMS, SOURCE, TCR, TCW, TIN, TOOL, TOUT, TS, Call, CallMerger, outcome_of
 from .pricing import PriceBook
-from .redact import mask
+from .redact import describe_masked, mask, tool_name_of
 from ..bot.snapshot import Snapshot, is_undecodable_text, open_snapshot
 from ..timeutil import TimeConverter, local_zone_name, zone
 
@@ -169,6 +169,7 @@ class SyncResult:
     messages_read: int = 0
     seconds: float = 0.0
     quality: dict = field(default_factory=dict)
+    masked: dict = field(default_factory=dict)
 
     def summary(self) -> str:
         return (
@@ -178,7 +179,7 @@ class SyncResult:
             f"  {self.calls:,} logical tool calls ({self.calls_written:,} written this run, "
             f"{self.rows_merged:,} duplicate bot rows merged), {self.unknown_calls:,} with unknown outcome, "
             f"{self.calls_with_tokens:,} with tokens\n"
-            f"  {self.unpriced_tokens:,} unpriced tokens, {self.secrets_masked:,} secrets masked"
+            f"  {self.unpriced_tokens:,} unpriced tokens; {describe_masked(self.masked)}"
         )
 
 
@@ -455,6 +456,7 @@ class _Loader:
         self.counts = {"bot_rows_read": 0, "invalid_values": 0, "secrets_streams": 0,
                        "calls_written": 0, "events_read": 0, "messages_read": 0}
         self.links: dict[str, tuple[str, str, str]] = {}
+        self.masks: dict[str, int] = {}  # what this run masked, by carrier (redact.CARRIERS)
         self.previous_calls: dict[int, tuple] = {}  # incremental: the stored rows of the calls being re-derived
         self.finished_tasks: set[str] = set()  # tasks with a new completed/failed/stopped event
 
@@ -466,11 +468,16 @@ class _Loader:
         digest = hashlib.sha256(f"{self.salt}:{user_id}".encode()).hexdigest()
         return "u_" + digest[:12]
 
-    def masked(self, text, limit: int | None = None):
+    def masked(self, text, limit: int | None = None, carrier: str = "agent messages"):
         """``text`` with secrets masked (then cut to ``limit`` characters); counts what it masked."""
         value, n = mask(_text(text))
         self.counts["secrets_streams"] += n
+        self.tally(carrier, n)
         return _cut(value, limit)
+
+    def tally(self, carrier: str, n: int) -> None:
+        if n:
+            self.masks[carrier] = self.masks.get(carrier, 0) + n
 
     def tokens(self, value) -> int | None:
         if value is None:
@@ -549,7 +556,9 @@ class _Loader:
                 try:
                     meta = json.loads(metadata)
                     if isinstance(meta, dict):
-                        tool_name = meta.get("tool")
+                        tool_name, repaired = tool_name_of(meta.get("tool"))
+                        self.counts["invalid_values"] += repaired
+                        tool_name = self.masked(tool_name, 200, "tool names")
                         success = meta.get("success")
                         tool_success = None if success is None else int(bool(success))
                 except (ValueError, TypeError):
@@ -680,6 +689,8 @@ class _Loader:
         cost, unpriced = self.book.priced(model_id, day, *tokens)
         params, n_params = mask(_text(first[PARAMS]))
         error, n_error = mask(error)
+        self.tally("parameters", n_params)
+        self.tally("tool errors", n_error)
         subagent = file_path = None
         if params and (tool == "Task" or tool in FILE_TOOLS):
             try:
@@ -736,6 +747,8 @@ class _Loader:
                         cycle = (datetime.fromisoformat(finished) - datetime.fromisoformat(created)).total_seconds()
             masked_description, n_description = mask(_text(description))
             masked_error, n_error = mask(_text(error))
+            self.tally("task descriptions", n_description)
+            self.tally("task errors", n_error)
             records.append({
                 "task_id": task_id, "status": status, "created_at": created, "finished_at": finished,
                 "cycle_s": cycle, "created_day": created_day, "finished_day": finished_day,
@@ -743,7 +756,7 @@ class _Loader:
                 "agent_type": agent_type or "code_agent", "workflow": workflow,
                 "last_subagent": last_agent_type or current_phase, "user_ref": self.user_ref(user_id),
                 "description": _cut(masked_description, 200), "error": _cut(masked_error, 2000),
-                "error_kind": error_kind(error), "bot_updated_at": _text(updated_at),
+                "error_kind": error_kind(masked_error), "bot_updated_at": _text(updated_at),
                 "secrets_masked": n_description + n_error,
             })
         self.conn.executemany(UPSERT_TASK_SQL, records)
@@ -768,7 +781,7 @@ class _Loader:
             cost, unpriced = self.book.priced(model_id, day, tin, tout)
             text = content if isinstance(content, str) else None
             created_task = int(role == "assistant" and bool(text) and text.startswith("BACKGROUND_TASK"))
-            kept = self.masked(text) if self.options.keep_message_content else None
+            kept = self.masked(text, carrier="router messages") if self.options.keep_message_content else None
             batch.append((message_id, self.user_ref(user_id), at, day, role, input_method, created_task, model,
                           model_id, tin, tout, cost, unpriced, kept))
         self.conn.executemany(INSERT_MESSAGE_SQL, batch)
@@ -844,7 +857,7 @@ class _Loader:
             calls_written=self.counts["calls_written"], calls=calls, rows_merged=merged, unknown_calls=unknown,
             calls_with_tokens=with_tokens, unpriced_tokens=values["unpriced_tokens"],
             secrets_masked=values["secrets_masked"], tasks=n_tasks, events_read=self.counts["events_read"],
-            messages_read=self.counts["messages_read"], quality=values,
+            messages_read=self.counts["messages_read"], quality=values, masked=dict(self.masks),
         )
 
 

@@ -11,15 +11,15 @@ from __future__ import annotations
 import re
 from typing import Callable
 
-from .names import classify, is_placeholder, random_token, token_like
+from .names import classify, entropy, is_placeholder, random_token, token_like
 
 Check = Callable[[str, str], bool]
 
 # A value: quoted (the whole quoted text, whatever it holds) or a run up to white space or a quote.
 _VALUE = r"(?:(?P<q>[\"'`])(?P<v>[^\n]*?)(?P=q)|(?P<v2>[^\s'\"`\\]+))"
 # A name holding a word that may mark a secret (classify() decides).
-_NAME = r"(?i:(?:[A-Za-z_][\w.\-]{0,40}?)?(?:key|token|secret|pass|pwd|credential|auth|sig|pat|contraseña|dsn)[\w.\-]{0,30}?)"
-_SECRET_WORDS = ("key", "token", "secret", "pass", "pwd", "credential", "auth", "sig", "_pat", "pat_", "contraseña", "dsn")
+_NAME = r"(?i:(?:[A-Za-z_][\w.\-]{0,40}?)?(?:key|token|secret|pass|pwd|credential|auth|sig|pat|contraseña|dsn|access[_\-]?id)[\w.\-]{0,30}?)"
+_SECRET_WORDS = ("key", "token", "secret", "pass", "pwd", "credential", "auth", "sig", "_pat", "pat_", "contraseña", "dsn", "accessid", "access_id")
 
 
 def _by_name(value: str, name: str) -> bool:
@@ -55,14 +55,12 @@ def _quoted_token(value: str, name: str) -> bool:
 
 
 def _prose(value: str, name: str) -> bool:
+    if "://" in value:
+        return False  # "could not read Password for 'https://…'": the URL rule masks its password
     low = name.lower()
     if low.startswith(("pass", "pwd", "contraseña")) and len(value) >= 6 and not is_placeholder(value):
         return bool(re.search(r"[\d\W_]", value)) or " " in value.strip()
     return token_like(value)
-
-
-def _user_password(value: str, name: str) -> bool:
-    return ":" in name
 
 
 RULES: list[tuple[tuple[str, ...], re.Pattern[str], Check]] = [
@@ -73,27 +71,35 @@ RULES: list[tuple[tuple[str, ...], re.Pattern[str], Check]] = [
     (("$2",), re.compile(r"(?P<v>\$2[abxy]?\$\d\d\$[./A-Za-z0-9]{53})"), _any),
     # user:password@ in URLs; the password may hold "/" (Mongo), the user may be empty (redis://:pw@host).
     (("://",), re.compile(r"(?i)\b[a-z][a-z0-9+.\-]*://[^\s:/@'\"]*:(?P<v>[^\s@'\"]+)@"), _block),
-    # Headers: Authorization: Bearer X, X-API-Key: X, PRIVATE-TOKEN: X, …
-    (("authorization", "api-key", "apikey", "-token", "x-", "api_key"),
-     re.compile(r"(?i)(?<![\w\-])(?P<n>(?:proxy-)?authorization|x-api-key|api-key|apikey|x-auth-token|x-access-token|"
+    # Headers: Authorization: <scheme> X, X-API-Key: X, PRIVATE-TOKEN: X, …
+    (("authorization",),
+     re.compile(r"(?i)(?<![\w\-])(?P<n>(?:proxy-)?authorization)\\?[\"']?\s*[:=]\s*\\?[\"']?`?"
+                r"(?:[A-Za-z][\w\-]{1,20}[ \t]+)?+(?P<v>[^\s'\"\\,;`]+)"), _any),
+    (("api-key", "apikey", "-token", "x-", "api_key"),
+     re.compile(r"(?i)(?<![\w\-])(?P<n>x-api-key|api-key|apikey|x-auth-token|x-access-token|"
                 r"private-token|job-token|x-vault-token|x-jfrog-art-api|x-goog-api-key|ocp-apim-subscription-key|"
-                r"x-[\w\-]*(?:key|token|secret|auth))\\?[\"']?\s*:\s*\\?[\"']?"
-                r"(?:(?:bearer|basic|token|bot|apikey|key|sso-key|dsn|otp)\s+)?(?P<v>[^\s'\"\\,;]+)"), _any),
+                r"x-[\w\-]*(?:key|token|secret|auth))\\?[\"']?\s*:\s*\\?[\"']?`?(?P<v>[^\s'\"\\,;`]+)"), _any),
     (("bearer", "basic", "token"),
      re.compile(r"(?i)(?<![\w\-])(?P<n>bearer|basic|token)\s+(?P<v>[A-Za-z0-9._~+/=\-]{8,})"),
      lambda v, n: n.lower() != "token" or token_like(v)),
     # Flags: --password X, --client-secret=X, --secret-key X, --account-key X, --passphrase "a b c", …
     (_SECRET_WORDS,
      re.compile(r"(?<![\w\-])--?(?P<n>" + _NAME + r")(?:=|[ \t]+)" + _VALUE), _flag),
-    # --user user:password and -u user:password (curl, wget, httpie)
-    (("--user", "-u"),
-     re.compile(r"(?<![\w\-])(?:--user|-u)(?:=|[ \t]*)[\"']?(?P<n>[^\s:'\"]+:)(?P<v>[^\s'\"]+)"), _user_password),
+    # --user user:password (curl, wget, httpie; the user part is often a key too), curl -u user:password
+    (("--user",),
+     re.compile(r"(?<![\w\-])--user(?:=|[ \t]+)(?P<v>[\"']?[^\s:'\"]+[\"']?:[\"']?[^\s'\"]+[\"']?)"), _block),
+    (("-u",),
+     re.compile(r"\b(?:curl|wget|http|https)\b[^|;&\n]*?\s-u[ \t]*(?P<v>[\"']?[^\s:'\"]+[\"']?:[\"']?[^\s'\"]+[\"']?)"),
+     _block),
+    # A secret-naming string followed by a value: getenv("API_TOKEN", "X"), config.get('password', 'X')
+    (_SECRET_WORDS,
+     re.compile(r"[\"'](?P<n>" + _NAME + r")[\"']\s*,\s*[\"'](?P<v>[^\"'\n]+)[\"']"), _by_name),
     # Programs whose -p (or -a) is a password: az login, twine, docker login, sshpass, mysql, redis-cli -a, …
     (("az ", "twine", "login", "sshpass", "mysql", "mariadb", "redis-cli", "htpasswd"),
      re.compile(r"(?i)\b(?:az\s+login|twine(?:\s+upload)?|(?:docker|podman|buildah|helm\s+registry|oc|cf)\s+login|"
                 r"sshpass|mysql(?:dump|admin|sh)?|mariadb|redis-cli|htpasswd\s+-b\S*\s+\S+\s+\S+)\b[^|;&\n]*?"
                 r"(?<=\s)(?:-(?P<n>[pa])[ \t]*|--pass(?:word)?[= \t]+)" + _VALUE),
-     lambda v, n: not v.isdigit() if n != "a" else True),
+     lambda v, n: not v.rstrip(")];,").isdigit() if n != "a" else True),
     (("poetry",),
      re.compile(r"\bpoetry\s+config\s+(?:pypi-token\.\S+|http-basic\.\S+\s+\S+)\s+" + _VALUE), _any),
     (("secret set",),
@@ -104,6 +110,12 @@ RULES: list[tuple[tuple[str, ...], re.Pattern[str], Check]] = [
                 r"\s*\|\s*(?=[^|;&\n]*(?:secret|login|password|passwd|token|credential|env\s+add|vault|keyring|"
                 r"stdin|base64|kubectl|wrangler|heroku|fly|op\s))"),
      lambda v, n: len(v) >= 6 and not is_placeholder(v)),
+    # NuGet and other XML configs: <add key="ClearTextPassword" value="X" />
+    (("value=",), re.compile(r"(?i)\bkey=\\?\"(?P<n>[^\"\\]+)\\?\"\s+value=\\?\"(?P<v>[^\"\\]+)"), _by_name),
+    # Kubernetes Secret manifests: every base64 value of the data
+    (("kind: secret", "kind: \"secret\""),
+     re.compile(r"(?<![A-Za-z0-9+/=])(?P<v>[A-Za-z0-9+/]{16,}={0,2})(?![A-Za-z0-9+/=])"),
+     lambda v, n: entropy(v) > 3.0 and not v.isalpha()),
     # netrc: machine host login user password X
     (("machine", "netrc"), re.compile(r"(?i)(?<![\w\-])(?P<n>password)[ \t]+" + _VALUE), _any),
     # .pgpass: host:port:database:user:password

@@ -40,10 +40,10 @@ NOT_SECRET_LAST = frozenset({
 _SPLIT = re.compile(r"[A-Z]?[a-zñ0-9]+|[A-Z0-9]+(?![a-z])")
 
 PLACEHOLDER = re.compile(
-    r"(?i)(?:|none|null|nil|true|false|undefined|required|optional|string|str|bool|int|lambda|changeme|xxx+|\*+|"
+    r"(?:|None|none|null|NULL|nil|True|true|False|false|str|bool|int|lambda|[xX]{3,7}|\*+|"
     r"\.\.\.|…|<[^>]*>|\{\{.*\}\}|\$\{[^}]*\}|\$[A-Z_][A-Z0-9_]*|\$\(.*|%\(?\w*\)?s|os\.environ.*|process\.env.*|"
     r"(?:os\.)?getenv\(.*|env\(.*|(?:self|settings|config|cfg|args|options|opts|request|params|kwargs|ctx|"
-    r"secrets|vault|keyring)\.[\w.\[\]'\"()]*)[,;)}\]]*"
+    r"secrets|vault|keyring)\.[\w.\[\]'\"()]*)[,;)}\]`]*"
 )
 _MASKS = ("<masked>", "<redacted>", "<email>", "<password-hash>")
 
@@ -56,6 +56,8 @@ def words(name: str) -> list[str]:
 def classify(name: str) -> str | None:
     """``"strong"``, ``"weak"`` or ``None`` for a name that does not mark a secret."""
     parts = words(name)
+    if parts[-1:] == ["accessid"] or parts[-2:] == ["access", "id"]:
+        return "weak"  # an access key's id (AWS, Sumo Logic): scanners treat it as part of the credential
     if not parts or parts[-1] in NOT_SECRET_LAST:
         return None
     joined = "".join(parts)
@@ -107,7 +109,8 @@ def random_token(value: str) -> bool:
     if "/" in value and not re.search(r"[+=]", value):
         return False
     digits = sum(c.isdigit() for c in value)
-    if digits < 2 or not any(c.isupper() for c in value) or not any(c.islower() for c in value):
+    mixed = any(c.isupper() for c in value) and any(c.islower() for c in value)
+    if digits < 2 or not (mixed or len(value) >= 32 and any(c.isalpha() for c in value)):
         return False
     parts = re.split(r"[_\-.]", value)
     if len(parts) >= 3 and sum(bool(_ID_PART.fullmatch(p)) for p in parts) * 3 >= len(parts) * 2:
