@@ -65,8 +65,17 @@ def _trie_pattern(words: list[str]) -> str:
     return walk(tree)
 
 
-_GATE_LOW = re.compile(_trie_pattern([t for t in _ALL_TRIGGERS if t and t == t.lower()]))
-_GATE_CASE = re.compile(_trie_pattern([t for t in _ALL_TRIGGERS if t != t.lower()]))
+_LOW_WORDS = [t for t in _ALL_TRIGGERS if t and t == t.lower()]
+_CASE_WORDS = [t for t in _ALL_TRIGGERS if t != t.lower()]
+_GATE_LOW = re.compile(_trie_pattern(_LOW_WORDS))
+_GATE_CASE = re.compile(_trie_pattern(_CASE_WORDS))
+# Every position where a trigger starts (a trigger found stands for every longer trigger it begins).
+_EVERY_LOW = re.compile("(?=(" + _trie_pattern(_LOW_WORDS) + "))")
+_EVERY_CASE = re.compile("(?=(" + _trie_pattern(_CASE_WORDS) + "))")
+
+
+def _shortest_prefix(trigger: str, words: list[str]) -> str:
+    return min((w for w in words if trigger.startswith(w)), key=len)
 _CUT = "..."  # what the bot appends to a string it cut at 500 characters
 _CUT_TOKEN = re.compile(r"(?<![A-Za-z0-9_\-])(?P<v>[A-Za-z0-9_\-.+/=]{4,})$")
 
@@ -106,8 +115,15 @@ def _kind(trigger: str) -> int:
     return 2 if not trigger else 0 if trigger == trigger.lower() else 1
 
 
-_FMT = [(_kind(t), t, p) for t, p in _FORMATS]
-_RULES = [(tuple((_kind(t), t) for t in triggers), p, check, REPLACEMENT.get(triggers[0], MASK))
+def _key(trigger: str) -> str:
+    """What _mask_plain finds for ``trigger``: the shortest trigger it begins with ("" for the empty one)."""
+    if not trigger:
+        return ""
+    return _shortest_prefix(trigger, _LOW_WORDS if _kind(trigger) == 0 else _CASE_WORDS)
+
+
+_FMT = [(_key(t), p) for t, p in _FORMATS]
+_RULES = [(frozenset(_key(t) for t in triggers), p, check, REPLACEMENT.get(triggers[0], MASK))
           for triggers, p, check in RULES]
 
 
@@ -156,10 +172,11 @@ def _mask_string(text: str, low: str) -> tuple[str, int]:
 
 def _mask_plain(text: str, low: str) -> tuple[str, int]:
     total = 0
-    long = _LONG.search(text) is not None
-    formats = [p for kind, t, p in _FMT if (t in low if kind == 0 else t in text if kind == 1 else long)]
-    rules = [(p, check, repl) for triggers, p, check, repl in _RULES
-             if any(t in low if kind == 0 else t in text if kind == 1 else long for kind, t in triggers)]
+    found = {m.group(1) for m in _EVERY_LOW.finditer(low)} | {m.group(1) for m in _EVERY_CASE.finditer(text)}
+    if _LONG.search(text):
+        found.add("")
+    formats = [p for key, p in _FMT if key in found]
+    rules = [(p, check, repl) for keys, p, check, repl in _RULES if not found.isdisjoint(keys)]
     for pattern in formats:
         text, n = _sub_format(pattern, text)
         total += n

@@ -93,7 +93,7 @@ RULES: list[tuple[tuple[str, ...], re.Pattern[str], Check]] = [
      _block),
     # A secret-naming string followed by a value: getenv("API_TOKEN", "X"), config.get('password', 'X')
     (_SECRET_WORDS,
-     re.compile(r"[\"'](?P<n>" + _NAME + r")[\"']\s*,\s*[\"'](?P<v>[^\"'\n]+)[\"']"), _by_name),
+     re.compile(r"\(\s*[\"'](?P<n>" + _NAME + r")[\"']\s*,\s*[\"'](?P<v>[^\"'\n]+)[\"']"), _by_name),
     # Programs whose -p (or -a) is a password: az login, twine, docker login, sshpass, mysql, redis-cli -a, …
     (("az ", "twine", "login", "sshpass", "mysql", "mariadb", "redis-cli", "htpasswd"),
      re.compile(r"(?i)\b(?:az\s+login|twine(?:\s+upload)?|(?:docker|podman|buildah|helm\s+registry|oc|cf)\s+login|"

@@ -35,6 +35,8 @@ NOT_SECRET_LAST = frozenset({
     "label", "required", "min", "max", "manager", "store", "provider", "reset", "changed", "hash", "hashed",
     "algorithm", "strength", "validator", "input", "field", "placeholder", "mode", "index", "limit", "budget",
     "counts", "estimate", "estimator", "window", "class", "kind", "location", "source", "endpoint", "uri",
+    "change", "confirm", "confirmation", "heading", "title", "help", "text", "message", "description", "desc",
+    "prompt", "tooltip", "button", "link", "page", "form", "dialog", "modal", "screen", "view", "icon",
 })
 
 _SPLIT = re.compile(r"[A-Z]?[a-zñ0-9]+|[A-Z0-9]+(?![a-z])")
