@@ -152,7 +152,6 @@ def _walk(value, key: str, count: list[int]):
         value, n = _mask_string(value, low)
         count[0] += n
     return value
-    return masked
 
 
 def _mask_string(text: str, low: str) -> tuple[str, int]:
