@@ -33,10 +33,14 @@ def pieces(secret: str, window: int = 8) -> set[str]:
     return {secret[i:i + window] for i in range(len(secret) - window + 1)}
 
 
+# Pieces that the harmless texts hold too ("contrase" of "Cambiar contraseña") cannot tell a leak.
+_HARMLESS_TEXT = "\0".join(t for group in HARMLESS.values() for t in group)
+
+
 def leaked(secret: str, data: str, stored: str | None = None) -> bool:
     """Whether a piece of ``secret`` is in ``data``; with ``stored``, only pieces the bot stored count (the
     bot's 500-character cut already drops the rest)."""
-    wanted = pieces(secret)
+    wanted = {p for p in pieces(secret) if p not in _HARMLESS_TEXT}
     if stored is not None:
         wanted = {p for p in wanted if p in stored}
     return any(p in data for p in wanted)
