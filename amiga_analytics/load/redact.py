@@ -42,8 +42,6 @@ _FORMATS = compiled_formats()
 _TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 _LONG = re.compile(r"[A-Za-z0-9+=_\-.~]{20,}")  # the run that the empty trigger stands for
 _ALL_TRIGGERS = {t for t, _ in _FORMATS} | {t for rule in RULES for t in rule[0]}
-# The quick test that lets most texts skip the rules: one search for any trigger (lower-case ones in the
-# lower-cased text, the others as written).
 
 
 def _trie_pattern(words: list[str]) -> str:
@@ -67,8 +65,6 @@ def _trie_pattern(words: list[str]) -> str:
 
 _LOW_WORDS = [t for t in _ALL_TRIGGERS if t and t == t.lower()]
 _CASE_WORDS = [t for t in _ALL_TRIGGERS if t != t.lower()]
-_GATE_LOW = re.compile(_trie_pattern(_LOW_WORDS))
-_GATE_CASE = re.compile(_trie_pattern(_CASE_WORDS))
 # Every position where a trigger starts (a trigger found stands for every longer trigger it begins).
 _EVERY_LOW = re.compile("(?=(" + _trie_pattern(_LOW_WORDS) + "))")
 _EVERY_CASE = re.compile("(?=(" + _trie_pattern(_CASE_WORDS) + "))")
@@ -106,8 +102,13 @@ def mask(text: str | None) -> tuple[str | None, int]:
     return _mask_string(text, low)
 
 
+# The gate in one search of the lower-cased text: any lower-case trigger or a long run of token characters (every
+# format whose trigger holds capitals, AKIA…, AC…, SK…, …:A…, is such a run of 20 or more).
+_GATE = re.compile(_trie_pattern(_LOW_WORDS) + r"|[a-z0-9+=_\-.~]{20,}")
+
+
 def _is_candidate(text: str, low: str) -> bool:
-    return bool(_GATE_LOW.search(low) or _GATE_CASE.search(text) or _LONG.search(text))
+    return _GATE.search(low) is not None
 
 
 def _kind(trigger: str) -> int:

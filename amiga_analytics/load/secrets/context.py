@@ -19,7 +19,7 @@ Check = Callable[[str, str], bool]
 _VALUE = r"(?:(?P<q>[\"'`])(?P<v>[^\n]*?)(?P=q)|(?P<v2>[^\s'\"`\\]+))"
 # A name holding a word that may mark a secret (classify() decides).
 _NAME = r"(?i:(?:[A-Za-z_][\w.\-]{0,40}?)?(?:key|token|secret|pass|pwd|credential|auth|sig|pat|contraseña|dsn|access[_\-]?id)[\w.\-]{0,30}?)"
-_SECRET_WORDS = ("key", "token", "secret", "pass", "pwd", "credential", "auth", "sig", "_pat", "pat_", "contraseña", "dsn", "accessid", "access_id")
+_SECRET_WORDS = ("key", "token", "secret", "pass", "pwd", "credential", "auth", "sig", "_pat=", "_pat:", "_pat\"", "_pat'", "pat_", "contraseña", "dsn", "accessid", "access_id")
 
 
 def _by_name(value: str, name: str) -> bool:
