@@ -292,4 +292,5 @@ class Loader:
             unknown_calls=values["calls_unknown_outcome"], calls_with_tokens=values["calls_with_tokens"],
             unpriced_tokens=values["unpriced_tokens"], secrets_masked=values["secrets_masked"], tasks=n_tasks,
             events_read=self.counts["events_read"], messages_read=self.counts["messages_read"], quality=values,
+            masked=dict(self.rows.masks),
         )

@@ -1,11 +1,20 @@
 """Mask secrets on the way into the analytics database.
 
 The bot's own sanitiser only looks at top-level parameter *keys* (bot-data.md §2.6), so credentials inside a
-Bash command (``export OPENAI_API_KEY=sk-…``, ``curl -H 'Authorization: Bearer …'``, ``--password=…``) and in
-error texts reach its database. :func:`mask` replaces each with ``<masked>`` (keeping the harmless prefix, such
-as ``Bearer `` or ``OPENAI_API_KEY=``, so the text still reads), and e-mail addresses and bcrypt hashes with
-``<email>`` and ``<password-hash>``. Replacements contain no quote or backslash and never swallow one, so a
-JSON text stays valid JSON.
+Bash command, a written file, a nested JSON value, an error text, a task description or an agent message reach
+its database. :func:`mask` replaces each with ``<masked>`` (keeping the harmless name or prefix, such as
+``Bearer `` or ``OPENAI_API_KEY=``, so the text still reads), e-mail addresses with ``<email>`` and bcrypt
+hashes with ``<password-hash>``. It recognises secrets three ways (see :mod:`.secrets`):
+
+* by format: the token shapes public secret scanners know (``secrets/formats.py``, ~140 providers);
+* by position: assignments, flags, headers, URL credentials, key blocks, netrc and .pgpass lines, ``echo X |
+  gh secret set``, and prose such as "use the key X" (``secrets/context.py``, names in ``secrets/names.py``);
+* by shape alone: a quoted string, or a whole JSON value, that is one high-entropy token.
+
+A JSON text (tool parameters) is decoded, each string masked (a value under a secret-naming key wholly), and
+encoded again, so a mask never breaks the JSON and covers the whole secret whatever characters it holds.
+A text the bot cut at 500 characters (``…ghp_1a2b...``) has its cut token masked when it begins like a known
+token. A cheap prefilter (substring triggers) lets texts without any candidate skip the regular expressions.
 
 >>> mask("export OPENAI_API_KEY=sk-proj-7012897840C8ED28AE81F649 && pytest")
 ('export OPENAI_API_KEY=<masked> && pytest', 1)
@@ -13,80 +22,58 @@ JSON text stays valid JSON.
 ("curl -H 'Authorization: Bearer <masked>' https://x", 1)
 >>> mask("mail bob@example.com")
 ('mail <email>', 1)
+>>> mask("git clone git@github.com:org/repo && pip install --user requests")
+('git clone git@github.com:org/repo && pip install --user requests', 0)
 """
 
 from __future__ import annotations
 
+import json
 import re
 
+from .secrets.context import REPLACEMENT, RULES
+from .secrets.formats import PREFIXES, compiled_formats
+from .secrets.names import classify, is_placeholder, random_token, token_like
+
 MASK = "<masked>"
-
-# A value stops at white space, quotes, backslashes (JSON escapes) and shell separators.
-_V = r"[^\s\"'\\;&|]+"
-# An optional opening quote before a value, plain or JSON-escaped; it is kept, the value is masked.
-_Q = r"(?:\\?[\"'])?"
-# Names that say "this is a secret", in keys, environment variables and flags.
-_SECRET_NAME = r"[A-Za-z0-9_\-]*(?:KEY|TOKEN|SECRET|PASSWORD|PASSWD|PASS|PWD|CREDENTIALS?|AUTH)[A-Za-z0-9_\-]*"
-
-_NAMES = ("key", "token", "secret", "pass", "pwd", "credential", "auth")
-# Where a token may start: not inside a word, or right after a JSON escape such as \n (the text of a JSON
-# string keeps "\nsk-…" as backslash, n, s, k, so a plain \b would not see the start).
-_ESCAPED = r"(?<=\\[ntrbf])|(?<=\\u[0-9a-fA-F]{4})"
-_B = r"(?:" + _ESCAPED + r"|(?<![A-Za-z0-9_]))"
-_L = r"(?:" + _ESCAPED + r"|(?<![A-Za-z0-9_\-]))"  # the same, where a dash also continues a word
-
-# (triggers, pattern, replacement). A rule runs only when one of its trigger words occurs in the lower-cased
-# text (substring tests are far cheaper than the regular expressions). Order matters: specific token formats
-# first, then contextual rules. Every pattern starts a match only at the start of a run of its characters, so a
-# scan stays linear on long texts.
-_RULES: list[tuple[tuple[str, ...], re.Pattern[str], str]] = [
-    # A private key block; the bot cuts strings at 500 characters, so the END line is often missing: stop
-    # before the closing quote of the JSON string instead.
-    (("private key",),
-     re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|(?=\\?\")|$)", re.S), MASK),
-    (("$2",), re.compile(r"\$2[abxy]?\$\d\d\$[./A-Za-z0-9]{53}"), "<password-hash>"),
-    (("sk-",), re.compile(_B + r"sk-(?:ant-|proj-|live-|test-)?[A-Za-z0-9_\-]{16,}"), MASK),
-    (("k_live_", "k_test_"), re.compile(_B + r"[rs]k_(?:live|test)_[A-Za-z0-9]{10,}"), MASK),
-    (("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
-     re.compile(_B + r"(?:gh[pousr]_[A-Za-z0-9]{16,}|github_pat_[A-Za-z0-9_]{20,})"), MASK),
-    (("glpat-", "hf_", "npm_", "dckr_pat_"),
-     re.compile(_B + r"(?:glpat-[A-Za-z0-9_\-]{16,}|hf_[A-Za-z0-9]{20,}|npm_[A-Za-z0-9]{20,}|dckr_pat_[A-Za-z0-9_\-]{16,})"),
-     MASK),
-    (("akia", "asia"), re.compile(_B + r"(?:AKIA|ASIA)[0-9A-Z]{12,}\b"), MASK),
-    (("xox",), re.compile(_B + r"xox[abprs]-[A-Za-z0-9\-]{10,}"), MASK),
-    (("hooks.slack",), re.compile(r"(hooks\.slack\.com/services/)[A-Za-z0-9/]+"), r"\1" + MASK),
-    (("/bot", "telegram"), re.compile(r"(?<![0-9])\d{6,12}:[A-Za-z0-9_\-]{30,}"), MASK),  # Telegram bot tokens
-    (("aiza",), re.compile(_B + r"AIza[0-9A-Za-z_\-]{30,}"), MASK),
-    (("eyj",), re.compile(_B + r"eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"), MASK),
-    (("bearer",), re.compile(r"(?i)(" + _B + r"bearer\s+)(?!<masked>)[A-Za-z0-9._~+/=\-]{12,}"), r"\1" + MASK),
-    (("token", "basic"),
-     re.compile(r"(?i)(" + _B + r"(?:token|basic)\s+)(?!<masked>)(?=[A-Za-z._~+/=\-]*\d)[A-Za-z0-9._~+/=\-]{8,}"), r"\1" + MASK),
-    # "password": "…" anywhere in a JSON text, nested or escaped (the bot only redacts top-level keys).
-    (_NAMES, re.compile(r"(?i)(\\?\"" + _SECRET_NAME + r"\\?\"\s*:\s*\\?\")(?!<)[^\"\\]+"), r"\1" + MASK),
-    # NAME=value, NAME: value, NAME="value" (environment variables, config lines, headers).
-    (_NAMES, re.compile(r"(?i)((?<![A-Za-z0-9_\-])" + _SECRET_NAME + r"\s*[=:]\s*" + _Q + r")"
-                        r"(?!<masked>|<redacted>|(?:bearer|basic|token)\s)" + _V), r"\1" + MASK),
-    # Command-line flags: --password=…, --token …, --user user:pass, redis-cli -a …
-    (("-pass", "-token", "-api", "-secret", "-auth", "-user"),
-     re.compile(r"(?i)(" + _L + r"--?(?:password|passwd|pass|token|api[-_]?key|secret|auth|user)(?:=|\s+)"
-                + _Q + r")(?!<masked>)" + _V), r"\1" + MASK),
-    (("-u",), re.compile(r"(" + _L + r"(?:curl|wget|http)\b[^|;&\n\"]*?\s-u\s*" + _Q + r")(?!<masked>)" + _V),
-     r"\1" + MASK),
-    (("mysql", "sshpass", "docker", "redis-cli"),
-     re.compile(r"(\b(?:mysql(?:dump|admin)?|sshpass|docker\s+login|redis-cli)\b[^|;&\n\"]*?\s-[pa]\s*" + _Q + r")"
-                r"(?!<masked>)" + _V), r"\1" + MASK),
-    (("aws_",), re.compile(r"(?i)(" + _B + r"aws_(?:secret_access_key|session_token)\s+" + _Q + r")(?!<masked>)" + _V),
-     r"\1" + MASK),
-    (("://",), re.compile(r"(\b[a-z][a-z0-9+.\-]*://[^/\s:@\"']+:)(?!<masked>)[^@\s/\"']+(@)"), r"\1" + MASK + r"\2"),
-    (("@",), re.compile(r"(?:" + _ESCAPED + r"|(?<![A-Za-z0-9._%+\-\\]))[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"),
-     "<email>"),
-]
-
-
-# Every trigger once, for the quick test that lets most texts skip the rules.
-_TRIGGERS = tuple(dict.fromkeys(t for rule in _RULES for t in rule[0]))
-
 MAX_TEXT = 100_000  # characters kept of one text; the bot itself cuts parameter strings at 500
+
+_FORMATS = compiled_formats()
+_TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+_LONG = re.compile(r"[A-Za-z0-9+=_\-.~]{20,}")  # the run that the empty trigger stands for
+_ALL_TRIGGERS = {t for t, _ in _FORMATS} | {t for rule in RULES for t in rule[0]}
+
+
+def _trie_pattern(words: list[str]) -> str:
+    """One regular expression for any of ``words``, with shared prefixes factored out (a flat alternation of
+    ~200 words is several times slower to search)."""
+    tree: dict = {}
+    for word in words:
+        node = tree
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def walk(node: dict) -> str:
+        if "" in node:  # a shorter word ends here: it alone suffices
+            return ""
+        parts = [re.escape(char) + walk(child) for char, child in sorted(node.items())]
+        return parts[0] if len(parts) == 1 else "(?:" + "|".join(parts) + ")"
+
+    return walk(tree)
+
+
+_LOW_WORDS = [t for t in _ALL_TRIGGERS if t and t == t.lower()]
+_CASE_WORDS = [t for t in _ALL_TRIGGERS if t != t.lower()]
+# Every position where a trigger starts (a trigger found stands for every longer trigger it begins).
+_EVERY_LOW = re.compile("(?=(" + _trie_pattern(_LOW_WORDS) + "))")
+_EVERY_CASE = re.compile("(?=(" + _trie_pattern(_CASE_WORDS) + "))")
+
+
+def _shortest_prefix(trigger: str, words: list[str]) -> str:
+    return min((w for w in words if trigger.startswith(w)), key=len)
+_CUT = "..."  # what the bot appends to a string it cut at 500 characters
+_CUT_TOKEN = re.compile(r"(?<![A-Za-z0-9_\-])(?P<v>[A-Za-z0-9_\-.+/=]{4,})$")
 
 
 def mask(text: str | None) -> tuple[str | None, int]:
@@ -99,16 +86,173 @@ def mask(text: str | None) -> tuple[str | None, int]:
     if len(text) > MAX_TEXT:
         text = text[:MAX_TEXT] + "…[cut]"
     low = text.lower()
-    for word in _TRIGGERS:
-        if word in low:
-            break
-    else:
+    if not _is_candidate(text, low):
         return text, 0
+    if text[0] in "{[":
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = None
+        if isinstance(value, (dict, list)):
+            count = [0]
+            masked = _walk(value, "", count)
+            if not count[0]:
+                return text, 0
+            return json.dumps(masked, ensure_ascii=text.isascii()), count[0]
+    return _mask_string(text, low)
+
+
+# The gate in one search of the lower-cased text: any lower-case trigger or a long run of token characters (every
+# format whose trigger holds capitals, AKIA…, AC…, SK…, …:A…, is such a run of 20 or more).
+_GATE = re.compile(_trie_pattern(_LOW_WORDS) + r"|[a-z0-9+=_\-.~]{20,}")
+
+
+def _is_candidate(text: str, low: str) -> bool:
+    return _GATE.search(low) is not None
+
+
+def _kind(trigger: str) -> int:
+    """0: compared lower-cased, 1: compared as written, 2: the empty trigger (a long run of token characters)."""
+    return 2 if not trigger else 0 if trigger == trigger.lower() else 1
+
+
+def _key(trigger: str) -> str:
+    """What _mask_plain finds for ``trigger``: the shortest trigger it begins with ("" for the empty one)."""
+    if not trigger:
+        return ""
+    return _shortest_prefix(trigger, _LOW_WORDS if _kind(trigger) == 0 else _CASE_WORDS)
+
+
+_FMT = [(_key(t), p) for t, p in _FORMATS]
+_RULES = [(frozenset(_key(t) for t in triggers), p, check, REPLACEMENT.get(triggers[0], MASK))
+          for triggers, p, check in RULES]
+
+
+def _walk(value, key: str, count: list[int]):
+    """``value`` with its strings masked; ``key`` is the name it stands under."""
+    if isinstance(value, dict):
+        return {k: _walk(v, str(k), count) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_walk(v, key, count) for v in value]
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and classify(key) == "strong":
+        count[0] += 1
+        return MASK
+    if not isinstance(value, str) or not value:
+        return value
+    kind = classify(key) if key else None
+    if kind and not is_placeholder(value) and (kind == "strong" or token_like(value)):
+        count[0] += 1
+        return MASK
+    if len(value) < 8:
+        return value
+    if random_token(value):
+        count[0] += 1
+        return MASK
+    low = value.lower()
+    if _is_candidate(value, low):
+        value, n = _mask_string(value, low)
+        count[0] += n
+    return value
+
+
+def _mask_string(text: str, low: str) -> tuple[str, int]:
+    """A plain (not JSON) text masked; a text cut by the bot has its last, cut token looked at too."""
+    cut = text.endswith(_CUT)
+    if cut:
+        text = text[: -len(_CUT)]
+    text, n = _mask_plain(text, low)
+    if cut:
+        match = _CUT_TOKEN.search(text)
+        if match and match.group("v").startswith(PREFIXES):
+            text = text[: match.start("v")] + MASK
+            n += 1
+        text += _CUT
+    return text, n
+
+
+def _mask_plain(text: str, low: str) -> tuple[str, int]:
     total = 0
-    for triggers, pattern, replacement in _RULES:
-        for word in triggers:
-            if word in low:
-                text, n = pattern.subn(replacement, text)
-                total += n
-                break
+    found = {m.group(1) for m in _EVERY_LOW.finditer(low)} | {m.group(1) for m in _EVERY_CASE.finditer(text)}
+    if _LONG.search(text):
+        found.add("")
+    formats = [p for key, p in _FMT if key in found]
+    rules = [(p, check, repl) for keys, p, check, repl in _RULES if not found.isdisjoint(keys)]
+    for pattern in formats:
+        text, n = _sub_format(pattern, text)
+        total += n
+    for pattern, check, replacement in rules:
+        text, n = _sub_context(pattern, check, text, replacement)
+        total += n
     return text, total
+
+
+def _starts_token(text: str, start: int) -> bool:
+    """Whether a token may start at ``start``: not inside a word (a JSON escape such as \\n does not count)."""
+    if start == 0 or text[start - 1] not in _TOKEN_CHARS:
+        return True
+    return start >= 2 and text[start - 2] == "\\" and text[start - 1] in "ntrbf"
+
+
+def _sub_format(pattern: re.Pattern[str], text: str) -> tuple[str, int]:
+    count = 0
+
+    def replace(match: re.Match[str]) -> str:
+        nonlocal count
+        if not _starts_token(match.string, match.start()):
+            return match.group(0)
+        count += 1
+        return MASK
+
+    return pattern.sub(replace, text), count
+
+
+def _sub_context(pattern: re.Pattern[str], check, text: str, replacement: str) -> tuple[str, int]:
+    count = 0
+
+    def replace(match: re.Match[str]) -> str:
+        nonlocal count
+        groups = match.groupdict()
+        group = next((g for g in ("v", "v2", "v3") if groups.get(g) is not None), None)
+        if group is None:
+            return match.group(0)
+        value = groups[group]
+        if not check(value, groups.get("n") or ""):
+            return match.group(0)
+        count += 1
+        whole, start = match.group(0), match.start()
+        return whole[: match.start(group) - start] + replacement + whole[match.end(group) - start:]
+
+    return pattern.sub(replace, text), count
+
+
+# Where masked texts come from, in the order the sync summary lists them.
+CARRIERS = ("parameters", "tool errors", "task descriptions", "task errors", "agent messages", "tool names",
+            "router messages")
+
+
+def describe_masked(counts: dict[str, int]) -> str:
+    """The sync summary's account of what was masked, by carrier: ``"masked this run: 120 in parameters, 8 in
+    tool errors"`` (secrets, e-mail addresses and password hashes alike).
+
+    >>> describe_masked({"tool errors": 8, "parameters": 1200})
+    'masked this run: 1,200 in parameters, 8 in tool errors'
+    >>> describe_masked({})
+    'masked this run: nothing'
+    """
+    parts = [f"{counts[c]:,} in {c}" for c in CARRIERS if counts.get(c)]
+    return "masked this run: " + (", ".join(parts) if parts else "nothing")
+
+
+def tool_name_of(value) -> tuple[str | None, bool]:
+    """The tool name in ``agent_status.metadata["tool"]`` and whether it had to be repaired: a damaged
+    metadata such as ``{"tool": {"name": "Bash"}}`` gives ``("Bash", True)``; a value that holds no name gives
+    ``(None, True)``.
+
+    >>> tool_name_of("Bash"), tool_name_of({"name": "Bash"}), tool_name_of(["x"]), tool_name_of(None)
+    (('Bash', False), ('Bash', True), (None, True), (None, False))
+    """
+    if value is None or isinstance(value, str):
+        return value, False
+    if isinstance(value, dict) and isinstance(value.get("name"), str):
+        return value["name"], True
+    return None, True

@@ -16,7 +16,7 @@ from typing import Any
 from ..timeutil import TimeConverter
 from .merge import CATEGORY, ERROR, PARAMS, SOURCE, TCR, TCW, TIN, TOOL, TOUT, TS, Call, outcome_of
 from .pricing import PriceBook
-from .redact import mask
+from .redact import mask, tool_name_of
 from .salt import user_ref
 
 FINAL_STATUSES = ("completed", "failed", "stopped")
@@ -37,17 +37,24 @@ class RowBuilder:
         self.counts = counts
         self.default_model = default_model
         self.keep_message_content = keep_message_content
+        self.masks: dict[str, int] = {}  # what this run masked, by carrier (redact.CARRIERS)
 
     # -- values ----------------------------------------------------------------------------------------------
 
     def user_ref(self, user_id: object) -> str | None:
         return user_ref(self.salt, user_id)
 
-    def masked(self, text: object, limit: int | None = None) -> str | None:
+    def masked(self, text: object, limit: int | None = None, carrier: str = "agent messages") -> str | None:
         """``text`` with secrets masked (then cut to ``limit`` characters); counts what it masked."""
         value, n = mask(text_of(text))
         self.counts["secrets_streams"] += n
+        self.tally(carrier, n)
         return cut(value, limit)
+
+    def tally(self, carrier: str, n: int) -> None:
+        """Count ``n`` masks in one kind of carrier (parameters, tool errors, task descriptions, …)."""
+        if n:
+            self.masks[carrier] = self.masks.get(carrier, 0) + n
 
     def tokens(self, value: Any) -> int | None:
         """A token count, or None (counted as an invalid value) if it is no count or not believable."""
@@ -88,6 +95,8 @@ class RowBuilder:
         cost, unpriced = self.book.priced(model_id, day, *tokens)
         params, n_params = mask(text_of(first[PARAMS]))
         error, n_error = mask(error)
+        self.tally("parameters", n_params)
+        self.tally("tool errors", n_error)
         subagent, file_path = _call_details(tool, params)
         return (
             call.call_id, source_id, task_id, tool, subagent, file_path, started_at, ended_at, duration_ms, day,
@@ -114,7 +123,9 @@ class RowBuilder:
             try:
                 meta = json.loads(metadata)
                 if isinstance(meta, dict):
-                    tool_name = meta.get("tool")
+                    tool_name, repaired = tool_name_of(meta.get("tool"))
+                    self.counts["invalid_values"] += repaired
+                    tool_name = self.masked(tool_name, 200, "tool names")
                     success = meta.get("success")
                     tool_success = None if success is None else int(bool(success))
             except (ValueError, TypeError):
@@ -140,6 +151,8 @@ class RowBuilder:
                     cycle = (datetime.fromisoformat(finished) - datetime.fromisoformat(created)).total_seconds()
         masked_description, n_description = mask(text_of(description))
         masked_error, n_error = mask(text_of(error))
+        self.tally("task descriptions", n_description)
+        self.tally("task errors", n_error)
         return {
             "task_id": task_id, "status": status, "created_at": created, "finished_at": finished,
             "cycle_s": cycle, "created_day": created_day, "finished_day": finished_day,
@@ -147,7 +160,7 @@ class RowBuilder:
             "agent_type": agent_type or "code_agent", "workflow": workflow,
             "last_subagent": last_agent_type or current_phase, "user_ref": self.user_ref(user_id),
             "description": cut(masked_description, 200), "error": cut(masked_error, 2000),
-            "error_kind": error_kind(error), "bot_updated_at": text_of(updated_at),
+            "error_kind": error_kind(masked_error), "bot_updated_at": text_of(updated_at),
             "secrets_masked": n_description + n_error,
         }
 
@@ -160,7 +173,7 @@ class RowBuilder:
         cost, unpriced = self.book.priced(model_id, day, tin, tout)
         text = content if isinstance(content, str) else None
         created_task = int(role == "assistant" and text is not None and text.startswith("BACKGROUND_TASK"))
-        kept = self.masked(text) if self.keep_message_content else None
+        kept = self.masked(text, carrier="router messages") if self.keep_message_content else None
         return (message_id, self.user_ref(user_id), at, day, role, input_method, created_task, model, model_id,
                 tin, tout, cost, unpriced, kept)
 

@@ -18,6 +18,7 @@ from ..bot.snapshot import Snapshot
 from ..store.connect import open_analytics
 from .pricing import PriceBook
 from .progress import ProgressCallback
+from .redact import describe_masked
 
 READ_STATE_SQL = "SELECT key, value FROM sync_state"
 DELETE_STATE_SQL = "DELETE FROM sync_state"
@@ -56,6 +57,7 @@ class SyncResult:
     seconds: float = 0.0
     quality: dict = field(default_factory=dict)
     repriced: str = ""
+    masked: dict = field(default_factory=dict)
 
     def summary(self) -> str:
         return (
@@ -65,7 +67,7 @@ class SyncResult:
             f"  {self.calls:,} logical tool calls ({self.calls_written:,} written this run, "
             f"{self.rows_merged:,} duplicate bot rows merged), {self.unknown_calls:,} with unknown outcome, "
             f"{self.calls_with_tokens:,} with tokens\n"
-            f"  {self.unpriced_tokens:,} unpriced tokens, {self.secrets_masked:,} secrets masked"
+            f"  {self.unpriced_tokens:,} unpriced tokens; {describe_masked(self.masked)}"
         ) + (f"\n  {self.repriced}" if self.repriced else "")
 
 
