@@ -24,6 +24,7 @@ from .merge import Call, CallMerger
 from .progress import MIN_TOTAL, STEP
 from .rows import FINAL_STATUSES, Link, RowBuilder, text_of
 from .salt import user_ref_salt
+from .transcripts.step import run_transcripts
 from .sql import (
     CALLS_NEEDING_END_SQL,
     DELETE_CALL_SQL,
@@ -66,6 +67,7 @@ class Loader:
         self.conv = TimeConverter(settings["source_tz"], settings["report_tz"])
         self.affected_days: set[str] = set()
         self.affected_tasks: set[str] = set()
+        self.affected_groups: set[str] = set()  # task, else source id, of the calls written or removed
         self.counts = {"bot_rows_read": 0, "invalid_values": 0, "secrets_streams": 0,
                        "calls_written": 0, "events_read": 0, "messages_read": 0}
         self.links: dict[str, Link] = {}
@@ -74,6 +76,7 @@ class Loader:
                                keep_message_content=options.keep_message_content)
         self.previous_calls: dict[int, tuple] = {}  # incremental: the stored rows of the calls being re-derived
         self.finished_tasks: set[str] = set()  # tasks with a new completed/failed/stopped event
+        self.transcripts = False  # transcripts were read (or remembered) by this sync
 
     def carried(self, key: str) -> int:
         """A count the previous sync left in the state (a watermark: the last bot row id it loaded), 0 if full."""
@@ -91,6 +94,7 @@ class Loader:
         if before_rollups is not None:
             before_rollups()
         self.fill_end_times()
+        self.load_transcripts()
         self.load_tasks(tasks)
         self.load_messages()
         self.rebuild_rollups()
@@ -145,6 +149,7 @@ class Loader:
         """Remember the day and task of a written or removed call: their rollups and totals are rebuilt."""
         self.affected_days.add(call_row[9])
         self.affected_tasks.add(call_row[2])
+        self.affected_groups.add(call_row[2] or call_row[1])
 
     def write_calls(self, calls: list[Call], batch: list[tuple], *, flush: bool = False) -> None:
         """Add the rows of ``calls`` that changed to ``batch``; write the batch once it is full (or ``flush``)."""
@@ -226,6 +231,17 @@ class Loader:
         self.affected_days.update(waiting[call_id] for call_id in filled)
         self.conn.execute(FILL_DURATION_SQL, {"ids": json.dumps(filled)})
 
+    def load_transcripts(self) -> None:
+        """The transcripts as the second witness (load/transcripts/step.py); nothing without transcript dirs."""
+        joiner = run_transcripts(
+            self.conn, self.snap, self.state, given=self.options.transcripts, incremental=self.incremental,
+            previous_db=self.target, book=self.book, report_tz=self.options.settings["report_tz"],
+            report_day=self.conv.report_day, link=self.rows.link, bot_groups=self.affected_groups)
+        self.transcripts = joiner is not None
+        if joiner is not None:
+            self.affected_days |= joiner.days
+            self.affected_tasks |= joiner.tasks
+
     def load_tasks(self, tasks: list[tuple]) -> None:
         """Upsert the tasks (in an incremental sync only those the bot changed or that just finished), then
         their call totals."""
@@ -274,7 +290,7 @@ class Loader:
         stream_secrets = self.carried("secrets_streams") + self.counts["secrets_streams"]
         self.state["secrets_streams"] = stream_secrets
         values = quality.measure(self.conn, self.counts, stream_secrets=stream_secrets, book=self.book,
-                                 default_model=self.options.default_model)
+                                 default_model=self.options.default_model, transcripts=self.transcripts)
         settings = self.options.settings
         sync_id = record_sync(self.conn, mode=self.mode, bot_schema_version=self.snap.version, settings=settings,
                               bot_rows_read=self.counts["bot_rows_read"], calls_written=self.counts["calls_written"])

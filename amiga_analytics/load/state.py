@@ -78,6 +78,7 @@ class Options:
     default_model: str | None
     keep_message_content: bool
     progress: ProgressCallback | None
+    transcripts: list[str] = field(default_factory=list)  # transcript dirs given to this sync
 
 
 def read_state(analytics_db: Path) -> dict[str, Any]:
