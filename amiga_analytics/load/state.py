@@ -66,7 +66,15 @@ class SyncResult:
             f"{self.rows_merged:,} duplicate bot rows merged), {self.unknown_calls:,} with unknown outcome, "
             f"{self.calls_with_tokens:,} with tokens\n"
             f"  {self.unpriced_tokens:,} unpriced tokens, {self.secrets_masked:,} secrets masked"
-        ) + (f"\n  {self.repriced}" if self.repriced else "")
+        ) + (f"\n  {self.repriced}" if self.repriced else "") + self._transcripts()
+
+    def _transcripts(self) -> str:
+        q = self.quality
+        if "transcript_requests" not in q:
+            return ""
+        return (f"\n  transcripts: {q['transcript_requests']:,} API requests; {q['calls_seen_by_both']:,} calls seen by "
+                f"both witnesses, {q['calls_bot_only']:,} by the bot only, {q['calls_transcript_only']:,} by the "
+                f"transcripts only; {q['tasks_missing_transcript']:,} tasks without transcript")
 
 
 @dataclass
