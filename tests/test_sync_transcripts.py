@@ -331,3 +331,19 @@ def test_cli_sync_with_transcripts(tmp_path):
     bad = CliRunner().invoke(cli, ["sync", str(BOT_DB), str(tmp_path / "x.db"), "--transcripts",
                                    str(tmp_path / "nowhere")])
     assert bad.exit_code == 2 and "no such directory" in bad.output
+
+
+def test_bot_rows_arriving_after_the_transcripts_equal_a_full_sync(tmp_path, db):
+    early = tmp_path / "early_bot.db"
+    shutil.copy(BOT_DB, early)
+    conn = sqlite3.connect(early)
+    with conn:  # the bot database as it was mid-week: later rows not written yet
+        conn.execute("DELETE FROM tool_usage WHERE id > 2500")
+        conn.execute("DELETE FROM agent_status WHERE id > 900")
+    conn.close()
+    inc = tmp_path / "inc.db"
+    aa.sync(early, inc, source_tz="Europe/Berlin", report_tz="UTC", transcripts=[CLAUDE_DIR])
+    assert rows(inc, "SELECT COUNT(*) FROM tool_calls WHERE witness = 'transcript'")[0][0] > 2
+    result = aa.sync(BOT_DB, inc, source_tz="Europe/Berlin", report_tz="UTC")
+    assert result.mode == "incremental", result.reason
+    assert dump(inc) == dump(db)

@@ -24,7 +24,6 @@ from .merge import Call, CallMerger
 from .progress import MIN_TOTAL, STEP
 from .rows import FINAL_STATUSES, Link, RowBuilder, text_of
 from .salt import user_ref_salt
-from .transcripts.step import run_transcripts
 from .sql import (
     CALLS_NEEDING_END_SQL,
     DELETE_CALL_SQL,
@@ -48,6 +47,8 @@ from .sql import (
     UPSERT_TASK_SQL,
 )
 from .state import NeedsFull, Options, SyncResult, record_sync, source_identity, write_state
+from .transcripts.step import run_transcripts
+from .transcripts.witness import GroupJoiner
 
 BATCH = 5_000
 
@@ -93,8 +94,9 @@ class Loader:
         self.load_tool_calls()
         if before_rollups is not None:
             before_rollups()
+        joiner = self.read_transcripts()
         self.fill_end_times()
-        self.load_transcripts()
+        self.join_transcripts(joiner)
         self.load_tasks(tasks)
         self.load_messages()
         self.rebuild_rollups()
@@ -231,16 +233,24 @@ class Loader:
         self.affected_days.update(waiting[call_id] for call_id in filled)
         self.conn.execute(FILL_DURATION_SQL, {"ids": json.dumps(filled)})
 
-    def load_transcripts(self) -> None:
-        """The transcripts as the second witness (load/transcripts/step.py); nothing without transcript dirs."""
+    def read_transcripts(self) -> GroupJoiner | None:
+        """The transcripts (load/transcripts/step.py): read and store them, undo the join of the groups they or
+        this sync's bot calls changed; nothing without transcript dirs."""
         joiner = run_transcripts(
             self.conn, self.snap, self.state, given=self.options.transcripts, incremental=self.incremental,
             previous_db=self.target, book=self.book, report_tz=self.options.settings["report_tz"],
             report_day=self.conv.report_day, link=self.rows.link, bot_groups=self.affected_groups)
         self.transcripts = joiner is not None
-        if joiner is not None:
-            self.affected_days |= joiner.days
-            self.affected_tasks |= joiner.tasks
+        return joiner
+
+    def join_transcripts(self, joiner: GroupJoiner | None) -> None:
+        """The second witness: join the groups (after the bot calls' end times are filled)."""
+        if joiner is None:
+            return
+        for group in joiner.groups:
+            joiner.join(group)
+        self.affected_days |= joiner.days
+        self.affected_tasks |= joiner.tasks
 
     def load_tasks(self, tasks: list[tuple]) -> None:
         """Upsert the tasks (in an incremental sync only those the bot changed or that just finished), then

@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Mapping
 
-from .pricing import PriceBook
 from ..store.transcript_figures import TRANSCRIPT_QUALITY_SQL
+from .pricing import PriceBook
 from .sql import QUALITY_FROM_ROLLUP_SQL, UNDATED_CALLS_SQL, UNKNOWN_MODELS_SQL
 
 QUALITY_CHECKS = {

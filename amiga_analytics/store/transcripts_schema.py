@@ -40,7 +40,7 @@ TRANSCRIPT_TABLES: dict[str, dict] = {
 
 def m004_api_requests(db: Database) -> None:
     """The ``api_requests`` table (transcripts' API requests) and its indexes."""
-    db["api_requests"].create(
+    db.table("api_requests").create(
         {
             "message_id": str, "request_id": str, "session_id": str, "task_id": str, "agent": str,
             "parent_tool_use_id": str, "model_id": str, "requested_at": str, "day": str, "input_tokens": int,
@@ -52,11 +52,11 @@ def m004_api_requests(db: Database) -> None:
         not_null={"message_id", "request_id", "agent"},
         if_not_exists=True,
     )
-    db["api_requests"].create_index(["day"], if_not_exists=True)
-    db["api_requests"].create_index(["requested_at"], if_not_exists=True)
-    db["api_requests"].create_index(["session_id", "agent"], if_not_exists=True)
-    db["api_requests"].create_index(["task_id"], if_not_exists=True)
-    db["api_requests"].create_index(["model_id", "day"], if_not_exists=True)
+    db.table("api_requests").create_index(["day"], if_not_exists=True)
+    db.table("api_requests").create_index(["requested_at"], if_not_exists=True)
+    db.table("api_requests").create_index(["session_id", "agent"], if_not_exists=True)
+    db.table("api_requests").create_index(["task_id"], if_not_exists=True)
+    db.table("api_requests").create_index(["model_id", "day"], if_not_exists=True)
 
 
 # -- m005: the transcripts as the second witness of the tool calls ---------------------------------------------
@@ -123,7 +123,7 @@ TRANSCRIPT_COLUMNS = {
 
 def m005_transcript_witness(db: Database) -> None:
     """The ``tool_uses`` table and the columns of the join (tool_calls), the cost split (tool_daily, tasks)."""
-    db["tool_uses"].create(
+    db.table("tool_uses").create(
         {
             "tool_use_id": str, "session_id": str, "task_id": str, "agent": str, "tool_name": str,
             "parameters": str, "secrets_masked": int, "use_at": str, "result_at": str, "result": str,
@@ -132,10 +132,10 @@ def m005_transcript_witness(db: Database) -> None:
         pk="tool_use_id",
         if_not_exists=True,
     )
-    db["tool_uses"].create_index(["task_id"], if_not_exists=True)
-    db["tool_uses"].create_index(["session_id"], if_not_exists=True)
-    db["tool_uses"].create_index(["message_id", "request_id"], if_not_exists=True)
-    calls = db["tool_calls"]
+    db.table("tool_uses").create_index(["task_id"], if_not_exists=True)
+    db.table("tool_uses").create_index(["session_id"], if_not_exists=True)
+    db.table("tool_uses").create_index(["message_id", "request_id"], if_not_exists=True)
+    calls = db.table("tool_calls")
     for name, kind, default in (
         ("witness", str, "bot"), ("tool_use_id", str, None), ("interrupted", int, 0), ("bot_outcome", str, None),
         ("bot_ended_at", str, None), ("bot_duration_ms", float, None), ("bot_error_category", str, None),
@@ -143,11 +143,11 @@ def m005_transcript_witness(db: Database) -> None:
     ):
         if name not in calls.columns_dict:
             calls.add_column(name, kind, not_null_default=default)
-    daily = db["tool_daily"]
+    daily = db.table("tool_daily")
     for name, kind in (("cost_transcript_usd", float), ("cost_bot_usd", float), ("calls_both", int),
                        ("calls_transcript_only", int), ("calls_cost_transcript", int)):
         if name not in daily.columns_dict:
             daily.add_column(name, kind, not_null_default=0)
     for name in ("cost_transcript_usd", "cost_bot_usd"):
-        if name not in db["tasks"].columns_dict:
-            db["tasks"].add_column(name, float, not_null_default=0.0)
+        if name not in db.table("tasks").columns_dict:
+            db.table("tasks").add_column(name, float, not_null_default=0.0)

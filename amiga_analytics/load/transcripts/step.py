@@ -5,17 +5,16 @@ changed (:mod:`.witness`). Without any transcript directory the step does nothin
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from ...bot.snapshot import Snapshot
-from ...errors import InputError
 from ..pricing import PriceBook
 from .discover import projects_dir
 from .persist import CARRY_KEY, DIRS_KEY, carry_from_json, carry_to_json, claim_sessions, copy_previous, write_uses
-from .rows import TaskIndex, request_rows, tool_use_rows
-from .rows import REQUEST_COLUMNS
+from .rows import REQUEST_COLUMNS, TaskIndex, request_rows, tool_use_rows
 from .store import LINK_AGENT_SQL, UPSERT_REQUEST_SQL
 from .witness import GroupJoiner
 
@@ -26,11 +25,11 @@ UNION SELECT COALESCE(task_id, session_id) FROM api_requests"""
 HAS_TRANSCRIPT_ROWS_SQL = "SELECT EXISTS (SELECT 1 FROM api_requests) OR EXISTS (SELECT 1 FROM tool_uses)"
 
 
-def transcript_dirs(given: Iterable[str | Path], remembered: Iterable[str]) -> list[str]:
+def transcript_dirs(given: Iterable[str | os.PathLike], remembered: Iterable[str]) -> list[str]:
     """The projects folders to read: those remembered by earlier syncs, then the ones given now (each checked)."""
     dirs = list(dict.fromkeys(remembered))
     for root in given:
-        path = str(projects_dir(root).resolve())
+        path = str(projects_dir(os.fspath(root)).resolve())
         if path not in dirs:
             dirs.append(path)
     return dirs
@@ -52,8 +51,10 @@ def run_transcripts(conn: sqlite3.Connection, snap: Snapshot, state: dict[str, A
                     incremental: bool, previous_db: Path | None, book: PriceBook, report_tz: str,
                     report_day: Callable[[str], str], link: Callable[[str | None], tuple | None],
                     bot_groups: set[str]) -> GroupJoiner | None:
-    """Read and join the transcripts; returns the joiner (its ``days`` and ``tasks`` were touched), or None when
-    no transcript directory is known. ``bot_groups``: the groups whose bot calls this sync wrote or removed."""
+    """Read and store the transcripts, and undo the join of every group whose calls or transcript rows changed;
+    returns the joiner, whose :meth:`~.witness.GroupJoiner.join` of ``joiner.groups`` the sync runs once the bot
+    calls' end times are filled (its ``days`` and ``tasks`` are what it touched), or None when no transcript
+    directory is known. ``bot_groups``: the groups whose bot calls this sync wrote or removed."""
     dirs = transcript_dirs(given, state.get(DIRS_KEY, []))
     if not dirs:
         return None
@@ -77,16 +78,15 @@ def run_transcripts(conn: sqlite3.Connection, snap: Snapshot, state: dict[str, A
     else:
         groups = {g for (g,) in conn.execute(ALL_GROUPS_SQL) if g is not None}
     joiner = GroupJoiner(conn, report_day, link)
-    for group in sorted(g for g in groups if g):
-        joiner.rejoin(group)
+    joiner.groups = sorted(g for g in groups if g)
+    for group in joiner.groups:
+        joiner.restore(group)
     state[DIRS_KEY] = dirs
     state[CARRY_KEY] = carry_to_json(found.carried_over())
     return joiner
 
 
-def check_dirs(given: Iterable[str | Path]) -> list[str]:
-    """Check the transcript directories a caller gives (raises ``InputError``) before any work starts."""
-    try:
-        return [str(projects_dir(root).resolve()) for root in given]
-    except InputError:
-        raise
+def check_dirs(given: Iterable[str | os.PathLike]) -> list[str]:
+    """The transcript directories a caller gives, as projects folders; raises ``InputError`` for a missing one
+    before any work starts."""
+    return [str(projects_dir(os.fspath(root)).resolve()) for root in given]

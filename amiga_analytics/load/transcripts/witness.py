@@ -18,8 +18,8 @@ Per *group* (a bot task, else the session id a CLI session's rows carry), after 
   sub-agents' own requests are in the transcript. Groups without a transcript keep the bot's tokens
   (``cost_witness = 'bot'``).
 
-A group is re-joined whole whenever its bot calls or its transcript rows changed, so an incremental sync gives
-what a full sync gives.
+A group is re-joined whole (:meth:`GroupJoiner.restore`, then :meth:`GroupJoiner.join`) whenever its bot calls or
+its transcript rows changed, so an incremental sync gives what a full sync gives.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ WHERE call_id > 0 AND {_GROUP}"""
 GROUP_USES_SQL = f"""SELECT tool_use_id, session_id, task_id, tool_name, parameters, secrets_masked, use_at, result_at,
        result, message_id, request_id, model_id
 FROM tool_uses WHERE {_USE_GROUP} ORDER BY rowid"""
-GROUP_REQUESTS_SQL = f"""SELECT message_id, request_id, cost_usd, unpriced_tokens
+GROUP_REQUESTS_SQL = """SELECT message_id, request_id, cost_usd, unpriced_tokens
 FROM api_requests WHERE ((task_id = :g) OR (task_id IS NULL AND session_id = :g))"""
 SET_BOTH_SQL = """UPDATE tool_calls SET witness = 'both', tool_use_id = :tool_use_id, interrupted = :interrupted,
     bot_outcome = outcome, bot_ended_at = ended_at, bot_duration_ms = duration_ms, bot_error_category = error_category,
@@ -104,12 +104,19 @@ class GroupJoiner:
         self.link = link
         self.days: set[str] = set()
         self.tasks: set[str] = set()
+        self.groups: list[str] = []  # the groups to join
 
-    def rejoin(self, group: str) -> None:
+    def restore(self, group: str) -> None:
+        """Undo the group's join: drop its transcript-only calls, give its bot calls back their own values (the
+        sync then fills the end times the bot's rows allow, as for any bot call, before :meth:`join`)."""
         p = {"g": group}
         self.days |= {d for (d,) in self.conn.execute(GROUP_DAYS_SQL, p) if d is not None}
         self.conn.execute(DELETE_TRANSCRIPT_CALLS_SQL, p)
         self.conn.execute(RESTORE_BOT_SQL, p)
+
+    def join(self, group: str) -> None:
+        """Match the group's bot calls to its tool_uses, add the calls only the transcripts saw, share the cost."""
+        p = {"g": group}
         calls = [BotCall(r[0], r[1], r[2], _ts(r[3]), r[4]) for r in self.conn.execute(BOT_CALLS_SQL, p)]
         cols = ("tool_use_id", "session_id", "task_id", "tool_name", "parameters", "secrets_masked", "use_at",
                 "result_at", "result", "message_id", "request_id", "model_id")
