@@ -347,3 +347,24 @@ def test_bot_rows_arriving_after_the_transcripts_equal_a_full_sync(tmp_path, db)
     result = aa.sync(BOT_DB, inc, source_tz="Europe/Berlin", report_tz="UTC")
     assert result.mode == "incremental", result.reason
     assert dump(inc) == dump(db)
+
+
+def test_changed_prices_reprice_the_requests_as_a_full_sync_does(tmp_path, db):
+    prices = tmp_path / "p.csv"
+    prices.write_text("model_id,effective_from,input_usd_per_mtok,output_usd_per_mtok,cache_write_5m_usd_per_mtok,"
+                      "cache_write_1h_usd_per_mtok,cache_read_usd_per_mtok,source\n"
+                      "claude-sonnet-4-5-20250929,2025-10-22,4,20,5,8,0.4,test\n")
+    inc = tmp_path / "inc.db"
+    shutil.copy(db, inc)
+    result = aa.sync(BOT_DB, inc, prices=prices)
+    assert result.mode == "incremental" and "prices changed" in result.summary()
+    fresh = tmp_path / "fresh.db"
+    aa.sync(BOT_DB, fresh, source_tz="Europe/Berlin", report_tz="UTC", prices=prices, transcripts=[CLAUDE_DIR])
+    assert dump(inc) == dump(fresh) != dump(db)
+    # by hand: a Sonnet 4.5 request of 10-22 or later at the new base rates (no long context in the user's row)
+    req = next(r for r in TTRUTH["requests"] if r["model"] == "claude-sonnet-4-5-20250929"
+               and r["timestamp"] >= "2025-10-22" and r["input"] + r["cache_read"] + r["cache_write_1h"] < 200_000)
+    want = (req["input"] * 4 + req["output"] * 20 + req["cache_write_5m"] * 5 + req["cache_write_1h"] * 8
+            + req["cache_read"] * 0.4) / 1e6
+    got = rows(inc, "SELECT cost_usd FROM api_requests WHERE message_id = :m", {"m": req["message_id"]})[0][0]
+    assert got == pytest.approx(want, rel=1e-12)

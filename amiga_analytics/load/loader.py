@@ -78,6 +78,7 @@ class Loader:
         self.previous_calls: dict[int, tuple] = {}  # incremental: the stored rows of the calls being re-derived
         self.finished_tasks: set[str] = set()  # tasks with a new completed/failed/stopped event
         self.transcripts = False  # transcripts were read (or remembered) by this sync
+        self.repriced = False  # the price tables changed since the last sync
 
     def carried(self, key: str) -> int:
         """A count the previous sync left in the state (a watermark: the last bot row id it loaded), 0 if full."""
@@ -91,6 +92,7 @@ class Loader:
         repriced = reprice.reprice_if_changed(self.conn, self.book, self.state, self.incremental)
         self.affected_days |= repriced.days
         self.affected_tasks |= repriced.task_ids
+        self.repriced = bool(repriced.reason)
         self.load_tool_calls()
         if before_rollups is not None:
             before_rollups()
@@ -239,7 +241,8 @@ class Loader:
         joiner = run_transcripts(
             self.conn, self.snap, self.state, given=self.options.transcripts, incremental=self.incremental,
             previous_db=self.target, book=self.book, report_tz=self.options.settings["report_tz"],
-            report_day=self.conv.report_day, link=self.rows.link, bot_groups=self.affected_groups)
+            report_day=self.conv.report_day, link=self.rows.link, bot_groups=self.affected_groups,
+            repriced=self.repriced)
         self.transcripts = joiner is not None
         return joiner
 

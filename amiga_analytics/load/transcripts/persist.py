@@ -163,6 +163,17 @@ def _reprice(row: dict[str, Any], book: PriceBook, report_tz: str, index: TaskIn
     return row
 
 
+REPRICE_REQUEST_SQL = """UPDATE api_requests SET cost_usd = :cost_usd, unpriced_tokens = :unpriced_tokens
+WHERE message_id = :message_id AND request_id = :request_id"""
+
+
+def reprice_requests(conn: sqlite3.Connection, book: PriceBook, report_tz: str, index: TaskIndex,
+                     cwd: dict[str, str]) -> None:
+    """Recompute every stored request's cost from ``book`` (the price tables changed since the last sync)."""
+    requests = [dict(zip(REQUEST_COLUMNS, r)) for r in conn.execute(OLD_REQUESTS_SQL)]
+    conn.executemany(REPRICE_REQUEST_SQL, [_reprice(r, book, report_tz, index, cwd) for r in requests])
+
+
 def copy_previous(conn: sqlite3.Connection, old_db, book: PriceBook, report_tz: str, index: TaskIndex,
                   cwd: dict[str, str]) -> None:
     """Copy the transcript rows of the analytics database being rebuilt into the new one (days, tasks and costs

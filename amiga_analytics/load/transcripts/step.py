@@ -13,7 +13,16 @@ from typing import Any, Callable, Iterable
 from ...bot.snapshot import Snapshot
 from ..pricing import PriceBook
 from .discover import projects_dir
-from .persist import CARRY_KEY, DIRS_KEY, carry_from_json, carry_to_json, claim_sessions, copy_previous, write_uses
+from .persist import (
+    CARRY_KEY,
+    DIRS_KEY,
+    carry_from_json,
+    carry_to_json,
+    claim_sessions,
+    copy_previous,
+    reprice_requests,
+    write_uses,
+)
 from .rows import REQUEST_COLUMNS, TaskIndex, request_rows, tool_use_rows
 from .store import LINK_AGENT_SQL, UPSERT_REQUEST_SQL
 from .witness import GroupJoiner
@@ -50,11 +59,12 @@ def task_index(snap: Snapshot) -> TaskIndex:
 def run_transcripts(conn: sqlite3.Connection, snap: Snapshot, state: dict[str, Any], *, given: list[str],
                     incremental: bool, previous_db: Path | None, book: PriceBook, report_tz: str,
                     report_day: Callable[[str], str], link: Callable[[str | None], tuple | None],
-                    bot_groups: set[str]) -> GroupJoiner | None:
+                    bot_groups: set[str], repriced: bool = False) -> GroupJoiner | None:
     """Read and store the transcripts, and undo the join of every group whose calls or transcript rows changed;
     returns the joiner, whose :meth:`~.witness.GroupJoiner.join` of ``joiner.groups`` the sync runs once the bot
     calls' end times are filled (its ``days`` and ``tasks`` are what it touched), or None when no transcript
-    directory is known. ``bot_groups``: the groups whose bot calls this sync wrote or removed."""
+    directory is known. ``bot_groups``: the groups whose bot calls this sync wrote or removed; ``repriced``: the
+    price tables changed since the last sync (every stored request is repriced and every group re-joined)."""
     dirs = transcript_dirs(given, state.get(DIRS_KEY, []))
     if not dirs:
         return None
@@ -62,6 +72,8 @@ def run_transcripts(conn: sqlite3.Connection, snap: Snapshot, state: dict[str, A
     found = carry_from_json(state.get(CARRY_KEY))
     if not incremental and previous_db is not None and previous_db.exists() and state.get(CARRY_KEY):
         copy_previous(conn, previous_db, book, report_tz, index, found.session_cwd)
+    if incremental and repriced:
+        reprice_requests(conn, book, report_tz, index, found.session_cwd)
     for root in dirs:
         if Path(root).is_dir():  # a remembered folder that is gone keeps what was loaded from it
             found.read(root)
@@ -73,7 +85,7 @@ def run_transcripts(conn: sqlite3.Connection, snap: Snapshot, state: dict[str, A
     groups = write_uses(conn, found, tool_use_rows(found, tasks=index))
     groups |= {r["task_id"] or r["session_id"] or "" for r in requests}
     groups |= claim_sessions(conn, index, found.session_cwd)
-    if incremental:
+    if incremental and not repriced:
         groups |= bot_groups
     else:
         groups = {g for (g,) in conn.execute(ALL_GROUPS_SQL) if g is not None}
