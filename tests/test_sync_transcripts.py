@@ -241,6 +241,8 @@ def test_a_task_without_transcript_is_listed_and_keeps_the_bots_cost(tmp_path):
     assert list(gaps.loc[gaps["kind"] == "task_without_transcript", "task_id"]) == [session["task_id"]]
     assert rows(db, "SELECT DISTINCT witness, cost_witness FROM tool_calls WHERE task_id = :t",
                 {"t": session["task_id"]}) == [("bot", "bot")]
+    text = aa.weekly_report(db, week="2025-W43").to_markdown()  # not every call has a transcript: a floor
+    assert "(floor)" in text and "so the total is a floor too" in text
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -368,3 +370,17 @@ def test_changed_prices_reprice_the_requests_as_a_full_sync_does(tmp_path, db):
             + req["cache_read"] * 0.4) / 1e6
     got = rows(inc, "SELECT cost_usd FROM api_requests WHERE message_id = :m", {"m": req["message_id"]})[0][0]
     assert got == pytest.approx(want, rel=1e-12)
+
+
+def test_report_cost_is_the_bill_where_transcripts_cover_the_week(db):
+    report = aa.weekly_report(db, week="2025-W43")
+    router = sum(((m["tokens_input"] or 0) * 1.00 + (m["tokens_output"] or 0) * 5.00) / 1e6  # Haiku 4.5
+                 for m in TRUTH["messages"] if m["tokens_input"] or m["tokens_output"])
+    want = sum(hand_cost(r) for r in TTRUTH["requests"]) + router
+    assert report.value("cost_usd") == pytest.approx(want, rel=1e-9)
+    assert report.cost_per_day["cost_usd"].sum() == pytest.approx(want, rel=1e-9)
+    assert report.transcripts["days_covered"] == report.transcripts["days"] == 7
+    text = report.to_markdown()
+    assert "(floor)" not in text and "this is the bill, not a floor" in text
+    assert "876 API requests" in text and "1,301 calls were seen by both" in text
+    assert "cost_transcript_usd" in report.cost_by_tool.columns
