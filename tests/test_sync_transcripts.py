@@ -218,6 +218,7 @@ def test_coverage_and_checks(db):
     q = dict(zip(*[aa.data_quality(db)[c] for c in ("check_name", "value")]))
     assert q["transcript_requests"] == 876 and q["calls_seen_by_both"] == 1301 and q["calls_transcript_only"] == 2
     assert q["tool_uses_without_bot_call"] == 2 and q["tasks_missing_transcript"] == 0
+    assert q["bot_rows_merged"] == 3632 - (q["calls"] - 2)  # the bot's 3,632 rows into its calls
     gaps = aa.transcript_gaps(db)
     invisible = {u["tool_use_id"] for u in TTRUTH["tool_calls"] if u["truth_index"] is None}
     assert set(gaps.loc[gaps["kind"] == "tool_use_without_bot_call", "tool_use_id"]) == invisible

@@ -57,6 +57,8 @@ def measure(conn: sqlite3.Connection, counts: Mapping[str, int], *, stream_secre
     if transcripts:
         row = conn.execute(TRANSCRIPT_QUALITY_SQL).fetchone()
         values.update({name: int(v or 0) for name, v in zip(TRANSCRIPT_CHECKS, row)})
+        # Calls only the transcripts saw have no bot row: they are not rows merged away.
+        values["bot_rows_merged"] += values["calls_transcript_only"]
     return values
 
 
