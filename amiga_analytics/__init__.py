@@ -34,6 +34,8 @@ from .queries import (
     tasks_per_user,
     tool_cost,
     top_errors,
+    transcript_coverage,
+    transcript_gaps,
     usage,
 )
 from .load.sync import SyncResult, sync
@@ -68,6 +70,8 @@ __all__ = [
     "tasks_per_user",
     "tool_cost",
     "top_errors",
+    "transcript_coverage",
+    "transcript_gaps",
     "usage",
     "weekly_report",
     "write_report",

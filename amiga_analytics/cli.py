@@ -123,23 +123,28 @@ def migrate(bot_db: Path, dry_run: bool) -> None:
 @click.option("--default-model", default=None,
               help="Model alias or id for calls with no task (interactive CLI sessions); default: unpriced.")
 @click.option("--keep-message-content", is_flag=True, help="Copy router message texts (masked); default: dropped.")
+@click.option("--transcripts", "transcripts", multiple=True, type=click.Path(path_type=Path),
+              help="Claude config dir (or its projects/ folder) whose session transcripts to read as the second "
+                   "witness (true cost, outcomes, durations); repeatable; remembered by later syncs.")
 @click.option("--full", is_flag=True, help="Rebuild from scratch instead of loading only what changed.")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 @friendly_errors
 def sync(bot_db: Path, analytics_db: Path, source_tz, report_tz, prices, aliases, default_model,
-         keep_message_content, full, quiet) -> None:
+         keep_message_content, transcripts, full, quiet) -> None:
     """Snapshot, normalise and load the bot database into an analytics database.
 
     \b
     Example:
         amiga-analytics sync data/agentlab.db analytics.db --source-tz Europe/Madrid
+        amiga-analytics sync data/agentlab.db analytics.db --transcripts ~/.claude
     """
     from .load.sync import sync as run_sync
 
     progress = _progress_bar() if (not quiet) and sys.stderr.isatty() else None
     result = run_sync(bot_db, analytics_db, source_tz=source_tz, report_tz=report_tz, full=full,
                       prices=prices, aliases=aliases, default_model=default_model,
-                      keep_message_content=keep_message_content, progress=progress)
+                      keep_message_content=keep_message_content, progress=progress,
+                      transcripts=list(transcripts))
     if not quiet:
         click.echo(result.summary())
 

@@ -32,11 +32,13 @@ EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-
 # The columns of every canned query, in order.
 QUERY_COLUMNS = {
     "cost_per_day": ["day", "calls", "calls_with_tokens", "input_tokens", "output_tokens", "cache_write_tokens",
-                     "cache_read_tokens", "cost_usd", "unpriced_tokens"],
+                     "cache_read_tokens", "cost_usd", "unpriced_tokens", "cost_transcript_usd", "cost_bot_usd"],
     "tool_cost_by_tool": ["tool_name", "calls", "calls_with_tokens", "input_tokens", "output_tokens",
-                          "cache_write_tokens", "cache_read_tokens", "cost_usd", "unpriced_tokens"],
+                          "cache_write_tokens", "cache_read_tokens", "cost_usd", "unpriced_tokens",
+                          "cost_transcript_usd", "cost_bot_usd"],
     "tool_cost_by_model": ["model_id", "calls", "calls_with_tokens", "input_tokens", "output_tokens",
-                           "cache_write_tokens", "cache_read_tokens", "cost_usd", "unpriced_tokens"],
+                           "cache_write_tokens", "cache_read_tokens", "cost_usd", "unpriced_tokens",
+                           "cost_transcript_usd", "cost_bot_usd"],
     "error_rates_by_tool": ["tool_name", "calls", "completed", "failed", "unknown", "error_rate"],
     "error_rates_by_category": ["error_category", "calls", "completed", "failed", "unknown", "error_rate",
                                 "share_of_failures", "share_of_completed"],
@@ -45,7 +47,7 @@ QUERY_COLUMNS = {
     "top_errors": ["error_category", "tool_name", "count", "example_error", "first_seen", "last_seen", "tasks"],
     "most_expensive_tasks": ["task_id", "status", "model_id", "agent_type", "created_at", "cycle_s", "calls",
                              "input_tokens", "output_tokens", "cache_write_tokens", "cache_read_tokens", "cost_usd",
-                             "unpriced_tokens", "description"],
+                             "unpriced_tokens", "cost_transcript_usd", "cost_bot_usd", "description"],
     "latency_by_tool": ["tool_name", "calls", "calls_with_duration", "p50_ms", "p90_ms", "p99_ms", "mean_ms"],
     "data_quality_latest": ["check_name", "value", "detail", "sync_id", "measured_at"],
 }

@@ -53,7 +53,7 @@ ROUTER_PRICE = (1.0, 5.0)
 BOT_CATEGORY = {"command_not_found": "unknown_error"}
 
 COST_COLS = ["calls", "calls_with_tokens", "input_tokens", "output_tokens", "cache_write_tokens",
-             "cache_read_tokens", "cost_usd", "unpriced_tokens"]
+             "cache_read_tokens", "cost_usd", "unpriced_tokens", "cost_transcript_usd", "cost_bot_usd"]
 OUTCOME_COLS = ["calls", "completed", "failed", "unknown", "error_rate"]
 THROUGHPUT_COLS = ["period_start", "created", "completed", "failed", "stopped", "finished", "success_rate",
                    "median_cycle_s", "p90_cycle_s"]
@@ -106,6 +106,8 @@ def expected_tool_cost(calls: pd.DataFrame, by: str | None) -> pd.DataFrame:
             "cache_write_tokens": int(g["cache_write_tokens"].sum()),
             "cache_read_tokens": int(g["cache_read_tokens"].sum()), "cost_usd": float(g["cost_usd"].sum()),
             "unpriced_tokens": int(g["unpriced_tokens"].sum()),
+            # No transcripts in these databases: every call's cost is the bot's.
+            "cost_transcript_usd": 0.0, "cost_bot_usd": float(g["cost_usd"].sum()),
         }
         rows.append(row)
     df = typed(pd.DataFrame(rows, columns=([by] if by else []) + COST_COLS))

@@ -23,11 +23,19 @@ PRICES = {  # typed from https://platform.claude.com/docs/en/about-claude/pricin
     "claude-opus-4-1-20250805": (15.00, 75.00, 18.75, 30.00, 1.50),
     "claude-haiku-4-5-20251001": (1.00, 5.00, 1.25, 2.00, 0.10),
 }
+# Long context (same page): a Sonnet 4.5 request whose whole input (input + cache writes + cache reads) exceeds
+# 200,000 tokens pays these rates on all its tokens.
+LONG_CONTEXT = {"claude-sonnet-4-5-20250929": (200_000, (6.00, 22.50, 7.50, 12.00, 0.60))}
 FIELDS = ("input", "output", "cache_write_5m", "cache_write_1h", "cache_read")
 
 
 def hand_cost(model: str, tokens: dict) -> float:
-    return sum(tokens[f] * p for f, p in zip(FIELDS, PRICES[model])) / 1_000_000
+    prices = PRICES[model]
+    if model in LONG_CONTEXT:
+        threshold, tier = LONG_CONTEXT[model]
+        if tokens["input"] + tokens["cache_write_5m"] + tokens["cache_write_1h"] + tokens["cache_read"] > threshold:
+            prices = tier
+    return sum(tokens[f] * p for f, p in zip(FIELDS, prices)) / 1_000_000
 
 
 @pytest.fixture(scope="module")
@@ -53,9 +61,16 @@ def test_cost_per_model_and_utc_day_from_the_truths_sums(rows):
     mine: dict = defaultdict(float)
     for r in rows:
         mine[(r["day"], r["model_id"])] += r["cost_usd"]
+    # The long-context tier is per request, so the expected cost is summed per request of the truth; without
+    # tiers it equals the day's token sums at the base prices.
+    expected: dict = defaultdict(float)
+    for t in TRUTH["requests"]:
+        expected[(t["timestamp"][:10], t["model"])] += hand_cost(t["model"], t)
     for day, models in TRUTH["daily_utc"].items():
         for model, sums in models.items():
-            assert mine[(day, model)] == pytest.approx(hand_cost(model, sums), rel=1e-9)
+            assert mine[(day, model)] == pytest.approx(expected[(day, model)], rel=1e-9)
+            if model not in LONG_CONTEXT:
+                assert mine[(day, model)] == pytest.approx(hand_cost(model, sums), rel=1e-9)
 
 
 def _request(**kw) -> RequestCopy:

@@ -47,6 +47,8 @@ from .sql import (
     UPSERT_TASK_SQL,
 )
 from .state import NeedsFull, Options, SyncResult, record_sync, source_identity, write_state
+from .transcripts.step import run_transcripts
+from .transcripts.witness import GroupJoiner
 
 BATCH = 5_000
 
@@ -66,6 +68,7 @@ class Loader:
         self.conv = TimeConverter(settings["source_tz"], settings["report_tz"])
         self.affected_days: set[str] = set()
         self.affected_tasks: set[str] = set()
+        self.affected_groups: set[str] = set()  # task, else source id, of the calls written or removed
         self.counts = {"bot_rows_read": 0, "invalid_values": 0, "secrets_streams": 0,
                        "calls_written": 0, "events_read": 0, "messages_read": 0}
         self.links: dict[str, Link] = {}
@@ -74,6 +77,8 @@ class Loader:
                                keep_message_content=options.keep_message_content)
         self.previous_calls: dict[int, tuple] = {}  # incremental: the stored rows of the calls being re-derived
         self.finished_tasks: set[str] = set()  # tasks with a new completed/failed/stopped event
+        self.transcripts = False  # transcripts were read (or remembered) by this sync
+        self.repriced = False  # the price tables changed since the last sync
 
     def carried(self, key: str) -> int:
         """A count the previous sync left in the state (a watermark: the last bot row id it loaded), 0 if full."""
@@ -87,10 +92,13 @@ class Loader:
         repriced = reprice.reprice_if_changed(self.conn, self.book, self.state, self.incremental)
         self.affected_days |= repriced.days
         self.affected_tasks |= repriced.task_ids
+        self.repriced = bool(repriced.reason)
         self.load_tool_calls()
         if before_rollups is not None:
             before_rollups()
+        joiner = self.read_transcripts()
         self.fill_end_times()
+        self.join_transcripts(joiner)
         self.load_tasks(tasks)
         self.load_messages()
         self.rebuild_rollups()
@@ -145,6 +153,7 @@ class Loader:
         """Remember the day and task of a written or removed call: their rollups and totals are rebuilt."""
         self.affected_days.add(call_row[9])
         self.affected_tasks.add(call_row[2])
+        self.affected_groups.add(call_row[2] or call_row[1])
 
     def write_calls(self, calls: list[Call], batch: list[tuple], *, flush: bool = False) -> None:
         """Add the rows of ``calls`` that changed to ``batch``; write the batch once it is full (or ``flush``)."""
@@ -226,6 +235,26 @@ class Loader:
         self.affected_days.update(waiting[call_id] for call_id in filled)
         self.conn.execute(FILL_DURATION_SQL, {"ids": json.dumps(filled)})
 
+    def read_transcripts(self) -> GroupJoiner | None:
+        """The transcripts (load/transcripts/step.py): read and store them, undo the join of the groups they or
+        this sync's bot calls changed; nothing without transcript dirs."""
+        joiner = run_transcripts(
+            self.conn, self.snap, self.state, given=self.options.transcripts, incremental=self.incremental,
+            previous_db=self.target, book=self.book, report_tz=self.options.settings["report_tz"],
+            report_day=self.conv.report_day, link=self.rows.link, bot_groups=self.affected_groups,
+            repriced=self.repriced)
+        self.transcripts = joiner is not None
+        return joiner
+
+    def join_transcripts(self, joiner: GroupJoiner | None) -> None:
+        """The second witness: join the groups (after the bot calls' end times are filled)."""
+        if joiner is None:
+            return
+        for group in joiner.groups:
+            joiner.join(group)
+        self.affected_days |= joiner.days
+        self.affected_tasks |= joiner.tasks
+
     def load_tasks(self, tasks: list[tuple]) -> None:
         """Upsert the tasks (in an incremental sync only those the bot changed or that just finished), then
         their call totals."""
@@ -274,7 +303,7 @@ class Loader:
         stream_secrets = self.carried("secrets_streams") + self.counts["secrets_streams"]
         self.state["secrets_streams"] = stream_secrets
         values = quality.measure(self.conn, self.counts, stream_secrets=stream_secrets, book=self.book,
-                                 default_model=self.options.default_model)
+                                 default_model=self.options.default_model, transcripts=self.transcripts)
         settings = self.options.settings
         sync_id = record_sync(self.conn, mode=self.mode, bot_schema_version=self.snap.version, settings=settings,
                               bot_rows_read=self.counts["bot_rows_read"], calls_written=self.counts["calls_written"])

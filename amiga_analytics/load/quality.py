@@ -9,6 +9,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Mapping
 
+from ..store.transcript_figures import TRANSCRIPT_QUALITY_SQL
 from .pricing import PriceBook
 from .sql import QUALITY_FROM_ROLLUP_SQL, UNDATED_CALLS_SQL, UNKNOWN_MODELS_SQL
 
@@ -28,6 +29,18 @@ QUALITY_CHECKS = {
     "invalid_values": "bot values of the wrong type or out of range that were dropped (success, tokens) in this sync",
 }
 
+#: Recorded only by syncs that read transcripts (so a database without them keeps exactly its old checks).
+TRANSCRIPT_CHECKS = {
+    "transcript_requests": "API requests loaded from Claude Code transcripts (deduplicated)",
+    "calls_seen_by_both": "calls seen by both witnesses: the bot's rows and a transcript tool_use",
+    "calls_bot_only": "calls seen only in the bot's rows (no transcript tool_use matched)",
+    "calls_transcript_only": "calls seen only in the transcripts (no bot row: invisible to the bot)",
+    "calls_cost_from_transcripts": "calls whose cost comes from their session's transcript (else the bot's tokens)",
+    "tasks_missing_transcript": "bot tasks with calls whose transcript was never read (their cost is the bot's floor)",
+    "bot_calls_without_tool_use": "calls counted from the bot's rows that no tool_use of their read transcript matches (merger check)",
+    "tool_uses_without_bot_call": "tool_uses of sessions the bot recorded that match no call from its rows (merger check)",
+}
+
 UNDATED_CALL_COUNT_SQL = "SELECT COUNT(*) FROM tool_calls WHERE day IS NULL"
 UNPRICED_MESSAGE_TOKENS_SQL = "SELECT COALESCE(SUM(unpriced_tokens), 0) FROM router_messages"
 TASK_QUALITY_SQL = "SELECT COALESCE(SUM(created_at IS NULL), 0), COALESCE(SUM(secrets_masked), 0) FROM tasks"
@@ -36,9 +49,21 @@ INSERT_QUALITY_SQL = """INSERT INTO data_quality (sync_id, check_name, value, de
 
 
 def measure(conn: sqlite3.Connection, counts: Mapping[str, int], *, stream_secrets: int, book: PriceBook,
-            default_model: str | None) -> dict[str, int]:
-    """Every check of :data:`QUALITY_CHECKS`, from the loaded tables and this sync's ``counts`` (``bot_rows_read``,
-    ``invalid_values``); ``stream_secrets`` is what all syncs so far masked in the append-only streams."""
+            default_model: str | None, transcripts: bool = False) -> dict[str, int]:
+    """Every check of :data:`QUALITY_CHECKS` (and of :data:`TRANSCRIPT_CHECKS` when ``transcripts``), from the
+    loaded tables and this sync's ``counts`` (``bot_rows_read``, ``invalid_values``); ``stream_secrets`` is what
+    all syncs so far masked in the append-only streams."""
+    values = _measure(conn, counts, stream_secrets=stream_secrets, book=book, default_model=default_model)
+    if transcripts:
+        row = conn.execute(TRANSCRIPT_QUALITY_SQL).fetchone()
+        values.update({name: int(v or 0) for name, v in zip(TRANSCRIPT_CHECKS, row)})
+        # Calls only the transcripts saw have no bot row: they are not rows merged away.
+        values["bot_rows_merged"] += values["calls_transcript_only"]
+    return values
+
+
+def _measure(conn: sqlite3.Connection, counts: Mapping[str, int], *, stream_secrets: int, book: PriceBook,
+             default_model: str | None) -> dict[str, int]:
     totals = [0] * 9
     for source in ("tool_daily", UNDATED_CALLS_SQL):
         for i, value in enumerate(conn.execute(QUALITY_FROM_ROLLUP_SQL.format(source=source)).fetchone()):
@@ -72,5 +97,5 @@ def record(conn: sqlite3.Connection, sync_id: int, values: Mapping[str, int]) ->
     """Write one ``data_quality`` row per check for ``sync_id``."""
     conn.executemany(INSERT_QUALITY_SQL, [
         {"sync_id": sync_id, "check_name": name, "value": int(values[name]), "detail": detail}
-        for name, detail in QUALITY_CHECKS.items()
+        for name, detail in (QUALITY_CHECKS | TRANSCRIPT_CHECKS).items() if name in values
     ])

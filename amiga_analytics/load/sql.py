@@ -40,15 +40,24 @@ UPSERT_TASK_SQL = """INSERT INTO tasks
      user_ref = excluded.user_ref, description = excluded.description, error = excluded.error,
      error_kind = excluded.error_kind, bot_updated_at = excluded.bot_updated_at,
      secrets_masked = excluded.secrets_masked"""
-TASK_TOTALS_SQL = """UPDATE tasks SET
+# A task's cost: from its transcripts (every API request of its sessions, sub-agents and turns without tools
+# included) when one was read, else the priced tokens the bot recorded on its calls.
+_TASK_REQUESTS = "FROM api_requests r WHERE r.task_id = tasks.task_id"
+_COVERED = f"EXISTS (SELECT 1 {_TASK_REQUESTS})"
+TASK_TOTALS_SQL = f"""UPDATE tasks SET
     (calls, calls_success, calls_failure, calls_unknown, input_tokens, output_tokens, cache_write_tokens,
-     cache_read_tokens, cost_usd, unpriced_tokens) = (
+     cache_read_tokens, cost_usd, unpriced_tokens, cost_bot_usd, cost_transcript_usd) = (
         SELECT COUNT(*), COALESCE(SUM(outcome = 'success'), 0), COALESCE(SUM(outcome = 'failure'), 0),
                COALESCE(SUM(outcome = 'unknown'), 0), COALESCE(SUM(input_tokens), 0),
                COALESCE(SUM(output_tokens), 0), COALESCE(SUM(cache_write_tokens), 0),
-               COALESCE(SUM(cache_read_tokens), 0), TOTAL(cost_usd), COALESCE(SUM(unpriced_tokens), 0)
+               COALESCE(SUM(cache_read_tokens), 0),
+               CASE WHEN {_COVERED} THEN (SELECT TOTAL(r.cost_usd) {_TASK_REQUESTS}) ELSE TOTAL(cost_usd) END,
+               CASE WHEN {_COVERED} THEN (SELECT COALESCE(SUM(r.unpriced_tokens), 0) {_TASK_REQUESTS})
+                    ELSE COALESCE(SUM(unpriced_tokens), 0) END,
+               CASE WHEN {_COVERED} THEN 0.0 ELSE TOTAL(cost_usd) END,
+               (SELECT TOTAL(r.cost_usd) {_TASK_REQUESTS})
         FROM tool_calls c WHERE c.task_id = tasks.task_id)
-    WHERE {where}"""
+    WHERE {{where}}"""
 TASK_FINISH_EVENTS_SQL = """SELECT task_id, status, MAX(at) FROM agent_events
     WHERE status IN ('completed', 'failed', 'stopped') AND task_id IS NOT NULL {and_tasks} GROUP BY task_id, status"""
 CALLS_NEEDING_END_SQL = """SELECT call_id, day FROM tool_calls

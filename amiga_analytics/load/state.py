@@ -68,7 +68,15 @@ class SyncResult:
             f"{self.rows_merged:,} duplicate bot rows merged), {self.unknown_calls:,} with unknown outcome, "
             f"{self.calls_with_tokens:,} with tokens\n"
             f"  {self.unpriced_tokens:,} unpriced tokens; {describe_masked(self.masked)}"
-        ) + (f"\n  {self.repriced}" if self.repriced else "")
+        ) + (f"\n  {self.repriced}" if self.repriced else "") + self._transcripts()
+
+    def _transcripts(self) -> str:
+        q = self.quality
+        if "transcript_requests" not in q:
+            return ""
+        return (f"\n  transcripts: {q['transcript_requests']:,} API requests; {q['calls_seen_by_both']:,} calls seen by "
+                f"both witnesses, {q['calls_bot_only']:,} by the bot only, {q['calls_transcript_only']:,} by the "
+                f"transcripts only; {q['tasks_missing_transcript']:,} tasks without transcript")
 
 
 @dataclass
@@ -80,6 +88,7 @@ class Options:
     default_model: str | None
     keep_message_content: bool
     progress: ProgressCallback | None
+    transcripts: list[str] = field(default_factory=list)  # transcript dirs given to this sync
 
 
 def read_state(analytics_db: Path) -> dict[str, Any]:

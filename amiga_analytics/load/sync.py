@@ -16,6 +16,7 @@ import os
 import re
 import sqlite3
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 from sqlite_utils import Database
@@ -32,6 +33,8 @@ from .rows import error_kind
 from .salt import config_dir, user_ref_salt
 from .sql import DEFERRABLE_INDEXES_SQL, TOOL_CALL_COLUMNS
 from .state import NeedsFull, Options, SyncResult, read_state, record_seconds, source_identity
+from .transcripts.persist import CARRY_KEY, DIRS_KEY
+from .transcripts.step import check_dirs
 
 __all__ = [
     "QUALITY_CHECKS", "TOOL_CALL_COLUMNS", "ProgressCallback", "SyncResult", "config_dir", "error_kind", "sync",
@@ -51,6 +54,7 @@ def sync(
     aliases: str | os.PathLike | None = None,
     default_model: str | None = None,
     keep_message_content: bool = False,
+    transcripts: Iterable[str | os.PathLike] | None = None,
 ) -> SyncResult:
     """Load ``bot_db`` (the bot's ``agentlab.db``) into ``analytics_db``; incremental unless ``full``.
 
@@ -59,7 +63,10 @@ def sync(
     source zone). ``prices`` and ``aliases`` are
     CSV files that override or extend the shipped tables. ``progress`` is a callback
     ``progress(label, done, total)`` for the long steps (see :mod:`.progress`), ``True`` for a plain bar on
-    stderr, or false for none. Raises ``InputError`` for bad input; the bot's file is only ever read.
+    stderr, or false for none. ``transcripts``: Claude config directories (or their ``projects/`` folders) whose
+    session transcripts are read as the second witness (see :mod:`.transcripts.witness`); they are remembered, so
+    later syncs read them again (only what is new) without being told. Raises ``InputError`` for bad input; the
+    bot's file and the transcripts are only ever read.
     """
     started = time.perf_counter()
     bot_path, analytics_path = Path(bot_db), Path(analytics_db)
@@ -68,7 +75,8 @@ def sync(
     book = PriceBook.load(None if prices is None else Path(prices), None if aliases is None else Path(aliases))
     settings = _settings(previous, book, source_tz=source_tz, report_tz=report_tz, default_model=default_model,
                          keep_message_content=keep_message_content)
-    options = Options(settings, book, default_model, keep_message_content, progress_callback(progress))
+    given = check_dirs(transcripts or [])
+    options = Options(settings, book, default_model, keep_message_content, progress_callback(progress), given)
     try:
         result = _sync_snapshot(bot_path, analytics_path, full, previous, options, lenient_text=False)
     except sqlite3.OperationalError as exc:
@@ -181,7 +189,9 @@ def _run_full(snap: Snapshot, analytics_db: Path, previous: dict, options: Optio
         deferred = conn.execute(DEFERRABLE_INDEXES_SQL).fetchall()
         for name, _ in deferred:
             conn.execute(f"DROP INDEX [{name}]")
-        loader = Loader(conn, snap, options, state={}, mode="full", target=analytics_db)
+        # What the transcripts' reader carried over: a rebuild keeps what earlier syncs loaded from them.
+        kept = {k: previous[k] for k in (DIRS_KEY, CARRY_KEY) if k in previous}
+        loader = Loader(conn, snap, options, state=kept, mode="full", target=analytics_db)
         result = loader.run(reason, before_rollups=lambda: [conn.execute(sql) for _, sql in deferred])
         conn.execute("COMMIT")
         conn.execute("PRAGMA journal_mode = DELETE")

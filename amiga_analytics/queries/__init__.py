@@ -88,7 +88,7 @@ from .tasks import (
     tasks_per_user,
 )
 from .tools import cache_savings, error_rates, latency, tool_cost
-from .usage import usage
+from .usage import transcript_coverage, transcript_gaps, usage
 
 __all__ = [
     "QUERIES",
@@ -106,6 +106,8 @@ __all__ = [
     "tool_cost",
     "usage",
     "top_errors",
+    "transcript_coverage",
+    "transcript_gaps",
 ]
 
 # The query command's text output moved to amiga_analytics.cli_output (the layer above); the 0.1 names stay

@@ -10,6 +10,7 @@ INT, FLOAT, STR, TIME = "int", "float", "str", "time"
 TOOL_COST_MEASURES = {
     "calls": INT, "calls_with_tokens": INT, "input_tokens": INT, "output_tokens": INT,
     "cache_write_tokens": INT, "cache_read_tokens": INT, "cost_usd": FLOAT, "unpriced_tokens": INT,
+    "cost_transcript_usd": FLOAT, "cost_bot_usd": FLOAT,
 }
 ERROR_RATE_MEASURES = {"calls": INT, "completed": INT, "failed": INT, "unknown": INT}
 THROUGHPUT_COLUMNS = {
@@ -22,7 +23,7 @@ LATENCY_MEASURES = {
 TASK_COST_COLUMNS = {
     "task_id": STR, "status": STR, "model_id": STR, "agent_type": STR, "created_at": TIME, "cycle_s": FLOAT,
     "calls": INT, "input_tokens": INT, "output_tokens": INT, "cache_write_tokens": INT, "cache_read_tokens": INT,
-    "cost_usd": FLOAT, "unpriced_tokens": INT,
+    "cost_usd": FLOAT, "unpriced_tokens": INT, "cost_transcript_usd": FLOAT, "cost_bot_usd": FLOAT,
 }
 CACHE_SAVINGS_MEASURES = {
     "cache_read_tokens": INT, "cache_write_tokens": INT, "cost_without_cache_usd": FLOAT,

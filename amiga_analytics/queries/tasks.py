@@ -163,8 +163,12 @@ def task_cost(db: DB, *, since: Bound = None, until: Bound = None, limit: int | 
         - ``cycle_s``: ``finished_at - created_at``, s; NaN while unfinished
         - ``calls``: the task's logical tool calls, count
         - ``input_tokens``, ``output_tokens``, ``cache_write_tokens``, ``cache_read_tokens``: tokens
-        - ``cost_usd``: priced cost of the task's calls, USD
+        - ``cost_usd``: the task's cost, USD: from its Claude Code transcripts when one was read (every API
+          request of its sessions and sub-agents, turns without tools included), else the priced tokens the bot
+          recorded on its calls (a floor: the bot records tokens almost only on Task calls)
         - ``unpriced_tokens``: tokens no price covers, tokens
+        - ``cost_transcript_usd``: the part of ``cost_usd`` from the transcripts, USD
+        - ``cost_bot_usd``: the part from the bot's recorded tokens, USD
 
         Sorted by ``cost_usd`` descending, then ``task_id``.
 

@@ -84,17 +84,25 @@ def tool_cost(db: DB, *, since: Bound = None, until: Bound = None, by: str | Non
         - ``calls_with_tokens``: calls that carry token counts, count
         - ``input_tokens``, ``output_tokens``: tokens
         - ``cache_write_tokens``, ``cache_read_tokens``: tokens
-        - ``cost_usd``: cost of the priced tokens, USD
+        - ``cost_usd``: cost, USD: ``cost_transcript_usd + cost_bot_usd``
         - ``unpriced_tokens``: tokens no price covers (never priced at $0), tokens
+        - ``cost_transcript_usd``: the part from Claude Code's transcripts, for calls whose session's transcript
+          was read: each call's share of the API request that issued it (the request's cost split equally among
+          its tool_uses), USD. Requests that issued no tool_use (turns without tools) belong to no tool: see
+          :func:`~amiga_analytics.queries.usage.transcript_coverage`; tools + turns without tools = the cost of
+          all requests, to the cent.
+        - ``cost_bot_usd``: the part from the tokens the bot recorded (almost only on Task calls), for calls with
+          no transcript: a floor, USD
 
-        Sorted by ``cost_usd`` descending, then ``calls`` descending, then the group name.
+        Tokens are the bot's recorded tokens. Sorted by ``cost_usd`` descending, then ``calls`` descending, then
+        the group name.
 
     Examples
     --------
     >>> db = analytics_db
     >>> df = tool_cost(db, by="model_id")
     >>> list(df.columns)
-    ['model_id', 'calls', 'calls_with_tokens', 'input_tokens', 'output_tokens', 'cache_write_tokens', 'cache_read_tokens', 'cost_usd', 'unpriced_tokens']
+    ['model_id', 'calls', 'calls_with_tokens', 'input_tokens', 'output_tokens', 'cache_write_tokens', 'cache_read_tokens', 'cost_usd', 'unpriced_tokens', 'cost_transcript_usd', 'cost_bot_usd']
     >>> int(df["calls"].sum()) == int(tool_cost(db, by=None)["calls"].iloc[0])
     True
     >>> weekly = tool_cost(db, by=None, freq="W-MON")

@@ -8,8 +8,10 @@ from __future__ import annotations
 import pandas as pd
 
 from ..errors import InputError
-from .columns import FLOAT, INT
-from .frames import _ordered, _query, _spread
+from ..store import connect as db_mod
+from ..store.transcript_figures import COVERAGE_DAILY_SQL, TRANSCRIPT_GAPS_SQL
+from .columns import FLOAT, INT, STR, TIME
+from .frames import _cast, _frame, _ordered, _query, _spread
 from .periods import DB, Bound, _check_by, _offset, _opened, _window
 
 USAGE_BY = ("model_id", "task_id", "agent", "session_id")
@@ -96,3 +98,83 @@ def usage(db: DB, *, since: Bound = None, until: Bound = None, by: str | None = 
     raw[measures] = raw[measures].apply(pd.to_numeric).fillna(0)
     spread = _spread(raw, key, measures, window, off)
     return _ordered(spread, key, USAGE_MEASURES, sort_keys, lambda df: df, window.tz, with_period=True)
+
+
+COVERAGE_COLUMNS = {
+    "day": STR, "calls": INT, "calls_both": INT, "calls_bot_only": INT, "calls_transcript_only": INT,
+    "calls_cost_transcript": INT, "coverage": FLOAT, "requests": INT, "tools_transcript_usd": FLOAT,
+    "turns_without_tools_usd": FLOAT, "requests_usd": FLOAT, "cost_bot_usd": FLOAT,
+}
+GAP_COLUMNS = {
+    "kind": STR, "task_id": STR, "source_id": STR, "call_id": INT, "tool_use_id": STR, "tool_name": STR,
+    "started_at": TIME,
+}
+
+
+def transcript_coverage(db: DB, *, since: Bound = None, until: Bound = None) -> pd.DataFrame:
+    """How far Claude Code's transcripts cover the calls, per day (report timezone), and the cost split.
+
+    Parameters
+    ----------
+    db : path or sqlite_utils.Database
+        The analytics database.
+    since, until : date, str, datetime or pandas.Timestamp, optional
+        Window on the days, ``since`` inclusive, ``until`` exclusive (whole days).
+
+    Returns
+    -------
+    pandas.DataFrame
+        - ``day``: the day, ``YYYY-MM-DD``
+        - ``calls``: logical tool calls, count
+        - ``calls_both``: calls seen by both witnesses (bot rows and a transcript tool_use), count
+        - ``calls_bot_only``: calls seen only in the bot's rows, count
+        - ``calls_transcript_only``: calls seen only in the transcripts, count
+        - ``calls_cost_transcript``: calls whose cost comes from their session's transcript, count
+        - ``coverage``: ``calls_cost_transcript / calls``, in [0, 1]; 1 means the day's tool cost is the
+          transcripts' (no floor); NaN without calls
+        - ``requests``: API requests in the transcripts, count
+        - ``tools_transcript_usd``: the calls' shares of their requests' cost, USD
+        - ``turns_without_tools_usd``: the cost of the requests that issued no tool_use, USD
+        - ``requests_usd``: the cost of all requests, USD (= tools + turns without tools, to the cent, on a day
+          whose calls and requests fall on the same day)
+        - ``cost_bot_usd``: the cost of the bot's recorded tokens of calls with no transcript, USD
+
+        One row per day with calls or requests, in day order.
+    """
+    with _opened(db) as database:
+        window = _window(database, since, until)
+        where, params = window.condition(day_col="day", time_col=None)
+        columns, rows = _query(database, COVERAGE_DAILY_SQL.format(where=where), params)
+    df = pd.DataFrame.from_records(rows, columns=columns)
+    df.insert(6, "coverage", df["calls_cost_transcript"] / df["calls"].where(df["calls"] > 0))
+    return _cast(df, COVERAGE_COLUMNS, window.tz)
+
+
+def transcript_gaps(db: DB) -> pd.DataFrame:
+    """Where the two witnesses disagree: the bot tasks with calls whose transcript was never read, and, in
+    sessions both saw, the calls counted from the bot's rows that no tool_use matches and the tool_uses that no
+    bot call matches (an exact check of how the bot's rows were merged into calls).
+
+    Parameters
+    ----------
+    db : path or sqlite_utils.Database
+        The analytics database.
+
+    Returns
+    -------
+    pandas.DataFrame
+        - ``kind``: ``task_without_transcript``, ``bot_call_without_tool_use`` or ``tool_use_without_bot_call``
+        - ``task_id``: the task (NaN for CLI sessions)
+        - ``source_id``: what the bot's rows carry (task id or session UUID); NaN for a task without transcript
+        - ``call_id``: the call (NaN for a task without transcript)
+        - ``tool_use_id``: the transcript's tool_use (``tool_use_without_bot_call`` only)
+        - ``tool_name``: the tool
+        - ``started_at``: the call's start (the task's creation for a task without transcript), aware, report
+          timezone
+
+        Sorted by kind, then time.
+    """
+    with _opened(db) as database:
+        tz = db_mod.report_tz(database)
+        columns, rows = _query(database, TRANSCRIPT_GAPS_SQL, {})
+    return _frame(columns, rows, GAP_COLUMNS, tz)

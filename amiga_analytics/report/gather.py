@@ -107,6 +107,9 @@ def _gather(database: Database, week_arg: str | date | Week | None, daily_limit:
     w = {"since": week.start, "until": week.end}
     by_model = queries.tool_cost(database, by="model_id", **w)
     by_tool = queries.tool_cost(database, by="tool_name", **w)
+    transcripts = _transcript_coverage(database, w)
+    if not transcripts:  # without transcripts the cost split says nothing: the table stays as it was
+        by_model, by_tool = (df.drop(columns=list(WITNESS_COLUMNS)) for df in (by_model, by_tool))
     router_week = queries.router_usage(database, **w)
     errors_tool = queries.error_rates(database, by="tool_name", **w)
     return WeeklyReport(
@@ -121,8 +124,28 @@ def _gather(database: Database, week_arg: str | date | Week | None, daily_limit:
         anomalies=anomalies_table(database, week, hist, cost_per_day, error_per_day),
         data_quality=quality_table(database, by_tool, errors_tool, router_week, by_model, len(in_week)),
         router=router_week, daily_limit=daily_limit, monthly_limit=monthly_limit, limit_sources=limit_sources,
-        notes=notes,
+        notes=notes, transcripts=transcripts,
     )
+
+
+WITNESS_COLUMNS = ("cost_transcript_usd", "cost_bot_usd")
+ANY_TRANSCRIPT_SQL = "SELECT EXISTS (SELECT 1 FROM api_requests)"
+
+
+def _transcript_coverage(database: Database, window: dict) -> dict:
+    """The week's transcript coverage (empty when the database holds no transcripts): days with calls, days
+    whose calls all take their cost from the transcripts, calls seen by each witness, the cost split."""
+    if not database.execute(ANY_TRANSCRIPT_SQL).fetchone()[0]:
+        return {}
+    cov = queries.transcript_coverage(database, **window)
+    days = cov[cov["calls"] > 0]
+    return {
+        "days": int(len(days)), "days_covered": int((days["coverage"] >= 1).sum()),
+        "calls": int(cov["calls"].sum()), "calls_cost_transcript": int(cov["calls_cost_transcript"].sum()),
+        "calls_both": int(cov["calls_both"].sum()), "calls_bot_only": int(cov["calls_bot_only"].sum()),
+        "calls_transcript_only": int(cov["calls_transcript_only"].sum()), "requests": int(cov["requests"].sum()),
+        "turns_without_tools_usd": float(cov["turns_without_tools_usd"].sum()),
+    }
 
 
 def _figures(database: Database, w: Week) -> dict:
@@ -133,14 +156,24 @@ def _figures(database: Database, w: Week) -> dict:
     tasks = queries.task_throughput(database, freq=None, **window).iloc[0]
     router = queries.router_usage(database, **window).iloc[0]
     has_tokens = int(total["calls_with_tokens"]) > 0 or int(router["input_tokens"] + router["output_tokens"]) > 0
+    has_tokens = has_tokens or float(total["cost_transcript_usd"]) > 0
     return {
-        "cost_usd": float(total["cost_usd"] + router["cost_usd"]) if has_tokens else np.nan,
+        # Transcripts: the week's whole transcript cost (turns without tools too), not only the tools' shares.
+        "cost_usd": float(total["cost_usd"] + router["cost_usd"] + _turns_without_tools(database, window))
+        if has_tokens else np.nan,
         "calls": float(total["calls"]),
         "error_rate": float(errors["error_rate"]),
         "tasks_finished": float(tasks["finished"]),
         "success_rate": float(tasks["success_rate"]),
         "median_cycle_s": float(tasks["median_cycle_s"]),
     }
+
+
+def _turns_without_tools(database: Database, window: dict) -> float:
+    """The cost of the transcripts' API requests that issued no tool_use, in the window (0 without transcripts)."""
+    if not database.execute(ANY_TRANSCRIPT_SQL).fetchone()[0]:
+        return 0.0
+    return float(queries.transcript_coverage(database, **window)["turns_without_tools_usd"].sum())
 
 
 def _headline(database: Database, week: Week, days: list[date], in_week: list[date]) -> tuple[pd.DataFrame, list[str]]:
@@ -176,4 +209,11 @@ def _cost_per_day(database: Database, hist: dict) -> pd.DataFrame:
     router_cost = router_daily.set_index("period_start")["cost_usd"].reindex(cost_per_day["period_start"]).fillna(0.0)
     cost_per_day["router_cost_usd"] = router_cost.to_numpy()
     cost_per_day["cost_usd"] = cost_per_day["tool_cost_usd"] + cost_per_day["router_cost_usd"]
+    if database.execute(ANY_TRANSCRIPT_SQL).fetchone()[0]:
+        # The transcripts' requests that issued no tool_use belong to no tool, but to the day's cost.
+        cov = queries.transcript_coverage(database, **hist)
+        turns = pd.Series(cov["turns_without_tools_usd"].to_numpy(), index=pd.to_datetime(cov["day"]).dt.date)
+        days = cost_per_day["period_start"].dt.date
+        cost_per_day["turns_without_tools_usd"] = days.map(turns).fillna(0.0).to_numpy()
+        cost_per_day["cost_usd"] = cost_per_day["cost_usd"] + cost_per_day["turns_without_tools_usd"]
     return cost_per_day

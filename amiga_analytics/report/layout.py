@@ -60,7 +60,7 @@ def _headline(page: _Page) -> Section:
     for key, label, kind, _better in HEADLINE:
         row = head.loc[key]
         value = fmt_kind(kind, row["this_week"])
-        if key == "cost_usd" and not pd.isna(row["this_week"]):
+        if key == "cost_usd" and not pd.isna(row["this_week"]) and not _exact_cost(report):
             value += " (floor)"
         cards.append((label, value, change_text(kind, row), row["verdict"]))
     blocks: list[Block] = [Cards(cards)]
@@ -79,11 +79,7 @@ def _cost(page: _Page) -> Section:
     if pd.isna(cost):
         blocks.append(P("No call recorded any tokens this week, so there is no cost figure (not $0: unknown)."))
     else:
-        blocks.append(P(
-            f"Recorded cost this week: {fmt_usd(cost)} — {fmt_usd(tool_cost)} from tool calls and "
-            f"{fmt_usd(r['cost_usd'])} from {fmt_count(r['assistant_messages'])} web-chat router answers. "
-            f"It is a floor, not the bill: tokens are recorded for only {fmt_pct(_ratio(with_tokens, calls))} of "
-            f"calls (see Data quality)."))
+        blocks.append(P(_cost_text(report, cost, tool_cost, r, _ratio(with_tokens, calls))))
     blocks += chart("cost_per_day.png")
     blocks.append(_budget_block(report))
     cbm = report.cost_by_model
@@ -225,6 +221,40 @@ def _cost_cell(cost: float, calls_with_tokens: int, unpriced: int) -> str:
     return fmt_usd(cost)
 
 
+def _exact_cost(report: WeeklyReport) -> bool:
+    """True when Claude Code's transcripts give the cost of every call of the week (no floor)."""
+    t = report.transcripts
+    return bool(t) and t["calls"] > 0 and t["calls_cost_transcript"] == t["calls"]
+
+
+def _cost_text(report: WeeklyReport, cost: float, tool_cost: float, r: pd.Series, token_share: float) -> str:
+    """The cost paragraph: the bot's floor, or the transcripts' cost and how far they cover the week."""
+    t = report.transcripts
+    if not t:
+        return (f"Recorded cost this week: {fmt_usd(cost)} — {fmt_usd(tool_cost)} from tool calls and "
+                f"{fmt_usd(r['cost_usd'])} from {fmt_count(r['assistant_messages'])} web-chat router answers. "
+                f"It is a floor, not the bill: tokens are recorded for only {fmt_pct(token_share)} of "
+                f"calls (see Data quality).")
+    text = (f"Cost this week: {fmt_usd(cost)} — {fmt_usd(tool_cost)} from tool calls, "
+            f"{fmt_usd(t['turns_without_tools_usd'])} from model turns that called no tool, and "
+            f"{fmt_usd(r['cost_usd'])} from {fmt_count(r['assistant_messages'])} web-chat router answers. "
+            f"Claude Code's session transcripts ({fmt_count(t['requests'])} API requests) give the cost of "
+            f"{fmt_pct(_ratio(t['calls_cost_transcript'], t['calls']))} of the calls and cover "
+            f"{t['days_covered']} of the {t['days']} days with calls")
+    if _exact_cost(report):
+        return text + ": this is the bill, not a floor."
+    return text + ("; for the rest the cost is the bot's recorded tokens, a floor, so the total is a floor too.")
+
+
+def _coverage_text(t: dict) -> str:
+    """The data-quality bullet on the two witnesses."""
+    return (f"Claude Code's transcripts cover {t['days_covered']} of the {t['days']} days with calls: "
+            f"{fmt_count(t['calls_both'])} calls were seen by both the bot and the transcripts, "
+            f"{fmt_count(t['calls_bot_only'])} only in the bot's rows, {fmt_count(t['calls_transcript_only'])} "
+            f"only in the transcripts; {fmt_pct(_ratio(t['calls_cost_transcript'], t['calls']))} of the calls take "
+            f"their cost from the transcripts, the rest from the bot's recorded tokens (a floor).")
+
+
 def _ratio(a: float, b: float) -> float:
     return float(a) / float(b) if b else float("nan")
 
@@ -255,7 +285,8 @@ def _budget_block(report: WeeklyReport) -> P:
                      f"the most expensive day cost {fmt_usd(b['max_daily_usd'])}.")
     else:
         parts.append("No daily limit is set (DAILY_COST_LIMIT or --daily-limit).")
-    parts.append("Recorded cost is a floor, so the real spend reaches a limit sooner than this projection says.")
+    if not _exact_cost(report):
+        parts.append("Recorded cost is a floor, so the real spend reaches a limit sooner than this projection says.")
     return P(" ".join(parts))
 
 
@@ -274,7 +305,9 @@ def _quality(report: WeeklyReport) -> Section:
     recorded, unpriced = int(week["recorded_tokens"]), int(week["unpriced_tokens"])
     unknown, no_model = int(week["calls_unknown_outcome"]), int(week["calls_without_model"])
     items = []
-    if with_tokens:
+    if report.transcripts:
+        items.append(_coverage_text(report.transcripts))
+    elif with_tokens:
         items.append(
             f"Tokens are recorded for only {fmt_pct(_ratio(with_tokens, calls))} of calls ({fmt_count(with_tokens)} of "
             f"{fmt_count(calls)}), {fmt_pct(_ratio(task_tokens, with_tokens))} of them sub-agent (Task) calls. The "

@@ -51,6 +51,7 @@ class WeeklyReport:
     monthly_limit: float | None = None
     limit_sources: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    transcripts: dict = field(default_factory=dict)  # the week's transcript coverage; empty without transcripts
 
     TABLES = (
         "headline", "cost_per_day", "cost_by_model", "cost_by_tool", "budget", "error_rates_by_tool",

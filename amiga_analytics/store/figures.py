@@ -51,7 +51,8 @@ WHERE {FINISHED_TASKS} AND cycle_s IS NOT NULL AND {{where}}"""
 CYCLE_QUANTILES = (("median_cycle_s", 0.5), ("p90_cycle_s", 0.9))
 
 TASK_COST_SQL = """SELECT task_id, status, model_id, agent_type, created_at, cycle_s, calls, input_tokens,
-       output_tokens, cache_write_tokens, cache_read_tokens, cost_usd, unpriced_tokens, description
+       output_tokens, cache_write_tokens, cache_read_tokens, cost_usd, unpriced_tokens, cost_transcript_usd,
+       cost_bot_usd, description
 FROM tasks
 WHERE {where}
 ORDER BY cost_usd DESC, task_id

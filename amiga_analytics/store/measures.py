@@ -10,8 +10,8 @@ can differ between Python and the browser only if the shared definition is wrong
 Group keys: ``tool_daily`` stores ``''`` for a NULL model, agent type or error category (its primary key cannot
 hold NULL); :data:`DAILY_KEYS` and :data:`CALLS_KEYS` read them back as NULL, its own group.
 
->>> COST["cost_usd"].calls, COST["cost_usd"].daily
-('TOTAL(cost_usd)', 'TOTAL(cost_usd)')
+>>> COST["cost_bot_usd"].calls, COST["cost_bot_usd"].daily
+("TOTAL(CASE WHEN cost_witness = 'bot' THEN cost_usd END)", 'TOTAL(cost_bot_usd)')
 >>> OUTCOME["failed"].daily
 "COALESCE(SUM(CASE WHEN outcome = 'failure' THEN calls ELSE 0 END), 0)"
 """
@@ -46,7 +46,12 @@ def _of_outcome(predicate: str) -> Measure:
 
 CALLS = Measure("COUNT(*)", "COALESCE(SUM(calls), 0)")
 
-#: tool_cost: calls, tokens and cost.
+#: A call's cost from the bot's recorded tokens: only where no transcript of its session was read.
+BOT_COST = "CASE WHEN cost_witness = 'bot' THEN cost_usd END"
+BOT_UNPRICED = "CASE WHEN cost_witness = 'bot' THEN unpriced_tokens END"
+
+#: tool_cost: calls, tokens and cost. ``cost_usd`` = ``cost_transcript_usd`` + ``cost_bot_usd``: the transcript's
+#: share of the requests that issued the calls where the session's transcript was read, else the bot's tokens.
 COST: dict[str, Measure] = {
     "calls": CALLS,
     "calls_with_tokens": _count("has_tokens", "calls_with_tokens"),
@@ -54,8 +59,12 @@ COST: dict[str, Measure] = {
     "output_tokens": _count("output_tokens", "output_tokens"),
     "cache_write_tokens": _count("cache_write_tokens", "cache_write_tokens"),
     "cache_read_tokens": _count("cache_read_tokens", "cache_read_tokens"),
-    "cost_usd": _money("cost_usd"),
-    "unpriced_tokens": _count("unpriced_tokens", "unpriced_tokens"),
+    "cost_usd": Measure(f"TOTAL({BOT_COST}) + TOTAL(transcript_cost_usd)", "TOTAL(cost_usd)"),
+    "unpriced_tokens": Measure(
+        f"COALESCE(SUM({BOT_UNPRICED}), 0) + COALESCE(SUM(transcript_unpriced_tokens), 0)",
+        "COALESCE(SUM(unpriced_tokens), 0)"),
+    "cost_transcript_usd": Measure("TOTAL(transcript_cost_usd)", "TOTAL(cost_transcript_usd)"),
+    "cost_bot_usd": Measure(f"TOTAL({BOT_COST})", "TOTAL(cost_bot_usd)"),
 }
 
 #: error_rates: outcomes. ``completed`` = success + failure; ``unknown`` never completed.
@@ -83,6 +92,9 @@ ROLLUP_EXTRA: dict[str, str] = {
     "secrets_masked": "COALESCE(SUM(secrets_masked), 0)",
     "dst_issues": "SUM(COALESCE(time_issue IN ('dst_gap', 'dst_fold'), 0))",
     "missing_task": "SUM(task_id IS NULL AND length(source_id) <> 36)",
+    "calls_both": "COALESCE(SUM(witness = 'both'), 0)",
+    "calls_transcript_only": "COALESCE(SUM(witness = 'transcript'), 0)",
+    "calls_cost_transcript": "COALESCE(SUM(cost_witness = 'transcript'), 0)",
 }
 
 #: The rollup's group keys: tool_calls expression → tool_daily column ('' stands for NULL).

@@ -14,7 +14,7 @@ from __future__ import annotations
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from .transcripts_schema import TRANSCRIPT_TABLES, m004_api_requests
+from .transcripts_schema import TRANSCRIPT_COLUMNS, TRANSCRIPT_TABLES, m004_api_requests, m005_transcript_witness
 
 MIGRATION_SET = "amiga_analytics"
 migrations = Migrations(MIGRATION_SET)
@@ -337,7 +337,10 @@ def m003_price_tiers(db: Database) -> None:
 
 
 migrations()(m004_api_requests)
+migrations()(m005_transcript_witness)
 TABLES.update(TRANSCRIPT_TABLES)
+for _table, _columns in TRANSCRIPT_COLUMNS.items():
+    TABLES[_table]["columns"].update(_columns)
 
 
 def migrate(db: Database) -> None:

@@ -73,6 +73,7 @@ DATABASE_DESCRIPTION = (
 # numbers, in seconds / ms as their names and descriptions say.
 TABLE_OPTIONS: dict[str, dict[str, Any]] = {
     "api_requests": {"sort_desc": "requested_at", "facets": ["model_id", "agent"], "label_column": "model_id"},
+    "tool_uses": {"sort_desc": "use_at", "facets": ["tool_name", "result"], "label_column": "tool_name"},
     "tool_calls": {
         "sort_desc": "started_at",
         "facets": ["tool_name", "outcome", "error_category", "model_id"],

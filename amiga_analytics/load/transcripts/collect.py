@@ -93,8 +93,9 @@ class TranscriptSet:
     def read_file(self, file: TranscriptFile, root_key: str) -> ReadStats:
         """Read what is new in one file."""
         key = f"{root_key}::{file.rel}"
-        if file.kind == NESTED_AGENT and file.agent_id and isinstance((file.meta or {}).get("toolUseId"), str):
-            self.link_agent(file.agent_id, file.meta["toolUseId"], file.session_id)
+        spawned_by = (file.meta or {}).get("toolUseId")
+        if file.kind == NESTED_AGENT and file.agent_id and isinstance(spawned_by, str):
+            self.link_agent(file.agent_id, spawned_by, file.session_id)
         lines, state, stats = read_new_lines(file.path, file.rel, self.files.get(key))
         index = self._index(key)
         for offset, line in lines:

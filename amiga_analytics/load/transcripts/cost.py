@@ -45,7 +45,13 @@ def rates_for(book: PriceBook, model_id: str | None, day: str | None) -> Rates |
     price = book.price(model_id, day) if model_id else None
     if price is None:
         return None
-    return Rates(price.input, price.output, price.cache_write_5m, price.cache_write_1h, price.cache_read)
+    tier = None
+    if price.tier is not None and price.tier_above_input_tokens is not None:
+        t = price.tier
+        tier = Rates(t.input, t.output, t.cache_write_5m, t.cache_write_1h, t.cache_read)
+    return Rates(price.input, price.output, price.cache_write_5m, price.cache_write_1h, price.cache_read,
+                 long_context_threshold=price.tier_above_input_tokens if tier is not None else None,
+                 long_context=tier)
 
 
 def request_cost(rates: Rates | None, request: RequestCopy) -> tuple[float | None, int]:

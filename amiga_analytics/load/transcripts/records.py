@@ -137,7 +137,8 @@ def _context(line: dict, file: TranscriptFile, index: int, offset: int) -> LineC
 
 def _assistant(line: dict, message: dict, ctx: LineContext, sink: Sink) -> None:
     ts = parse_ts(line.get("timestamp"))
-    request_id = line.get("requestId") if isinstance(line.get("requestId"), str) else ""
+    raw_request_id = line.get("requestId")
+    request_id: str = raw_request_id if isinstance(raw_request_id, str) else ""
     message_id = message.get("id") if isinstance(message.get("id"), str) and message.get("id") else None
     model = message.get("model") if isinstance(message.get("model"), str) else None
     if model == SYNTHETIC_MODEL or line.get("isApiErrorMessage") is True:

@@ -129,7 +129,7 @@ def _spawned(found: TranscriptSet) -> dict[str, str]:
 
 
 def tool_use_rows(found: TranscriptSet, *, tasks: TaskIndex = NO_TASKS) -> list[ToolUseRow]:
-    """One row per tool_use id, in time order."""
+    """One row per tool_use id, in time order (the tool_uses of one line in their order on it)."""
     spawned = _spawned(found)
     rows = []
     for use in found.tool_uses.values():
@@ -140,5 +140,6 @@ def tool_use_rows(found: TranscriptSet, *, tasks: TaskIndex = NO_TASKS) -> list[
             None if result is None else result.is_error, NONE if result is None else result.kind,
             spawned.get(use.tool_use_id), use.message_id, use.request_id,
         ))
-    rows.sort(key=lambda r: (r.use_ts is None, r.use_ts or datetime.min, r.tool_use_id))
+    # Stable on ties: the tool_uses of one line (one message) stay in their content order, the order of the calls.
+    rows.sort(key=lambda r: (r.use_ts is None, r.use_ts or datetime.min))
     return rows

@@ -1,0 +1,192 @@
+"""What a sync keeps of the transcripts between runs: the reader's carried-over state (in ``sync_state``, as JSON)
+and the ``tool_uses`` rows; and, for a full rebuild, the transcript rows an earlier sync loaded (files Claude Code
+has since deleted keep what was loaded).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from datetime import datetime
+from typing import Any
+
+from ...store.connect import open_analytics
+from ...timeutil import format_utc, zone
+from ..pricing import PriceBook
+from .collect import TranscriptSet
+from .cost import rates_for, request_cost
+from .join import bot_parameters
+from .reading import FileState
+from .records import RequestCopy
+from .rows import REQUEST_COLUMNS, TaskIndex, ToolUseRow
+
+DIRS_KEY = "transcript_dirs"
+CARRY_KEY = "transcripts"
+
+USE_COLUMNS = ("tool_use_id", "session_id", "task_id", "agent", "tool_name", "parameters", "secrets_masked", "use_at",
+               "result_at", "result", "agent_id", "message_id", "request_id", "model_id")
+UPSERT_USE_SQL = (
+    f"INSERT INTO tool_uses ({', '.join(USE_COLUMNS)}) VALUES ({', '.join(':' + c for c in USE_COLUMNS)})\n"
+    """ON CONFLICT (tool_use_id) DO UPDATE SET
+  result_at = CASE WHEN excluded.result <> 'none' THEN excluded.result_at ELSE tool_uses.result_at END,
+  result = CASE WHEN excluded.result <> 'none' THEN excluded.result ELSE tool_uses.result END,
+  agent_id = COALESCE(excluded.agent_id, tool_uses.agent_id),
+  task_id = COALESCE(excluded.task_id, tool_uses.task_id)"""
+)
+UPDATE_RESULT_SQL = """UPDATE tool_uses SET result_at = :result_at, result = :result
+WHERE tool_use_id = :tool_use_id AND result = 'none'"""
+UPDATE_AGENT_SQL = "UPDATE tool_uses SET agent_id = :agent_id WHERE tool_use_id = :tool_use_id AND agent_id IS NULL"
+FILL_USE_MODEL_SQL = """UPDATE tool_uses SET model_id = (
+    SELECT r.model_id FROM api_requests r WHERE r.message_id = tool_uses.message_id AND r.request_id = tool_uses.request_id)
+WHERE model_id IS NULL AND message_id IS NOT NULL"""
+GROUP_OF_USE_SQL = "SELECT COALESCE(task_id, session_id) FROM tool_uses WHERE tool_use_id = :tool_use_id"
+UNTASKED_SESSIONS_SQL = """SELECT session_id FROM tool_uses WHERE task_id IS NULL AND session_id IS NOT NULL
+UNION SELECT session_id FROM api_requests WHERE task_id IS NULL AND session_id IS NOT NULL"""
+SET_SESSION_TASK_SQL = [
+    "UPDATE tool_uses SET task_id = :task_id WHERE session_id = :session_id AND task_id IS NULL",
+    "UPDATE api_requests SET task_id = :task_id WHERE session_id = :session_id AND task_id IS NULL",
+]
+OLD_REQUESTS_SQL = f"SELECT {', '.join(REQUEST_COLUMNS)} FROM api_requests"
+OLD_USES_SQL = f"SELECT {', '.join(USE_COLUMNS)} FROM tool_uses"
+INSERT_REQUEST_SQL = (f"INSERT OR REPLACE INTO api_requests ({', '.join(REQUEST_COLUMNS)}) "
+                      f"VALUES ({', '.join(':' + c for c in REQUEST_COLUMNS)})")
+INSERT_USE_SQL = f"INSERT OR REPLACE INTO tool_uses ({', '.join(USE_COLUMNS)}) VALUES ({', '.join(':' + c for c in USE_COLUMNS)})"
+
+
+def transcript_call_id(tool_use_id: str) -> int:
+    """The ``call_id`` of a call only the transcripts saw: negative (bot call ids are positive row ids) and the
+    same in every sync, whatever the order of reads.
+
+    >>> transcript_call_id("toolu_x") < 0
+    True
+    """
+    return -int(hashlib.sha256(tool_use_id.encode("utf-8")).hexdigest()[:12], 16) - 1
+
+
+# -- the reader's state in sync_state ----------------------------------------------------------------------------
+
+def _pair(key: tuple) -> list:
+    return list(key)
+
+
+def carry_to_json(found: TranscriptSet) -> dict[str, Any]:
+    """What :meth:`TranscriptSet.carried_over` keeps, as JSON."""
+    return {
+        "files": {k: [s.path, s.size, s.offset, s.fingerprint] for k, s in found.files.items()},
+        "agent_links": [[s, a, t] for (s, a), t in found.agent_links.items()],
+        "session_cwd": dict(found.session_cwd),
+        "task_prompts": [[s, d, ids] for (s, d), ids in found.task_prompts.items()],
+        "agent_prompts": [[s, a, d] for (s, a), d in found.agent_prompts.items()],
+        "file_index": dict(found._file_index),
+    }
+
+
+def carry_from_json(data: dict[str, Any] | None) -> TranscriptSet:
+    """A :class:`TranscriptSet` to continue reading from (an empty one without saved state)."""
+    if not data:
+        return TranscriptSet()
+    return TranscriptSet(
+        files={k: FileState(*v) for k, v in data.get("files", {}).items()},
+        agent_links={(s, a): t for s, a, t in data.get("agent_links", [])},
+        session_cwd=dict(data.get("session_cwd", {})),
+        task_prompts={(s, d): list(ids) for s, d, ids in data.get("task_prompts", [])},
+        agent_prompts={(s, a): d for s, a, d in data.get("agent_prompts", [])},
+        _file_index=dict(data.get("file_index", {})),
+    )
+
+
+# -- tool_uses ---------------------------------------------------------------------------------------------------
+
+def _utc(ts: datetime | None) -> str | None:
+    return None if ts is None else format_utc(ts)
+
+
+def use_record(row: ToolUseRow, model_id: str | None) -> dict[str, Any]:
+    """The ``tool_uses`` row of one tool_use: its input only as the bot would store it, masked."""
+    params, n_masked = bot_parameters(row.input)
+    return {
+        "tool_use_id": row.tool_use_id, "session_id": row.session_id, "task_id": row.task_id, "agent": row.agent,
+        "tool_name": row.tool_name, "parameters": params, "secrets_masked": n_masked, "use_at": _utc(row.use_ts),
+        "result_at": _utc(row.result_ts), "result": row.result, "agent_id": row.agent_id,
+        "message_id": row.message_id, "request_id": row.request_id, "model_id": model_id,
+    }
+
+
+def write_uses(conn: sqlite3.Connection, found: TranscriptSet, uses: list[ToolUseRow]) -> set[str]:
+    """Store this read's tool_uses, the results of tool_uses stored earlier, and late agent links; return the
+    groups (task, else session) they touched."""
+    groups: set[str] = set()
+    records = []
+    for row in uses:
+        copy = found.requests.get((row.message_id or "", row.request_id))
+        records.append(use_record(row, None if copy is None else copy.model_id))
+        groups.add(row.task_id or row.session_id or "")
+    conn.executemany(UPSERT_USE_SQL, records)
+    late = [{"tool_use_id": use_id, "result_at": _utc(result.result_ts), "result": result.kind}
+            for use_id, result in found.results.items() if use_id not in found.tool_uses]
+    for item in late:
+        if conn.execute(UPDATE_RESULT_SQL, item).rowcount:
+            group = conn.execute(GROUP_OF_USE_SQL, item).fetchone()
+            if group is not None:
+                groups.add(group[0])
+    links = [{"tool_use_id": use_id, "agent_id": agent} for (_, agent), use_id in found.spawn_links().items()]
+    conn.executemany(UPDATE_AGENT_SQL, links)
+    conn.execute(FILL_USE_MODEL_SQL)
+    return groups
+
+
+def claim_sessions(conn: sqlite3.Connection, index: TaskIndex, session_cwd: dict[str, str]) -> set[str]:
+    """Give stored rows of sessions without a task the task that now claims them (a task the bot added since);
+    return the groups that changed (old session and new task)."""
+    changed: set[str] = set()
+    for (session_id,) in conn.execute(UNTASKED_SESSIONS_SQL).fetchall():
+        task_id = index.task_for(session_id, session_cwd.get(session_id))
+        if task_id is not None:
+            for sql in SET_SESSION_TASK_SQL:
+                conn.execute(sql, {"task_id": task_id, "session_id": session_id})
+            changed |= {session_id, task_id}
+    return changed
+
+
+# -- a full rebuild keeps what earlier syncs loaded ----------------------------------------------------------------
+
+def _reprice(row: dict[str, Any], book: PriceBook, report_tz: str, index: TaskIndex, cwd: dict[str, str]) -> dict:
+    ts = datetime.fromisoformat(row["requested_at"]) if row["requested_at"] else None
+    copy = RequestCopy(row["message_id"], row["request_id"], row["session_id"], row["agent"], row["model_id"], ts,
+                       row["input_tokens"], row["output_tokens"], row["cache_write_5m_tokens"],
+                       row["cache_write_1h_tokens"], row["cache_read_tokens"], bool(row["fast"]), row["file"],
+                       (0, 0), False)
+    day_utc = None if ts is None else ts.date().isoformat()
+    row["cost_usd"], row["unpriced_tokens"] = request_cost(rates_for(book, copy.model_id, day_utc), copy)
+    row["day"] = None if ts is None else ts.astimezone(zone(report_tz)).date().isoformat()
+    row["task_id"] = row["task_id"] or index.task_for(row["session_id"], cwd.get(row["session_id"] or ""))
+    return row
+
+
+REPRICE_REQUEST_SQL = """UPDATE api_requests SET cost_usd = :cost_usd, unpriced_tokens = :unpriced_tokens
+WHERE message_id = :message_id AND request_id = :request_id"""
+
+
+def reprice_requests(conn: sqlite3.Connection, book: PriceBook, report_tz: str, index: TaskIndex,
+                     cwd: dict[str, str]) -> None:
+    """Recompute every stored request's cost from ``book`` (the price tables changed since the last sync)."""
+    requests = [dict(zip(REQUEST_COLUMNS, r)) for r in conn.execute(OLD_REQUESTS_SQL)]
+    conn.executemany(REPRICE_REQUEST_SQL, [_reprice(r, book, report_tz, index, cwd) for r in requests])
+
+
+def copy_previous(conn: sqlite3.Connection, old_db, book: PriceBook, report_tz: str, index: TaskIndex,
+                  cwd: dict[str, str]) -> None:
+    """Copy the transcript rows of the analytics database being rebuilt into the new one (days, tasks and costs
+    recomputed under this sync's settings and prices)."""
+    old = open_analytics(old_db)
+    try:
+        tables = {r[0] for r in old.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        requests = [dict(zip(REQUEST_COLUMNS, r)) for r in old.execute(OLD_REQUESTS_SQL)] if (
+            "api_requests" in tables) else []
+        uses = [dict(zip(USE_COLUMNS, r)) for r in old.execute(OLD_USES_SQL)] if "tool_uses" in tables else []
+    finally:
+        old.close()
+    conn.executemany(INSERT_REQUEST_SQL, [_reprice(r, book, report_tz, index, cwd) for r in requests])
+    for use in uses:
+        use["task_id"] = use["task_id"] or index.task_for(use["session_id"], cwd.get(use["session_id"] or ""))
+    conn.executemany(INSERT_USE_SQL, uses)

@@ -1,0 +1,104 @@
+"""The transcripts' step of a sync: read what is new below the transcript directories (given now or remembered
+from earlier syncs), store the API requests and tool_uses, and re-join the groups whose calls or transcript rows
+changed (:mod:`.witness`). Without any transcript directory the step does nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from ...bot.snapshot import Snapshot
+from ..pricing import PriceBook
+from .discover import projects_dir
+from .persist import (
+    CARRY_KEY,
+    DIRS_KEY,
+    carry_from_json,
+    carry_to_json,
+    claim_sessions,
+    copy_previous,
+    reprice_requests,
+    write_uses,
+)
+from .rows import REQUEST_COLUMNS, TaskIndex, request_rows, tool_use_rows
+from .store import LINK_AGENT_SQL, UPSERT_REQUEST_SQL
+from .witness import GroupJoiner
+
+TASK_SESSIONS_SQL = "SELECT task_id, {session_uuid}, {workspace} FROM tasks"
+ALL_GROUPS_SQL = """SELECT COALESCE(task_id, source_id) FROM tool_calls
+UNION SELECT COALESCE(task_id, session_id) FROM tool_uses
+UNION SELECT COALESCE(task_id, session_id) FROM api_requests"""
+HAS_TRANSCRIPT_ROWS_SQL = "SELECT EXISTS (SELECT 1 FROM api_requests) OR EXISTS (SELECT 1 FROM tool_uses)"
+
+
+def transcript_dirs(given: Iterable[str | os.PathLike], remembered: Iterable[str]) -> list[str]:
+    """The projects folders to read: those remembered by earlier syncs, then the ones given now (each checked)."""
+    dirs = list(dict.fromkeys(remembered))
+    for root in given:
+        path = str(projects_dir(os.fspath(root)).resolve())
+        if path not in dirs:
+            dirs.append(path)
+    return dirs
+
+
+def task_index(snap: Snapshot) -> TaskIndex:
+    """Which task a session belongs to, from the bot's tasks (session_uuid, the bot's uuid5, the workspace)."""
+    columns = snap.columns("tasks")
+    if "task_id" not in columns:
+        return TaskIndex({}, {})
+    sql = TASK_SESSIONS_SQL.format(session_uuid="session_uuid" if "session_uuid" in columns else "NULL",
+                                   workspace="workspace" if "workspace" in columns else "NULL")
+    rows = [(str(t), s if isinstance(s, str) else None, w if isinstance(w, str) else None)
+            for t, s, w in snap.conn.execute(sql) if t is not None]
+    return TaskIndex.from_tasks(rows)
+
+
+def run_transcripts(conn: sqlite3.Connection, snap: Snapshot, state: dict[str, Any], *, given: list[str],
+                    incremental: bool, previous_db: Path | None, book: PriceBook, report_tz: str,
+                    report_day: Callable[[str], str], link: Callable[[str | None], tuple | None],
+                    bot_groups: set[str], repriced: bool = False) -> GroupJoiner | None:
+    """Read and store the transcripts, and undo the join of every group whose calls or transcript rows changed;
+    returns the joiner, whose :meth:`~.witness.GroupJoiner.join` of ``joiner.groups`` the sync runs once the bot
+    calls' end times are filled (its ``days`` and ``tasks`` are what it touched), or None when no transcript
+    directory is known. ``bot_groups``: the groups whose bot calls this sync wrote or removed; ``repriced``: the
+    price tables changed since the last sync (every stored request is repriced and every group re-joined)."""
+    dirs = transcript_dirs(given, state.get(DIRS_KEY, []))
+    if not dirs:
+        return None
+    index = task_index(snap)
+    found = carry_from_json(state.get(CARRY_KEY))
+    if not incremental and previous_db is not None and previous_db.exists() and state.get(CARRY_KEY):
+        copy_previous(conn, previous_db, book, report_tz, index, found.session_cwd)
+    if incremental and repriced:
+        reprice_requests(conn, book, report_tz, index, found.session_cwd)
+    for root in dirs:
+        if Path(root).is_dir():  # a remembered folder that is gone keeps what was loaded from it
+            found.read(root)
+    requests = request_rows(found, report_tz=report_tz, tasks=index, book=book)
+    # Inside the sync's own transaction (store.write_requests would commit it).
+    conn.executemany(UPSERT_REQUEST_SQL, [{c: r.get(c) for c in REQUEST_COLUMNS} for r in requests])
+    conn.executemany(LINK_AGENT_SQL, [{"session_id": s, "agent": a, "tool_use_id": t}
+                                      for (s, a), t in found.spawn_links().items() if s is not None])
+    groups = write_uses(conn, found, tool_use_rows(found, tasks=index))
+    groups |= {r["task_id"] or r["session_id"] or "" for r in requests}
+    groups |= claim_sessions(conn, index, found.session_cwd)
+    if incremental and not repriced:
+        groups |= bot_groups
+    else:
+        groups = {g for (g,) in conn.execute(ALL_GROUPS_SQL) if g is not None}
+    joiner = GroupJoiner(conn, report_day, link)
+    joiner.groups = sorted(g for g in groups if g)
+    for group in joiner.groups:
+        joiner.restore(group)
+    state[DIRS_KEY] = dirs
+    state[CARRY_KEY] = carry_to_json(found.carried_over())
+    return joiner
+
+
+def check_dirs(given: Iterable[str | os.PathLike]) -> list[str]:
+    """The transcript directories a caller gives, as projects folders; raises ``InputError`` for a missing one
+    before any work starts."""
+    return [str(projects_dir(os.fspath(root)).resolve()) for root in given]
