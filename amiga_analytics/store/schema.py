@@ -54,6 +54,8 @@ TABLES: dict[str, dict] = {
             "time_issue": "NULL, or why started_at is uncertain: 'dst_gap', 'dst_fold' or 'unparseable'.",
             "source_rows": "How many bot tool_usage rows were merged into this call.",
             "last_row_id": "Id of the last bot tool_usage row merged into this call.",
+            "error_template": "For failures: the error text as a template (paths, URLs, hosts, quoted values, ids, tokens and numbers replaced by placeholders, home directories as ~), what top errors group by.",
+            "program": "For Bash calls: the program the command ran (git, pytest, npm, …), from the masked command.",
         },
     },
     "tasks": {
@@ -337,6 +339,16 @@ def m003_price_tiers(db: Database) -> None:
 
 
 migrations()(m004_api_requests)
+
+
+@migrations()
+def m005_error_templates(db: Database) -> None:
+    """Structured fields derived from the masked free text: the error template (what top errors group by) and
+    the Bash command's program. The next sync fills them for the rows loaded before (load/templates.py)."""
+    calls = db["tool_calls"]
+    for column in ("error_template", "program"):
+        if column not in calls.columns_dict:
+            calls.add_column(column, str)
 TABLES.update(TRANSCRIPT_TABLES)
 
 

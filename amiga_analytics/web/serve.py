@@ -56,7 +56,8 @@ SERVE_INDEXES = {
     "serve_tool_calls_error_category": "tool_calls (error_category)",
     "serve_tool_calls_model_id": "tool_calls (model_id)",
     "serve_tool_calls_failures": (
-        "tool_calls (day, error_category, tool_name, started_at, task_id, error) WHERE outcome = 'failure'"
+        "tool_calls (day, tool_name, error_template, error_category, started_at, task_id, error) "
+        "WHERE outcome = 'failure'"
     ),
     "serve_agent_events_at": "agent_events (at)",
     "serve_router_messages_at": "router_messages (at)",
