@@ -23,6 +23,7 @@ import json
 import re
 import sqlite3
 from collections.abc import MutableMapping
+from functools import lru_cache
 from typing import Any
 
 RULES_VERSION = "1"
@@ -50,6 +51,7 @@ _NUMBER = re.compile(r"(?<![A-Za-z_<])\d+(?:[.,:]\d+)*")
 _PYTEST_NODE = re.compile(r"(<path>|<file>)::[\w\[\]<>.:-]+")
 _FRAME = re.compile(r'^\s*File "[^"\n]*", line \d+', re.M)
 _SPACE = re.compile(r"\s+")
+_DIGIT = re.compile(r"\d")
 _ENUM = re.compile(r"^[a-z]+(?:_[a-z]+)+$")
 _PLACEHOLDERS_ONLY = re.compile(r"^(?:~/)?(?:<[a-z*]+>|[\s:/~])*$")
 
@@ -88,20 +90,31 @@ def error_template(text: str | None) -> str | None:
     """
     if text is None:
         return None
+    return _template(text)
+
+
+@lru_cache(maxsize=8192)  # error texts repeat a lot; the rules are a pure function of the text
+def _template(text: str) -> str:
     if _FRAME.search(text):
         text = "<traceback> " + _last_line(text)
     out = _HOME.sub("~", text)
-    out = _URL.sub("<url>", out)
-    out = _UUID.sub("<id>", out)
-    out = _PATH.sub(_path, out)
-    out = _PYTEST_NODE.sub(r"\1::<test>", out)
-    out = _FILE.sub("<file>", out)
-    out = _HOST.sub("<host>", out)
-    out = _QUOTED.sub(_quoted, out)
-    out = _HEX.sub("<id>", out)
-    out = _TOKEN.sub("<token>", out)
-    out = _SHORT_ID.sub("<id>", out)
-    out = _NUMBER.sub("<n>", out)
+    if "://" in out:
+        out = _URL.sub("<url>", out)
+    if "-" in out:
+        out = _UUID.sub("<id>", out)
+    if "/" in out:
+        out = _PATH.sub(_path, out)
+        out = _PYTEST_NODE.sub(r"\1::<test>", out)
+    if "." in out:
+        out = _FILE.sub("<file>", out)
+        out = _HOST.sub("<host>", out)
+    if "'" in out or '"' in out:
+        out = _QUOTED.sub(_quoted, out)
+    if _DIGIT.search(out):
+        out = _HEX.sub("<id>", out)
+        out = _TOKEN.sub("<token>", out)
+        out = _SHORT_ID.sub("<id>", out)
+        out = _NUMBER.sub("<n>", out)
     out = _SPACE.sub(" ", out).strip()
     if len(out) > MAX_TEMPLATE:
         out = out[:MAX_TEMPLATE].rstrip() + "…"
