@@ -460,11 +460,12 @@ ERROR_RATES = [
     md("""
         ## The most frequent errors
 
-        By category and tool, with the latest error text of each group (credentials in error texts are masked by
-        the sync).
+        By tool and error template (the error text with paths, quoted values, ids and numbers replaced, so that the
+        errors of one kind form one group), with the bot's category and each group's share of the failures. The
+        `example_error` column holds the latest (masked) text of each group; it is left out here.
     """),
     code("""
-        aa.top_errors(db, limit=10)
+        aa.top_errors(db, limit=10).drop(columns=["example_error"])
     """),
     md("""
         ## Calls whose outcome is unknown, and why

@@ -537,18 +537,27 @@ def test_cache_savings_equals_truth(sample_analytics, calls):
 
 
 def test_top_errors_equal_truth(sample_analytics, calls):
+    """Groups are (tool, error template, category); summed back over the templates they equal the truth's
+    failures per (category, tool), with the same first and last times."""
     failures = calls[calls["outcome"] == "failure"]
     rows = []
     for (cat, tool), g in failures.groupby(["error_category", "tool_name"], dropna=False):
         rows.append({"error_category": cat, "tool_name": tool, "count": len(g),
                      "first_seen": g["start"].min(), "last_seen": g["start"].max()})
-    want = typed(pd.DataFrame(rows)).sort_values(["count", "error_category", "tool_name"],
-                                                 ascending=[False, True, True], kind="stable").reset_index(drop=True)
+    want = typed(pd.DataFrame(rows)).sort_values(["error_category", "tool_name"]).reset_index(drop=True)
     got = aa.top_errors(sample_analytics, limit=1000)
-    assert_frame_equal(got[["error_category", "tool_name", "count"]], want[["error_category", "tool_name", "count"]])
+    summed = (got.groupby(["error_category", "tool_name"], dropna=False)
+              .agg(count=("count", "sum"), first_seen=("first_seen", "min"), last_seen=("last_seen", "max"))
+              .reset_index().sort_values(["error_category", "tool_name"]).reset_index(drop=True))
+    assert_frame_equal(summed[["error_category", "tool_name", "count"]], want[["error_category", "tool_name", "count"]],
+                       check_dtype=False)
     for col in ("first_seen", "last_seen"):
-        assert ((got[col] - want[col]).abs() < pd.Timedelta(seconds=1)).all()
-    assert got["example_error"].notna().all()
+        assert ((summed[col] - want[col]).abs() < pd.Timedelta(seconds=1)).all()
+    assert got["count"].is_monotonic_decreasing
+    assert got["share"].sum() == pytest.approx(1.0)
+    assert got["share"].tolist() == pytest.approx((got["count"] / len(failures)).tolist())
+    assert got["example_error"].notna().all() and got["error_template"].notna().all()
+    assert not got.duplicated(["tool_name", "error_template", "error_category"]).any()
     assert aa.top_errors(sample_analytics)["count"].tolist() == got["count"].head(20).tolist()
     assert len(aa.top_errors(sample_analytics, limit=3)) == 3
 

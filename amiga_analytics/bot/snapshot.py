@@ -4,17 +4,33 @@ The bot keeps writing (WAL) while we read. :func:`open_snapshot` opens the file 
 file is never written and no write lock is ever taken) and starts one read transaction; in WAL mode that pins
 one consistent snapshot of every table without blocking the bot's writers. Columns are always selected by name,
 and a column an older schema lacks is read as NULL, so a v1 database reads with v14 meaning.
+
+The sync never creates a file in the bot's directory. A connection to a WAL database needs the ``-wal`` and
+``-shm`` files; when the bot is stopped they are gone (its last connection checkpoints and deletes them), and a
+``mode=ro`` open in a directory the sync's user may write would create them, owned by that user, so that the
+bot's next write fails ("attempt to write a readonly database"). So a WAL database whose ``-shm`` or ``-wal``
+is missing is read from a private copy instead (:func:`_private_copy`): while either is missing no connection
+has the database open (every WAL connection holds both for its whole life), so the main file and a leftover
+``-wal`` (a crashed bot's) are at rest; the copy is taken, then checked: if the bot opened the database
+meanwhile (its ``-shm`` appeared, or the files changed size, time or inode), it is taken again, or the live
+files are read in place once both exist. SQLite recovers a leftover ``-wal`` in the copy, as the bot would.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import sqlite3
-from contextlib import contextmanager
+import tempfile
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from ..errors import InputError, NotABotDatabase
 from ..sqlitefile import read_only_connection
 from .check import check_bot_database
+
+COPY_ATTEMPTS = 5
 
 # Every column the sync reads, per bot table, in the order the sync expects them.
 COLUMNS = {
@@ -88,27 +104,90 @@ def is_undecodable_text(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.OperationalError) and "decode" in str(exc)
 
 
+def _is_wal(path: Path) -> bool:
+    """True if ``path`` is a SQLite file in WAL mode (header bytes 18-19 are 2), False otherwise or if unreadable."""
+    try:
+        with path.open("rb") as f:
+            header = f.read(20)
+    except OSError:
+        return False
+    return header[:16] == b"SQLite format 3\x00" and header[18:20] == b"\x02\x02"
+
+
+def _at_rest(path: Path) -> bool:
+    """A WAL database no connection has open: its ``-shm`` or ``-wal`` is missing (a live one has both)."""
+    return _is_wal(path) and not (Path(f"{path}-shm").exists() and Path(f"{path}-wal").exists())
+
+
+def _identity(path: Path) -> tuple:
+    """What changes when anyone writes the database or opens it in WAL mode: size, time and inode of the main
+    file and of the ``-wal``, and whether the ``-shm`` exists."""
+    out: list = []
+    for name in (str(path), f"{path}-wal"):
+        try:
+            st = os.stat(name)
+            out.append((st.st_size, st.st_mtime_ns, st.st_ino))
+        except FileNotFoundError:
+            out.append(None)
+    out.append(Path(f"{path}-shm").exists())
+    return tuple(out)
+
+
+def _private_copy(path: Path, directory: Path) -> Path | None:
+    """A private copy of the at-rest WAL database ``path`` (and its leftover ``-wal``) in ``directory``, or None
+    if the bot opened it meanwhile (then its live files are read in place)."""
+    target = directory / "agentlab.db"
+    for _ in range(COPY_ATTEMPTS):
+        if not _at_rest(path):
+            return None
+        before = _identity(path)
+        shutil.copyfile(path, target)
+        Path(f"{target}-wal").unlink(missing_ok=True)
+        if before[1] is not None:
+            shutil.copyfile(f"{path}-wal", f"{target}-wal")
+        if _identity(path) == before:
+            return target
+    raise InputError(f"{path} kept changing while it was copied (the bot starting and stopping?): run the sync again")
+
+
+def _connect(path: Path, private: bool) -> sqlite3.Connection:
+    if private:  # our own copy: a normal connection, so that SQLite can recover a leftover -wal in it
+        return sqlite3.connect(path, check_same_thread=False)
+    return read_only_connection(path, check_same_thread=False)
+
+
 @contextmanager
 def open_snapshot(path: Path | str, *, lenient_text: bool = False) -> Iterator[Snapshot]:
     """Validate ``path`` as a bot database and hold one consistent read snapshot of it while the block runs.
 
-    Text is decoded by SQLite's fast default; ``lenient_text`` decodes invalid UTF-8 (the bot stores whatever a
-    tool printed) with replacement characters instead, for the rare database that needs it.
+    Nothing is created in the bot's directory (a WAL database at rest is read from a private copy). Text is
+    decoded by SQLite's fast default; ``lenient_text`` decodes invalid UTF-8 (the bot stores whatever a tool
+    printed) with replacement characters instead, for the rare database that needs it.
     """
     path = Path(path)
-    version = check_bot_database(path)
-    conn = read_only_connection(path, check_same_thread=False)
-    conn.isolation_level = None  # we issue BEGIN ourselves
-    if lenient_text:
-        conn.text_factory = _lenient_text
-    try:
-        conn.execute("PRAGMA query_only = 1")
-        conn.execute("BEGIN")
-        # The first read starts the snapshot; everything read until the end of the block sees the same data.
-        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
-        yield Snapshot(conn, path, version)
-    finally:
+    with ExitStack() as stack:
+        readable = path
+        if _at_rest(path):
+            directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="amiga-bot-snapshot-")))
+            readable = _private_copy(path, directory) or path
         try:
-            conn.rollback()
+            version = check_bot_database(readable)
+        except NotABotDatabase as exc:
+            if readable == path:
+                raise
+            raise NotABotDatabase(str(exc).replace(str(readable), str(path))) from None
+        conn = _connect(readable, readable != path)
+        conn.isolation_level = None  # we issue BEGIN ourselves
+        if lenient_text:
+            conn.text_factory = _lenient_text
+        try:
+            conn.execute("PRAGMA query_only = 1")
+            conn.execute("BEGIN")
+            # The first read starts the snapshot; everything read until the end of the block sees the same data.
+            conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+            yield Snapshot(conn, path, version)
         finally:
-            conn.close()
+            try:
+                conn.rollback()
+            finally:
+                conn.close()

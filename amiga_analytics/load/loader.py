@@ -19,7 +19,7 @@ from typing import Any
 from ..bot.snapshot import Snapshot
 from ..store.figures import ROLLUP_SQL
 from ..timeutil import TimeConverter
-from . import quality, reprice
+from . import quality, reprice, templates
 from .merge import Call, CallMerger
 from .progress import MIN_TOTAL, STEP
 from .rows import FINAL_STATUSES, Link, RowBuilder, text_of
@@ -94,6 +94,7 @@ class Loader:
         self.affected_tasks |= repriced.task_ids
         self.repriced = bool(repriced.reason)
         self.load_tool_calls()
+        templates.refresh(self.conn, self.state, incremental=self.incremental)
         if before_rollups is not None:
             before_rollups()
         joiner = self.read_transcripts()

@@ -18,6 +18,7 @@ from .merge import CATEGORY, ERROR, PARAMS, SOURCE, TCR, TCW, TIN, TOOL, TOUT, T
 from .pricing import PriceBook
 from .redact import mask, tool_name_of
 from .salt import user_ref
+from .templates import derived
 
 FINAL_STATUSES = ("completed", "failed", "stopped")
 FILE_TOOLS = {"Read", "Write", "Edit", "MultiEdit", "NotebookEdit"}
@@ -102,6 +103,7 @@ class RowBuilder:
             call.call_id, source_id, task_id, tool, subagent, file_path, started_at, ended_at, duration_ms, day,
             outcome, error, category, *tokens, int(any(t is not None for t in tokens)), model_alias, model_id,
             cost, unpriced, agent_type, params, n_params + n_error, time_issue, call.source_rows, call.rows[-1][0],
+            *derived(tool, error, params),  # error_template, program: from the masked texts
         )
 
     def _end(self, started_at: str | None, end_text: str | None) -> tuple[str | None, float | None]:

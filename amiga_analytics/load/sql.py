@@ -13,6 +13,7 @@ TOOL_CALL_COLUMNS = (
     "duration_ms", "day", "outcome", "error", "error_category", "input_tokens", "output_tokens",
     "cache_write_tokens", "cache_read_tokens", "has_tokens", "model_alias", "model_id", "cost_usd",
     "unpriced_tokens", "agent_type", "parameters", "secrets_masked", "time_issue", "source_rows", "last_row_id",
+    "error_template", "program",  # m005 (load/templates.py)
 )
 INSERT_TOOL_CALL_SQL = "INSERT OR REPLACE INTO tool_calls ({}) VALUES ({})".format(
     ", ".join(TOOL_CALL_COLUMNS), ", ".join("?" * len(TOOL_CALL_COLUMNS))

@@ -26,7 +26,11 @@ def _calls_frame(db: DB, since: Bound, until: Bound, sql: str, spec: dict[str, s
 
 
 def top_errors(db: DB, *, since: Bound = None, until: Bound = None, limit: int | None = DEFAULT_LIMIT) -> pd.DataFrame:
-    """The most frequent failures, by error category and tool.
+    """The most frequent failures, by tool and error template.
+
+    The template (``tool_calls.error_template``, computed at sync time from the masked error text) replaces
+    paths, URLs, hosts, quoted values, ids, tokens and numbers by placeholders, so the errors of one kind form
+    one group whatever file, task or count they name; it also splits the bot's catch-all ``unknown_error``.
 
     Parameters
     ----------
@@ -40,20 +44,22 @@ def top_errors(db: DB, *, since: Bound = None, until: Bound = None, limit: int |
     Returns
     -------
     pandas.DataFrame
-        - ``error_category``: the bot's category; NaN when it wrote none
         - ``tool_name``: the tool
+        - ``error_template``: the error text's template; NaN for failures with no error text
+        - ``error_category``: the bot's category of these failures; NaN when it wrote none
         - ``count``: failed calls, count
-        - ``example_error``: the latest error text of the group (secrets already masked); NaN if none was written
+        - ``share``: their part of all failed calls in the window, fraction (0..1)
+        - ``example_error``: the group's latest error text (secrets masked); NaN if none was written
         - ``first_seen``, ``last_seen``: start of the first and the last failed call, aware, report timezone
 
-        Sorted by ``count`` descending, then category and tool.
+        Sorted by ``count`` descending, then tool and template.
 
     Examples
     --------
     >>> db = analytics_db
     >>> df = top_errors(db, limit=5)
     >>> list(df.columns)
-    ['error_category', 'tool_name', 'count', 'example_error', 'first_seen', 'last_seen']
+    ['tool_name', 'error_template', 'error_category', 'count', 'share', 'example_error', 'first_seen', 'last_seen']
     >>> bool((df["first_seen"] <= df["last_seen"]).all())
     True
     """

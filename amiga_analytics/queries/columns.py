@@ -30,8 +30,8 @@ CACHE_SAVINGS_MEASURES = {
     "cost_with_cache_usd": FLOAT, "savings_usd": FLOAT,
 }
 TOP_ERRORS_COLUMNS = {
-    "error_category": STR, "tool_name": STR, "count": INT, "example_error": STR, "first_seen": TIME,
-    "last_seen": TIME,
+    "tool_name": STR, "error_template": STR, "error_category": STR, "count": INT, "share": FLOAT,
+    "example_error": STR, "first_seen": TIME, "last_seen": TIME,
 }
 SUBAGENT_COLUMNS = {
     "subagent_type": STR, "calls": INT, "failed": INT, "unknown": INT, "input_tokens": INT, "output_tokens": INT,

@@ -118,7 +118,7 @@ def _gather(database: Database, week_arg: str | date | Week | None, daily_limit:
         cost_by_tool=by_tool, budget=budget_table(cost_per_day, week, daily_limit, monthly_limit),
         error_rates_by_tool=errors_tool,
         error_rates_by_category=errors_by_category(queries.error_rates(database, by="error_category", **w)),
-        error_rate_per_day=error_per_day, top_errors=queries.top_errors(database, limit=10, **w),
+        error_rate_per_day=error_per_day, top_errors=top_errors_table(database, w),
         throughput_per_day=queries.task_throughput(database, freq="D", **w),
         cycle_times=finished_cycles(database, week), subagents=queries.subagent_usage(database, **w),
         anomalies=anomalies_table(database, week, hist, cost_per_day, error_per_day),
@@ -217,3 +217,9 @@ def _cost_per_day(database: Database, hist: dict) -> pd.DataFrame:
         cost_per_day["turns_without_tools_usd"] = days.map(turns).fillna(0.0).to_numpy()
         cost_per_day["cost_usd"] = cost_per_day["cost_usd"] + cost_per_day["turns_without_tools_usd"]
     return cost_per_day
+
+
+def top_errors_table(database, window: dict) -> pd.DataFrame:
+    """The week's top errors as the report publishes them: structured fields only (tool, template, category,
+    counts), without the free error text (``example_error``), which stays in the database and its view."""
+    return queries.top_errors(database, limit=10, **window).drop(columns=["example_error"])

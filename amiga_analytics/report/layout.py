@@ -139,11 +139,12 @@ def _errors(page: _Page) -> Section:
                             caption="Failures by the bot's error category"))
     top = report.top_errors
     if len(top):
-        rows = [[name_or(t.error_category, "(none)"), name_or(t.tool_name, "(none)"), fmt_count(t.count),
-                 clip(t.example_error, 90) or "(no text)", short_day(t.last_seen.date())]
+        rows = [[name_or(t.tool_name, "(none)"), clip(t.error_template, 90) or "(no text)",
+                 name_or(t.error_category, "(none)"), fmt_count(t.count), fmt_pct(t.share),
+                 short_day(t.last_seen.date())]
                 for t in top.itertuples(index=False)]
-        blocks.append(Table(["category", "tool", "failed", "latest error text (secrets masked)", "last seen"], rows,
-                            "nnrln", caption="Top errors"))
+        blocks.append(Table(["tool", "error template", "category", "failed", "share", "last seen"], rows,
+                            "nlnrrn", caption="Top errors (by tool and error template)"))
     return Section("Errors", "errors", blocks)
 
 

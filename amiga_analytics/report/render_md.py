@@ -18,7 +18,8 @@ __all__ = ["markdown"]
 
 
 def _md_escape(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    # "<" escaped: an error template's placeholders (<n>, <path>) would read as HTML tags
+    return str(text).replace("|", "\\|").replace("<", "\\<").replace("\n", " ")
 
 
 def _body(sections: list[Section]) -> list[str]:

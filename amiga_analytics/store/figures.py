@@ -58,26 +58,33 @@ WHERE {where}
 ORDER BY cost_usd DESC, task_id
 LIMIT {limit}"""
 
+# Failures grouped by tool and error template (load/templates.py: computed at sync time from the masked error
+# text). The bot's category is a key as well, so that a group never mixes two categories (it is a substring test
+# on the same text, so a template almost always has one). example_error is the group's latest text, masked.
 TOP_ERRORS_SQL = """WITH failures AS (
-  SELECT NULLIF(error_category, '') AS error_category, tool_name, started_at, error, task_id
+  SELECT tool_name, error_template, NULLIF(error_category, '') AS error_category, started_at, error, task_id
   FROM tool_calls
   WHERE outcome = 'failure' AND {where}
 ), groups AS (
-  SELECT error_category, tool_name, COUNT(*) AS count, COUNT(DISTINCT task_id) AS tasks,
+  SELECT tool_name, error_template, error_category, COUNT(*) AS count, COUNT(DISTINCT task_id) AS tasks,
          MIN(started_at) AS first_seen, MAX(started_at) AS last_seen
   FROM failures
-  GROUP BY error_category, tool_name
+  GROUP BY tool_name, error_template, error_category
 ), latest AS (
   -- SQLite: with a single MAX(), the bare column comes from the row that holds the maximum
-  SELECT error_category, tool_name, MAX(started_at) AS at, error
+  SELECT tool_name, error_template, error_category, MAX(started_at) AS at, error
   FROM failures
   WHERE error IS NOT NULL
-  GROUP BY error_category, tool_name
+  GROUP BY tool_name, error_template, error_category
 )
-SELECT g.error_category, g.tool_name, g.count, latest.error AS example_error, g.first_seen, g.last_seen, g.tasks
+SELECT g.tool_name, g.error_template, g.error_category, g.count,
+       CAST(g.count AS REAL) / (SELECT COUNT(*) FROM failures) AS share,
+       latest.error AS example_error, g.first_seen, g.last_seen, g.tasks
 FROM groups g
-LEFT JOIN latest ON latest.error_category IS g.error_category AND latest.tool_name IS g.tool_name
-ORDER BY g.count DESC, g.error_category IS NULL, g.error_category, g.tool_name
+LEFT JOIN latest ON latest.tool_name IS g.tool_name AND latest.error_template IS g.error_template
+  AND latest.error_category IS g.error_category
+ORDER BY g.count DESC, g.tool_name, g.error_template IS NULL, g.error_template, g.error_category IS NULL,
+         g.error_category
 LIMIT {limit}"""
 
 LATENCY_SQL = """WITH counts AS (

@@ -54,6 +54,8 @@ TABLES: dict[str, dict] = {
             "time_issue": "NULL, or why started_at is uncertain: 'dst_gap', 'dst_fold' or 'unparseable'.",
             "source_rows": "How many bot tool_usage rows were merged into this call.",
             "last_row_id": "Id of the last bot tool_usage row merged into this call.",
+            "error_template": "For failures: the error text as a template (paths, URLs, hosts, quoted values, ids, tokens and numbers replaced by placeholders, home directories as ~), what top errors group by.",
+            "program": "For Bash calls: the program the command ran (git, pytest, npm, …), from the masked command.",
         },
     },
     "tasks": {
@@ -338,9 +340,24 @@ def m003_price_tiers(db: Database) -> None:
 
 migrations()(m004_api_requests)
 migrations()(m005_transcript_witness)
+
+
+@migrations()
+def m006_error_templates(db: Database) -> None:
+    """Structured fields derived from the masked free text: the error template (what top errors group by) and
+    the Bash command's program. The next sync fills them for the rows loaded before (load/templates.py)."""
+    calls = db["tool_calls"]
+    for column in ("error_template", "program"):
+        if column not in calls.columns_dict:
+            calls.add_column(column, str)
+
+
 TABLES.update(TRANSCRIPT_TABLES)
 for _table, _columns in TRANSCRIPT_COLUMNS.items():
     TABLES[_table]["columns"].update(_columns)
+# m006's columns come after m005's in the table, so their descriptions do too
+for _column in ("error_template", "program"):
+    TABLES["tool_calls"]["columns"][_column] = TABLES["tool_calls"]["columns"].pop(_column)
 
 
 def migrate(db: Database) -> None:

@@ -195,9 +195,10 @@ QUERIES: dict[str, dict[str, Any]] = {
     },
     "top_errors": {
         "title": "Top errors",
-        "description": "The 50 most frequent failures over the period by error category and tool, with the "
-        "latest error text (secrets masked), when they were first and last seen (UTC) and how many tasks they "
-        "hit. = top_errors(limit=50).",
+        "description": "The 50 most frequent failures over the period by tool and error template (the error "
+        "text with paths, URLs, quoted values, ids, tokens and numbers replaced), with the bot's category, the "
+        "group's share of all failures, its latest error text (secrets masked), when it was first and last seen "
+        "(UTC) and how many tasks it hit. = top_errors(limit=50).",
         "sql": figures.TOP_ERRORS_SQL.format(where=period("day"), limit=TOP_N),
     },
     "most_expensive_tasks": {

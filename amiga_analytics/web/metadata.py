@@ -76,14 +76,14 @@ TABLE_OPTIONS: dict[str, dict[str, Any]] = {
     "tool_uses": {"sort_desc": "use_at", "facets": ["tool_name", "result"], "label_column": "tool_name"},
     "tool_calls": {
         "sort_desc": "started_at",
-        "facets": ["tool_name", "outcome", "error_category", "model_id"],
+        "facets": ["tool_name", "outcome", "error_category", "program", "model_id"],
         "label_column": "tool_name",
         "units": {"duration_ms": "ms"},
     },
     "tasks": {
         "sort_desc": "created_at",
         "facets": ["status", "agent_type", "model_id"],
-        "label_column": "description",
+        "label_column": "task_id",
     },
     "agent_events": {"sort_desc": "at", "label_column": "status"},
     "router_messages": {"sort_desc": "at", "facets": ["role", "input_method"], "label_column": "role"},
@@ -101,6 +101,10 @@ TABLE_OPTIONS: dict[str, dict[str, Any]] = {
 # Internal tables are hidden from the index *and* refused (``allow: false``): watermarks and migration
 # bookkeeping, which nobody browsing needs.
 INTERNAL_OPTIONS: dict[str, Any] = {"hidden": True, "allow": False}
+
+# SQLite's own tables (ANALYZE statistics, AUTOINCREMENT counters), refused too when a file has them: they are no
+# part of the analytics schema. `serve` also refuses any other table of its file that TABLES does not describe.
+SQLITE_INTERNAL_TABLES = ("sqlite_stat1", "sqlite_stat4", "sqlite_sequence")
 
 def described_tables() -> dict[str, dict[str, Any]]:
     """Every table with its description and column descriptions: analytics_schema.TABLES."""
@@ -137,7 +141,10 @@ def build_metadata(database: str = DATABASE) -> dict[str, Any]:
     meta["databases"] = {
         database: {
             "description": DATABASE_DESCRIPTION,
-            "tables": {name: _table_metadata(name, spec) for name, spec in described_tables().items()},
+            "tables": {
+                **{name: _table_metadata(name, spec) for name, spec in described_tables().items()},
+                **{name: dict(INTERNAL_OPTIONS) for name in SQLITE_INTERNAL_TABLES},
+            },
             "queries": {name: _query_metadata(name, spec) for name, spec in QUERIES.items()},
         }
     }

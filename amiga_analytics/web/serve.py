@@ -22,6 +22,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from . import guard
 from . import metadata as metadata_mod
 from ..sqlitefile import read_only_connection
 from ..store.connect import open_analytics
@@ -35,9 +36,11 @@ SETTINGS: dict[str, Any] = {
     "allow_csv_stream": True,  # CSV of a filtered table; the same rows the pages show
     "default_page_size": 50,
     "max_returned_rows": 1000,
-    # Generous limits: a count or facet over a million calls takes well under a second; nothing should time out.
-    "sql_time_limit_ms": 10_000,
-    "facet_time_limit_ms": 10_000,
+    # A page's query, count or facet over a million calls takes well under these limits on the served copy
+    # (its indexes); bounded, so that a few requests cannot hold every SQL thread for long (the guard also allows
+    # at most guard.MAX_FACETS requested facets per page).
+    "sql_time_limit_ms": 1_000,
+    "facet_time_limit_ms": 500,
     # Suggested facets try every column of the table on every page view: off (facets are configured per table,
     # and any column can still be faceted from its column menu).
     "suggest_facets": False,
@@ -55,8 +58,10 @@ SERVE_INDEXES = {
     "serve_tool_calls_outcome": "tool_calls (outcome)",
     "serve_tool_calls_error_category": "tool_calls (error_category)",
     "serve_tool_calls_model_id": "tool_calls (model_id)",
+    "serve_tool_calls_program": "tool_calls (program)",
     "serve_tool_calls_failures": (
-        "tool_calls (day, error_category, tool_name, started_at, task_id, error) WHERE outcome = 'failure'"
+        "tool_calls (day, tool_name, error_template, error_category, started_at, task_id, error) "
+        "WHERE outcome = 'failure'"
     ),
     "serve_agent_events_at": "agent_events (at)",
     "serve_router_messages_at": "router_messages (at)",
@@ -111,8 +116,9 @@ def inspect(path: Path, name: str) -> dict[str, Any]:
 
 
 def _register_read_only_plugin() -> None:
-    """An in-process plugin: on the instances :func:`build_datasette` makes, every method but GET, HEAD and
-    OPTIONS gets 405. Other Datasette instances in the same process are left alone."""
+    """An in-process plugin: on the instances :func:`build_datasette` makes, every request passes the guard
+    (:mod:`.guard`: GET only, no ``/-/databases`` or ``/-/threads``, bounded facets, free text on purpose).
+    Other Datasette instances in the same process are left alone."""
     from datasette import hookimpl
     from datasette.plugins import pm
 
@@ -126,22 +132,23 @@ def _register_read_only_plugin() -> None:
         def asgi_wrapper(self, datasette):
             if not getattr(datasette, "amiga_read_only", False):
                 return None
-
-            def wrap(app):
-                async def read_only(scope, receive, send):
-                    if scope["type"] == "http" and scope["method"] not in ("GET", "HEAD", "OPTIONS"):
-                        await send({"type": "http.response.start", "status": 405,
-                                    "headers": [(b"content-type", b"text/plain; charset=utf-8"),
-                                                (b"allow", b"GET, HEAD, OPTIONS")]})
-                        await send({"type": "http.response.body", "body": b"Read-only: GET requests only.\n"})
-                        return
-                    await app(scope, receive, send)
-
-                return read_only
-
-            return wrap
+            return guard.guard
 
     pm.register(ReadOnly(), name=PLUGIN_NAME)
+
+
+def _refuse_undescribed_tables(meta: dict[str, Any], name: str, path: Path) -> dict[str, Any]:
+    """Every table of the served file that the metadata does not describe (``sqlite_stat1`` of the ANALYZE,
+    any other) is hidden and refused like the internal tables."""
+    tables = meta["databases"][name]["tables"]
+    conn = read_only_connection(path)
+    try:
+        names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")]
+    finally:
+        conn.close()
+    for table in names:
+        tables.setdefault(table, dict(metadata_mod.INTERNAL_OPTIONS))
+    return meta
 
 
 def build_datasette(analytics_db, *, settings: dict[str, Any] | None = None):
@@ -172,7 +179,7 @@ def build_datasette(analytics_db, *, settings: dict[str, Any] | None = None):
     _register_read_only_plugin()
     ds = ReadOnlyDatasette(
         immutables=[str(path)],
-        metadata=metadata_mod.build_metadata(name),
+        metadata=_refuse_undescribed_tables(metadata_mod.build_metadata(name), name, path),
         settings={**SETTINGS, **(settings or {})},
         inspect_data=inspect_data,
     )
