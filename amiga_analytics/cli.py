@@ -114,7 +114,9 @@ def migrate(bot_db: Path, dry_run: bool) -> None:
 @cli.command()
 @click.argument("bot_db", type=click.Path(path_type=Path))
 @click.argument("analytics_db", type=click.Path(path_type=Path))
-@click.option("--source-tz", default=None, help="IANA zone of the bot host's clock (default: this machine's).")
+@click.option("--source-tz", default=None,
+              help="IANA zone of the bot host's clock (default: the previous sync's, else this machine's, with a "
+                   "warning).")
 @click.option("--report-tz", default=None, help="IANA zone for days and weeks (default: the source zone).")
 @click.option("--prices", type=click.Path(path_type=Path), default=None,
               help="CSV of model prices that overrides/extends the default table (see `prices`).")
@@ -124,7 +126,7 @@ def migrate(bot_db: Path, dry_run: bool) -> None:
               help="Model alias or id for calls with no task (interactive CLI sessions); default: unpriced.")
 @click.option("--keep-message-content", is_flag=True, help="Copy router message texts (masked); default: dropped.")
 @click.option("--full", is_flag=True, help="Rebuild from scratch instead of loading only what changed.")
-@click.option("--quiet", is_flag=True, help="Print nothing but errors.")
+@click.option("--quiet", is_flag=True, help="Print nothing but errors (no progress, no summary).")
 @friendly_errors
 def sync(bot_db: Path, analytics_db: Path, source_tz, report_tz, prices, aliases, default_model,
          keep_message_content, full, quiet) -> None:
@@ -134,14 +136,17 @@ def sync(bot_db: Path, analytics_db: Path, source_tz, report_tz, prices, aliases
     Example:
         amiga-analytics sync data/agentlab.db analytics.db --source-tz Europe/Madrid
     """
+    from .load.progress import LineProgress
     from .load.sync import sync as run_sync
 
-    progress = _progress_bar() if (not quiet) and sys.stderr.isatty() else None
+    progress = None if quiet else _progress_bar() if sys.stderr.isatty() else LineProgress()
     result = run_sync(bot_db, analytics_db, source_tz=source_tz, report_tz=report_tz, full=full,
                       prices=prices, aliases=aliases, default_model=default_model,
                       keep_message_content=keep_message_content, progress=progress)
     if not quiet:
         click.echo(result.summary())
+        if result.zone_warning:
+            click.echo(result.zone_warning, err=True)
 
 
 def _progress_bar() -> Callable[[str, int, int], None]:

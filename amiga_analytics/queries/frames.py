@@ -84,7 +84,7 @@ def _spread(per_day: pd.DataFrame, key: str | None, measures: list[str], window:
 def _ordered(df: pd.DataFrame, key: str | None, measures_spec: dict, sort_keys: list[tuple[str, bool]],
              add_derived: Callable[[pd.DataFrame], pd.DataFrame], tz: str, with_period: bool) -> pd.DataFrame:
     """Derived columns, documented order and dtypes; groups ordered by their totals (in every period alike)."""
-    df = add_derived(df)
+    df = unpriced_as_missing(add_derived(df))
     spec = ({"period_start": TIME} if with_period else {}) | ({key: STR} if key else {}) | measures_spec
     df = _cast(df, spec, tz)
     if key is None:
@@ -97,6 +97,18 @@ def _ordered(df: pd.DataFrame, key: str | None, measures_spec: dict, sort_keys: 
     rank = {(k if isinstance(k, str) else _NULL_KEY): i for i, k in enumerate(order)}
     df["_rank"] = df[key].map(lambda k: rank[k if isinstance(k, str) else _NULL_KEY])
     return _sort(df, [("period_start", True), ("_rank", True)]).drop(columns=["_rank"])
+
+
+def unpriced_as_missing(df: pd.DataFrame) -> pd.DataFrame:
+    """``cost_usd`` NaN (not $0) in the rows none of whose tokens is priced: the token columns (``*_tokens``
+    but ``unpriced_tokens``) add up to no more than ``unpriced_tokens``. Frames without these columns pass."""
+    tokens = [c for c in df.columns if c.endswith("_tokens") and c != "unpriced_tokens"]
+    if "cost_usd" not in df.columns or "unpriced_tokens" not in df.columns or not tokens:
+        return df
+    priced = df[tokens].apply(pd.to_numeric).fillna(0).sum(axis=1) - pd.to_numeric(df["unpriced_tokens"]).fillna(0)
+    df = df.copy()
+    df["cost_usd"] = pd.to_numeric(df["cost_usd"]).astype("float64").where(priced > 0)
+    return df
 
 
 def _rate(numerator: pd.Series, denominator: pd.Series) -> pd.Series:

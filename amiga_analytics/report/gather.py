@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from .. import queries
 from ..errors import NoDataError
 from ..store import connect as db_mod
 from ..timeutil import zone
+from .actions import actions_table, datasette_base
 from .budget import budget_table, cost_limit
 from .fmt import day_text
 from .model import WeeklyReport
@@ -24,16 +26,18 @@ from .weeks import Week, parse_week
 __all__ = ["weekly_report"]
 
 LAST_SYNC_SQL = "SELECT MAX(started_at) FROM syncs"
+BOT_DB_SQL = "SELECT value FROM sync_state WHERE key = 'bot_db'"
 
 
 def weekly_report(db: str | Path | Database, *, week: str | date | Week | None = None,
-                  daily_limit: float | None = None,
-                  monthly_limit: float | None = None) -> WeeklyReport:
+                  daily_limit: float | None = None, monthly_limit: float | None = None,
+                  datasette_url: str | None = None) -> WeeklyReport:
     """The weekly report of an analytics database, as DataFrames.
 
     ``db``: a path or an open ``Database``. ``week``: "2025-W42" (or a date in the week); default: the last
     complete ISO week (report timezone) that has data. ``daily_limit`` / ``monthly_limit``: the bot's cost
-    limits in USD, default ``$DAILY_COST_LIMIT`` / ``$MONTHLY_COST_LIMIT`` when set.
+    limits in USD, default ``$DAILY_COST_LIMIT`` / ``$MONTHLY_COST_LIMIT`` when set. ``datasette_url``: where the
+    "What to do this week" links point (default ``$AMIGA_ANALYTICS_DATASETTE_URL``, else what ``serve`` uses).
 
     Raises ``NotAnAnalyticsDatabase`` for a missing or foreign file and ``NoDataError`` when the week has no
     tool calls and no tasks (the report never shows zeros that are not facts).
@@ -44,10 +48,29 @@ def weekly_report(db: str | Path | Database, *, week: str | date | Week | None =
     database = db_mod.connect(db)
     try:
         name = Path(db).name if opened else _db_name(database)
-        return _gather(database, week, daily, monthly, {"daily": daily_src, "monthly": monthly_src}, name)
+        report = _gather(database, week, daily, monthly, {"daily": daily_src, "monthly": monthly_src}, name)
+        return _with_actions(database, report, datasette_base(datasette_url))
     finally:
         if opened:
             database.conn.close()
+
+
+def _with_actions(database: Database, report: WeeklyReport, base: str) -> WeeklyReport:
+    """The report with its "What to do this week" table and the bot database's name (from the last sync)."""
+    start, end = report.start, report.end
+    w = {"since": start, "until": end}
+    prev = Week.containing(start).previous()
+    frames = {
+        "start": start, "end": end, "headline": report.headline, "budget": report.budget,
+        "anomalies": report.anomalies, "top_errors": report.top_errors,
+        "errors_total": int(report.error_rates_by_tool["failed"].sum()), "tasks": queries.task_cost(database, **w),
+        "cost_by_tool": report.cost_by_tool, "finished": report.cycle_times,
+        "finished_before": finished_cycles(database, prev),
+    }
+    report.actions = actions_table(frames, base=base)
+    row = database.execute(BOT_DB_SQL).fetchone()
+    report.bot_db = json.loads(row[0]) if row and row[0] else ""
+    return report
 
 
 def _db_name(database: Database) -> str:
@@ -126,21 +149,32 @@ def _gather(database: Database, week_arg: str | date | Week | None, daily_limit:
 
 
 def _figures(database: Database, w: Week) -> dict:
-    """The headline figures of one week, by :data:`~amiga_analytics.report.stats.HEADLINE` key."""
+    """The headline figures of one week, by :data:`~amiga_analytics.report.stats.HEADLINE` key, and what their
+    noise tests need (:data:`~amiga_analytics.report.stats.EVIDENCE`)."""
     window = {"since": w.start, "until": w.end}
     total = queries.tool_cost(database, by=None, **window).iloc[0]
     errors = queries.error_rates(database, by=None, **window).iloc[0]
     tasks = queries.task_throughput(database, freq=None, **window).iloc[0]
     router = queries.router_usage(database, **window).iloc[0]
     has_tokens = int(total["calls_with_tokens"]) > 0 or int(router["input_tokens"] + router["output_tokens"]) > 0
+    daily = _cost_per_day(database, window)
     return {
-        "cost_usd": float(total["cost_usd"] + router["cost_usd"]) if has_tokens else np.nan,
+        "cost_usd": _usd(total["cost_usd"]) + float(router["cost_usd"]) if has_tokens else np.nan,
         "calls": float(total["calls"]),
         "error_rate": float(errors["error_rate"]),
         "tasks_finished": float(tasks["finished"]),
         "success_rate": float(tasks["success_rate"]),
         "median_cycle_s": float(tasks["median_cycle_s"]),
+        "failed": float(errors["failed"]), "completed": float(errors["completed"]),
+        "tasks_completed": float(tasks["completed"]), "tasks_failed": float(tasks["failed"]),
+        "daily_cost": [float(c) for c in daily["cost_usd"].fillna(0.0)],
+        "cycle_s": [float(c) for c in finished_cycles(database, w)["cycle_s"]],
     }
+
+
+def _usd(value: object) -> float:
+    """A cost that may be missing (no priced token) as a number to add (0.0 for missing)."""
+    return 0.0 if value is None or pd.isna(value) else float(value)
 
 
 def _headline(database: Database, week: Week, days: list[date], in_week: list[date]) -> tuple[pd.DataFrame, list[str]]:
@@ -175,5 +209,5 @@ def _cost_per_day(database: Database, hist: dict) -> pd.DataFrame:
     cost_per_day = cost_per_day.rename(columns={"cost_usd": "tool_cost_usd"})
     router_cost = router_daily.set_index("period_start")["cost_usd"].reindex(cost_per_day["period_start"]).fillna(0.0)
     cost_per_day["router_cost_usd"] = router_cost.to_numpy()
-    cost_per_day["cost_usd"] = cost_per_day["tool_cost_usd"] + cost_per_day["router_cost_usd"]
+    cost_per_day["cost_usd"] = cost_per_day["tool_cost_usd"].fillna(0.0) + cost_per_day["router_cost_usd"]
     return cost_per_day

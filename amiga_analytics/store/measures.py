@@ -10,8 +10,11 @@ can differ between Python and the browser only if the shared definition is wrong
 Group keys: ``tool_daily`` stores ``''`` for a NULL model, agent type or error category (its primary key cannot
 hold NULL); :data:`DAILY_KEYS` and :data:`CALLS_KEYS` read them back as NULL, its own group.
 
->>> COST["cost_usd"].calls, COST["cost_usd"].daily
-('TOTAL(cost_usd)', 'TOTAL(cost_usd)')
+Unpriced is never $0: ``cost_usd`` is NULL for a group none of whose tokens is priced (no token recorded, or
+every token unpriced: no model, an unknown model), and the sum of the priced calls otherwise.
+
+>>> COST["cost_usd"].daily.startswith("CASE WHEN COALESCE(SUM(input_tokens), 0) + ")
+True
 >>> OUTCOME["failed"].daily
 "COALESCE(SUM(CASE WHEN outcome = 'failure' THEN calls ELSE 0 END), 0)"
 """
@@ -34,9 +37,18 @@ def _count(column_expr: str, rollup_column: str) -> Measure:
     return Measure(f"COALESCE(SUM({column_expr}), 0)", f"COALESCE(SUM({rollup_column}), 0)")
 
 
+TOKEN_COLUMNS = ("input_tokens", "output_tokens", "cache_write_tokens", "cache_read_tokens")
+
+
+def _priced_tokens(rows: str) -> str:
+    """Tokens some price covers, summed over the rows (``calls`` or ``daily`` sums of the token columns)."""
+    return " + ".join(f"COALESCE(SUM({c}), 0)" for c in TOKEN_COLUMNS) + " - COALESCE(SUM(unpriced_tokens), 0)"
+
+
 def _money(column: str) -> Measure:
-    """USD: TOTAL, so that NULL costs (unpriced calls) add as 0.0 and the sum is a float."""
-    return Measure(f"TOTAL({column})", f"TOTAL({column})")
+    """USD: TOTAL of the priced rows (NULL costs add as 0.0), but NULL when no token of the group is priced."""
+    return Measure(f"CASE WHEN {_priced_tokens('calls')} = 0 THEN NULL ELSE TOTAL({column}) END",
+                   f"CASE WHEN {_priced_tokens('daily')} = 0 THEN NULL ELSE TOTAL({column}) END")
 
 
 def _of_outcome(predicate: str) -> Measure:
