@@ -99,10 +99,13 @@ def _ordered(df: pd.DataFrame, key: str | None, measures_spec: dict, sort_keys: 
     return _sort(df, [("period_start", True), ("_rank", True)]).drop(columns=["_rank"])
 
 
+NOT_TOKEN_SUMS = ("unpriced_tokens", "calls_with_tokens", "total_tokens")
+
+
 def unpriced_as_missing(df: pd.DataFrame) -> pd.DataFrame:
     """``cost_usd`` NaN (not $0) in the rows none of whose tokens is priced: the token columns (``*_tokens``
-    but ``unpriced_tokens``) add up to no more than ``unpriced_tokens``. Frames without these columns pass."""
-    tokens = [c for c in df.columns if c.endswith("_tokens") and c != "unpriced_tokens"]
+    but :data:`NOT_TOKEN_SUMS`) add up to no more than ``unpriced_tokens``. Frames without these columns pass."""
+    tokens = [c for c in df.columns if c.endswith("_tokens") and c not in NOT_TOKEN_SUMS]
     if "cost_usd" not in df.columns or "unpriced_tokens" not in df.columns or not tokens:
         return df
     priced = df[tokens].apply(pd.to_numeric).fillna(0).sum(axis=1) - pd.to_numeric(df["unpriced_tokens"]).fillna(0)

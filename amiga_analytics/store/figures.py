@@ -185,3 +185,9 @@ ROUTER_USAGE_MEASURES = """COUNT(*) AS messages,
        COALESCE(SUM(input_tokens), 0) AS input_tokens,
        COALESCE(SUM(output_tokens), 0) AS output_tokens,
        TOTAL(cost_usd) AS cost_usd"""
+
+# The days that hold data (report timezone): what an empty answer reports as the range the data covers.
+DATA_RANGE_SQL = """SELECT MIN(d), MAX(d) FROM (
+    SELECT MIN(day) AS d FROM tool_daily UNION ALL SELECT MAX(day) FROM tool_daily
+    UNION ALL SELECT MIN(created_day) FROM tasks UNION ALL SELECT MAX(COALESCE(finished_day, created_day)) FROM tasks
+)"""
