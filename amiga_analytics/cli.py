@@ -350,8 +350,11 @@ def check(analytics_db: Path, week, daily_limit, monthly_limit) -> None:
     DAILY_COST_LIMIT, an anomaly), 0 and no output otherwise.
 
     \b
-    Example (crontab, Mondays 08:00):
-        0 8 * * 1  amiga-analytics check analytics.db || mail -s "AMIGA alert" me@example.com
+    Example:
+        amiga-analytics check analytics.db --monthly-limit 100
+    \b
+    In a crontab (Mondays at 08:00; the mail goes out only on a breach):
+        0 8 * * 1  amiga-analytics check analytics.db > /tmp/amiga-alert || mail -s "AMIGA alert" me < /tmp/amiga-alert
     """
     from .report import weekly_report
     from .report.alerts import breaches
