@@ -95,7 +95,7 @@ def _budget(f: dict, base: str) -> list[dict]:
         n = int(b["days_over_daily_limit"])
         out.append(_row(
             "Find what drove the days over the daily limit.",
-            f"{n} day{'s' if n > 1 else ''} over {fmt_usd(b['daily_limit_usd'])}; the most expensive cost "
+            f"{n} day{'s' if n > 1 else ''} over {fmt_usd(b['daily_limit_usd'])}; the most expensive day cost "
             f"{fmt_usd(b['max_daily_usd'])}", "cost", "cost_per_day.csv", url))
     return out
 
