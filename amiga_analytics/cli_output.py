@@ -10,6 +10,7 @@ sessions``, ``unknown model X``.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pandas as pd
 
@@ -148,7 +149,7 @@ def format_report(df: pd.DataFrame, fmt: str = "table") -> str:
     return shown.to_string(index=False) + "\n"
 
 
-def _money(value: object, note: str) -> str:
+def _money(value: Any, note: str) -> str:
     if value is None or pd.isna(value):
         return f"({note})" if note else ""
     return f"${float(value):,.2f}"

@@ -20,10 +20,10 @@ import pytest
 from pandas.testing import assert_frame_equal
 
 import amiga_analytics as aa
-from amiga_analytics.queries.frames import unpriced_as_missing
 from amiga_analytics import queries
 from amiga_analytics.bot_schema import create_bot_database
 from amiga_analytics.errors import InputError
+from amiga_analytics.queries.frames import unpriced_as_missing
 from amiga_analytics.queries.periods import _opened, _Window, _window
 from amiga_analytics.queries.tools import _rollup_or_calls
 from amiga_analytics.store import figures

@@ -15,7 +15,6 @@ import statistics
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import pandas as pd
 import pytest
 from click.testing import CliRunner
 

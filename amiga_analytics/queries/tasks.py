@@ -19,7 +19,7 @@ from .columns import (
     THROUGHPUT_COLUMNS,
     TIME,
 )
-from .frames import _cast, _frame, _query, _rate, _sort, _spread
+from .frames import _cast, _frame, _query, _rate, _sort, _spread, unpriced_as_missing
 from .periods import (
     DB,
     Bound,
@@ -163,10 +163,10 @@ def task_cost(db: DB, *, since: Bound = None, until: Bound = None, limit: int | 
         - ``cycle_s``: ``finished_at - created_at``, s; NaN while unfinished
         - ``calls``: the task's logical tool calls, count
         - ``input_tokens``, ``output_tokens``, ``cache_write_tokens``, ``cache_read_tokens``: tokens
-        - ``cost_usd``: priced cost of the task's calls, USD
+        - ``cost_usd``: priced cost of the task's calls, USD; NaN (never $0) when none of its tokens is priced
         - ``unpriced_tokens``: tokens no price covers, tokens
 
-        Sorted by ``cost_usd`` descending, then ``task_id``.
+        Sorted by ``cost_usd`` descending (missing costs last), then ``task_id``.
 
     Examples
     --------
@@ -181,7 +181,7 @@ def task_cost(db: DB, *, since: Bound = None, until: Bound = None, limit: int | 
         where, params = window.condition(day_col="created_day", time_col="created_at")
         sql = figures.TASK_COST_SQL.format(where=where, limit=":limit")
         columns, rows = _query(database, sql, params | {"limit": limit})
-    return _frame(columns, rows, TASK_COST_COLUMNS, window.tz)
+    return unpriced_as_missing(_frame(columns, rows, TASK_COST_COLUMNS, window.tz))  # no priced token: NaN, not $0
 
 
 def tasks_per_user(db: DB, *, since: Bound = None, until: Bound = None) -> pd.DataFrame:

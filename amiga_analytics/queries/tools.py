@@ -84,7 +84,7 @@ def tool_cost(db: DB, *, since: Bound = None, until: Bound = None, by: str | Non
         - ``calls_with_tokens``: calls that carry token counts, count
         - ``input_tokens``, ``output_tokens``: tokens
         - ``cache_write_tokens``, ``cache_read_tokens``: tokens
-        - ``cost_usd``: cost of the priced tokens, USD
+        - ``cost_usd``: cost of the priced tokens, USD; NaN (never $0) when no token of the row is priced
         - ``unpriced_tokens``: tokens no price covers (never priced at $0), tokens
 
         Sorted by ``cost_usd`` descending, then ``calls`` descending, then the group name.

@@ -183,7 +183,7 @@ def _errors(f: dict, base: str) -> list[dict]:
 def _expensive(f: dict, base: str) -> list[dict]:
     tasks, tools = f["tasks"], f["cost_by_tool"]
     week_cost = float(tools["cost_usd"].sum())
-    out = []
+    out: list[dict] = []
     if week_cost <= 0:
         return out
     priced = tasks[tasks["cost_usd"].notna()].sort_values("cost_usd", ascending=False)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -58,12 +59,12 @@ def weekly_report(db: str | Path | Database, *, week: str | date | Week | None =
 def _with_actions(database: Database, report: WeeklyReport, base: str) -> WeeklyReport:
     """The report with its "What to do this week" table and the bot database's name (from the last sync)."""
     start, end = report.start, report.end
-    w = {"since": start, "until": end}
     prev = Week.containing(start).previous()
     frames = {
         "start": start, "end": end, "headline": report.headline, "budget": report.budget,
         "anomalies": report.anomalies, "top_errors": report.top_errors,
-        "errors_total": int(report.error_rates_by_tool["failed"].sum()), "tasks": queries.task_cost(database, **w),
+        "errors_total": int(report.error_rates_by_tool["failed"].sum()),
+        "tasks": queries.task_cost(database, since=start, until=end, limit=None),
         "cost_by_tool": report.cost_by_tool, "finished": report.cycle_times,
         "finished_before": finished_cycles(database, prev),
     }
@@ -172,7 +173,7 @@ def _figures(database: Database, w: Week) -> dict:
     }
 
 
-def _usd(value: object) -> float:
+def _usd(value: Any) -> float:
     """A cost that may be missing (no priced token) as a number to add (0.0 for missing)."""
     return 0.0 if value is None or pd.isna(value) else float(value)
 
