@@ -50,8 +50,13 @@ FROM tasks
 WHERE {FINISHED_TASKS} AND cycle_s IS NOT NULL AND {{where}}"""
 CYCLE_QUANTILES = (("median_cycle_s", 0.5), ("p90_cycle_s", 0.9))
 
+# A task none of whose tokens is priced has no cost (NULL), never $0.
 TASK_COST_SQL = """SELECT task_id, status, model_id, agent_type, created_at, cycle_s, calls, input_tokens,
-       output_tokens, cache_write_tokens, cache_read_tokens, cost_usd, unpriced_tokens, description
+       output_tokens, cache_write_tokens, cache_read_tokens,
+       CASE WHEN COALESCE(input_tokens, 0) + COALESCE(output_tokens, 0) + COALESCE(cache_write_tokens, 0)
+                 + COALESCE(cache_read_tokens, 0) - COALESCE(unpriced_tokens, 0) = 0 THEN NULL
+            ELSE cost_usd END AS cost_usd,
+       unpriced_tokens, description
 FROM tasks
 WHERE {where}
 ORDER BY cost_usd DESC, task_id
