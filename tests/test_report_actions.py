@@ -310,5 +310,10 @@ def test_home_dirs_as_tilde_and_footer_source(w43, demo_pair):
     assert tilde("open /Users/maria/src/a.py and /home/dev/x") == "open ~/src/a.py and ~/x"
     md = w43.to_markdown()
     assert "/Users/" not in md and "/home/" not in md
+    texts = " ".join(w43.top_errors["example_error"].dropna())
+    assert "/Users/" not in texts and "/home/" not in texts  # the CSV too
+    raw = " ".join(aa.queries.top_errors(demo_pair[2], since=W43[0], until=W43[1], limit=10)["example_error"].dropna())
+    if "/Users/" in raw:  # the demo plants home paths: they are there in the data, and shown as ~
+        assert "~/" in texts
     assert f"from the bot database {demo_pair[0].name} (synced into" in md
     assert "agentlab.db" not in md

@@ -18,7 +18,7 @@ from ..store import connect as db_mod
 from ..timeutil import zone
 from .actions import actions_table, datasette_base
 from .budget import budget_table, cost_limit
-from .fmt import day_text
+from .fmt import day_text, tilde
 from .model import WeeklyReport
 from .stats import HISTORY_DAYS, week_over_week
 from .tables import anomalies_table, cost_by_model, errors_by_category, finished_cycles, quality_table
@@ -139,7 +139,7 @@ def _gather(database: Database, week_arg: str | date | Week | None, daily_limit:
         cost_by_tool=by_tool, budget=budget_table(cost_per_day, week, daily_limit, monthly_limit),
         error_rates_by_tool=errors_tool,
         error_rates_by_category=errors_by_category(queries.error_rates(database, by="error_category", **w)),
-        error_rate_per_day=error_per_day, top_errors=queries.top_errors(database, limit=10, **w),
+        error_rate_per_day=error_per_day, top_errors=_home_as_tilde(queries.top_errors(database, limit=10, **w)),
         throughput_per_day=queries.task_throughput(database, freq="D", **w),
         cycle_times=finished_cycles(database, week), subagents=queries.subagent_usage(database, **w),
         anomalies=anomalies_table(database, week, hist, cost_per_day, error_per_day),
@@ -171,6 +171,15 @@ def _figures(database: Database, w: Week) -> dict:
         "daily_cost": [float(c) for c in daily["cost_usd"].fillna(0.0)],
         "cycle_s": [float(c) for c in finished_cycles(database, w)["cycle_s"]],
     }
+
+
+def _home_as_tilde(top: pd.DataFrame) -> pd.DataFrame:
+    """The error texts (and templates, when the query has them) with home directories as ``~``."""
+    top = top.copy()
+    for col in ("example_error", "error_template"):
+        if col in top.columns:
+            top[col] = top[col].map(lambda t: tilde(t) if isinstance(t, str) else t)
+    return top
 
 
 def _usd(value: Any) -> float:
