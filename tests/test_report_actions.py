@@ -317,3 +317,34 @@ def test_home_dirs_as_tilde_and_footer_source(w43, demo_pair):
         assert "~/" in texts
     assert f"from the bot database {demo_pair[0].name} (synced into" in md
     assert "agentlab.db" not in md
+
+
+def test_reports_read_the_transcripts_when_loaded(tmp_path):
+    """With api_requests loaded, daily/sessions come from the transcripts: per (day, model) request counts and
+    the CLI sessions equal the fixture's truth (tests/fixtures/sample_par.transcripts.truth.json)."""
+    from pathlib import Path
+
+    from sqlite_utils import Database
+
+    from amiga_analytics.load.transcripts import TaskIndex, read_transcripts, request_rows, write_requests
+    from amiga_analytics.store import schema
+    from amiga_analytics.store.transcripts_schema import m004_api_requests
+
+    fixtures = Path(__file__).parent / "fixtures"
+    truth = json.loads((fixtures / "sample_par.transcripts.truth.json").read_text())
+    db = Database(tmp_path / "t.db")
+    schema.migrate(db)
+    m004_api_requests(db)
+    db["sync_state"].insert({"key": "report_tz", "value": json.dumps("UTC")}, pk="key", replace=True)
+    tasks = TaskIndex.from_tasks([(task_id, None, None) for task_id in truth["tasks"]])
+    write_requests(db, request_rows(read_transcripts(fixtures / "sample_par.claude"), report_tz="UTC", tasks=tasks))
+    daily = reports.daily(db, breakdown=True)
+    assert daily.attrs["source"] == "transcripts"
+    expected = {(day, model): sums["requests"] for day, models in truth["daily_utc"].items()
+                for model, sums in models.items() if sums["requests"]}
+    assert {(r.period, r.model_id): r.calls for r in daily.itertuples(index=False)} == expected
+    sessions = reports.sessions(db)
+    assert sessions.attrs["source"] == "transcripts"
+    assert set(truth["cli_sessions"]) <= set(sessions["session_id"])
+    note = CliRunner().invoke(cli, ["sessions", str(tmp_path / "t.db"), "--csv"])
+    assert note.exit_code == 0 and "from Claude Code's transcripts" in note.output
