@@ -15,6 +15,7 @@ import statistics
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -348,3 +349,28 @@ def test_reports_read_the_transcripts_when_loaded(tmp_path):
     assert set(truth["cli_sessions"]) <= set(sessions["session_id"])
     note = CliRunner().invoke(cli, ["sessions", str(tmp_path / "t.db"), "--csv"])
     assert note.exit_code == 0 and "from Claude Code's transcripts" in note.output
+
+
+def test_task_type_fall_and_unread_cache_writes_by_hand():
+    from amiga_analytics.report.actions import _cache, _task_types
+
+    def finished(agent: str, completed: int, failed: int) -> pd.DataFrame:
+        return pd.DataFrame({"agent_type": [agent] * (completed + failed),
+                             "status": ["completed"] * completed + ["failed"] * failed})
+
+    f = {"start": W43[0], "end": W43[1],
+         "finished": pd.concat([finished("code_agent", 15, 15), finished("research_agent", 19, 1)]),
+         "finished_before": pd.concat([finished("code_agent", 28, 2), finished("research_agent", 20, 0)])}
+    rows = _task_types(f, "http://h")
+    # code_agent 15/30 vs 28/30: pooled 43/60, z = (0.5 − 0.9333)/√(0.7167·0.2833·(2/30)) = −3.73 → listed;
+    # research_agent 19/20 vs 20/20: z = −1.01 → not
+    assert len(rows) == 1 and "code_agent" in rows[0]["action"]
+    p = 43 / 60
+    z = (0.5 - 28 / 30) / math.sqrt(p * (1 - p) * (2 / 30))
+    assert f"z = {z:+.2f}".replace("-", "−") in rows[0]["evidence"]
+    assert "agent_type=code_agent&status=failed" in rows[0]["datasette_url"]
+
+    tasks = pd.DataFrame({"cache_write_tokens": [6_000, 5_000, 50_000], "cache_read_tokens": [0, 0, 10]})
+    cache = _cache({"tasks": tasks, "start": W43[0], "end": W43[1]}, "http://h")
+    assert len(cache) == 1 and "2 tasks, 11 k cache-write tokens" in cache[0]["evidence"]
+    assert _cache({"tasks": tasks.iloc[:1], "start": W43[0], "end": W43[1]}, "http://h") == []
