@@ -70,7 +70,7 @@ def two_proportion_z(x1: float, n1: float, x2: float, n2: float) -> float:
     """z of the difference of two proportions x1/n1 − x2/n2 (pooled variance); NaN when not testable.
 
     >>> round(two_proportion_z(60, 1000, 50, 1000), 3)     # 6 % vs 5 % on 1,000 each
-    0.98
+    0.981
     """
     if not n1 or not n2:
         return float("nan")
