@@ -20,6 +20,12 @@ import click
 from .errors import InputError
 
 EXIT_BAD_INPUT = 2
+EXIT_ALERT = 3
+
+
+SINCE_HELP = ("Start, inclusive: a date, ISO time, 7d/4w ago, or today, yesterday, this-week, last-week, this-month, "
+              "last-month (report timezone; weeks start on Monday).")
+UNTIL_HELP = "End, exclusive: a date, ISO time or a relative period (its end)."
 
 
 class _State:
@@ -114,7 +120,9 @@ def migrate(bot_db: Path, dry_run: bool) -> None:
 @cli.command()
 @click.argument("bot_db", type=click.Path(path_type=Path))
 @click.argument("analytics_db", type=click.Path(path_type=Path))
-@click.option("--source-tz", default=None, help="IANA zone of the bot host's clock (default: this machine's).")
+@click.option("--source-tz", default=None,
+              help="IANA zone of the bot host's clock (default: the previous sync's, else this machine's, with a "
+                   "warning).")
 @click.option("--report-tz", default=None, help="IANA zone for days and weeks (default: the source zone).")
 @click.option("--prices", type=click.Path(path_type=Path), default=None,
               help="CSV of model prices that overrides/extends the default table (see `prices`).")
@@ -127,7 +135,7 @@ def migrate(bot_db: Path, dry_run: bool) -> None:
               help="Claude config dir (or its projects/ folder) whose session transcripts to read as the second "
                    "witness (true cost, outcomes, durations); repeatable; remembered by later syncs.")
 @click.option("--full", is_flag=True, help="Rebuild from scratch instead of loading only what changed.")
-@click.option("--quiet", is_flag=True, help="Print nothing but errors.")
+@click.option("--quiet", is_flag=True, help="Print nothing but errors (no progress, no summary).")
 @friendly_errors
 def sync(bot_db: Path, analytics_db: Path, source_tz, report_tz, prices, aliases, default_model,
          keep_message_content, transcripts, full, quiet) -> None:
@@ -138,15 +146,18 @@ def sync(bot_db: Path, analytics_db: Path, source_tz, report_tz, prices, aliases
         amiga-analytics sync data/agentlab.db analytics.db --source-tz Europe/Madrid
         amiga-analytics sync data/agentlab.db analytics.db --transcripts ~/.claude
     """
+    from .load.progress import LineProgress
     from .load.sync import sync as run_sync
 
-    progress = _progress_bar() if (not quiet) and sys.stderr.isatty() else None
+    progress = None if quiet else _progress_bar() if sys.stderr.isatty() else LineProgress()
     result = run_sync(bot_db, analytics_db, source_tz=source_tz, report_tz=report_tz, full=full,
                       prices=prices, aliases=aliases, default_model=default_model,
                       keep_message_content=keep_message_content, progress=progress,
                       transcripts=list(transcripts))
     if not quiet:
         click.echo(result.summary())
+        if result.zone_warning:
+            click.echo(result.zone_warning, err=True)
 
 
 def _progress_bar() -> Callable[[str, int, int], None]:
@@ -167,6 +178,23 @@ def _progress_bar() -> Callable[[str, int, int], None]:
             bar = None
 
     return show
+
+
+def output_options(func):
+    """``--format`` and its sqlite-utils-style shortcuts ``--table``, ``--csv``, ``--json``, ``--nl``."""
+    func = click.option("--nl", "fmt_flag", flag_value="nl", default=None,
+                        help="Newline-delimited JSON (one object a line).")(func)
+    func = click.option("--json", "fmt_flag", flag_value="json", default=None, help="JSON.")(func)
+    func = click.option("--csv", "fmt_flag", flag_value="csv", default=None, help="CSV, full precision.")(func)
+    func = click.option("--table", "fmt_flag", flag_value="table", default=None, help="Aligned table (default).")(func)
+    return click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "nl"]), default=None,
+                        help="Output format (default: table); --table/--csv/--json/--nl are shortcuts.")(func)
+
+
+def _format(fmt: str | None, flag: str | None) -> str:
+    if fmt and flag and fmt != flag:
+        raise InputError(f"--format {fmt} and --{flag} disagree: give one of them")
+    return flag or fmt or "table"
 
 
 @cli.command()
@@ -197,14 +225,15 @@ def prices(at, model, fmt, prices, aliases) -> None:
 @cli.command()
 @click.argument("analytics_db", type=click.Path(path_type=Path))
 @click.argument("name")
-@click.option("--since", default=None, help="Start, inclusive: a date, ISO time or 7d/4w (report timezone).")
-@click.option("--until", default=None, help="End, exclusive: a date or ISO time.")
+@click.option("--since", default=None, help=SINCE_HELP)
+@click.option("--until", default=None, help=UNTIL_HELP)
 @click.option("--by", default=None, help="Group by this column (see each query's help); 'none' for one total row.")
-@click.option("--freq", default=None, help="pandas offset alias for periods: D, W-MON, MS.")
+@click.option("--freq", default=None,
+              help="pandas offset alias for periods: D, W (= W-MON: weeks start on Monday), MS (months).")
 @click.option("--limit", type=click.IntRange(1), default=None, help="Rows at most, for the top-N queries.")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@output_options
 @friendly_errors
-def query(analytics_db: Path, name: str, since, until, by, freq, limit, fmt) -> None:
+def query(analytics_db: Path, name: str, since, until, by, freq, limit, fmt, fmt_flag) -> None:
     """Run a query function and print its DataFrame (NAME: tool_cost, error_rates, task_throughput, ...).
 
     \b
@@ -213,7 +242,8 @@ def query(analytics_db: Path, name: str, since, until, by, freq, limit, fmt) -> 
     """
     from .cli_output import run_named
 
-    text = run_named(analytics_db, name, since=since, until=until, by=by, freq=freq, limit=limit, fmt=fmt)
+    text = run_named(analytics_db, name, since=since, until=until, by=by, freq=freq, limit=limit,
+                     fmt=_format(fmt, fmt_flag))
     click.echo(text, nl=not text.endswith("\n"))
 
 
@@ -227,21 +257,34 @@ def query(analytics_db: Path, name: str, since, until, by, freq, limit, fmt) -> 
 @click.option("--daily-limit", type=float, default=None, help="Daily cost limit in USD (default: $DAILY_COST_LIMIT).")
 @click.option("--monthly-limit", type=float, default=None,
               help="Monthly cost limit in USD (default: $MONTHLY_COST_LIMIT).")
+@click.option("--datasette-url", default=None,
+              help="Where the report's links to rows point (default: $AMIGA_ANALYTICS_DATASETTE_URL, else "
+                   "http://127.0.0.1:8001, what `serve` uses).")
+@click.option("--alert", is_flag=True, help="After writing, exit 3 with one line per breach (as `check`).")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 @friendly_errors
-def report(analytics_db: Path, week, out_dir: Path, formats: str, daily_limit, monthly_limit, quiet) -> None:
+def report(analytics_db: Path, week, out_dir: Path, formats: str, daily_limit, monthly_limit, datasette_url, alert,
+           quiet) -> None:
     """Write the weekly report (HTML, Markdown, CSV, PNG charts).
 
     \b
     Example:
         amiga-analytics report analytics.db --week 2025-W42 --out reports/
     """
-    from .report import write_report
+    from .report import parse_formats, weekly_report
+    from .report.alerts import breaches
 
-    written = write_report(analytics_db, week=week, out_dir=out_dir, formats=formats,
-                           daily_limit=daily_limit, monthly_limit=monthly_limit)
+    parse_formats(formats)
+    weekly = weekly_report(analytics_db, week=week, daily_limit=daily_limit, monthly_limit=monthly_limit,
+                           datasette_url=datasette_url)
+    written = weekly.write(out_dir, formats=formats)[0]
     if not quiet:
         click.echo(written)
+    lines = breaches(weekly) if alert else []
+    for line in lines:
+        click.echo(line)
+    if lines:
+        sys.exit(EXIT_ALERT)
 
 
 @cli.command()
@@ -259,3 +302,69 @@ def serve(analytics_db: Path, host: str, port: int) -> None:
     from .web.serve import serve as run_serve
 
     run_serve(analytics_db, host=host, port=port)
+
+
+def _usage_report(kind: str):
+    """One ccusage-style report command (daily, weekly, monthly, tasks, sessions) over queries/reports.py."""
+    grouped = kind in ("daily", "weekly", "monthly")
+
+    @click.argument("analytics_db", type=click.Path(path_type=Path))
+    @click.option("--since", default=None, help=SINCE_HELP)
+    @click.option("--until", default=None, help=UNTIL_HELP)
+    @output_options
+    @friendly_errors
+    def command(analytics_db: Path, since, until, fmt, fmt_flag, breakdown=False, by=None) -> None:
+        from .cli_output import format_report, run_report
+
+        df, note = run_report(kind, analytics_db, since=since, until=until, by=by, breakdown=breakdown)
+        fmt = _format(fmt, fmt_flag)
+        if note:
+            click.echo(note, err=True)
+        text = format_report(df, fmt) if len(df) or fmt != "table" else ""
+        click.echo(text or "", nl=False)
+
+    if grouped:
+        command = click.option("--by", default=None,
+                               help="Group each period by this column (tool_name, model_id, agent_type, ...).")(command)
+        command = click.option("--breakdown", is_flag=True, help="One row per model in each period.")(command)
+    return command
+
+
+_REPORT_HELP = {
+    "daily": "Usage per day: calls, tokens and cost, with a totals row.",
+    "weekly": "Usage per ISO week (Monday to Sunday): calls, tokens and cost, with a totals row.",
+    "monthly": "Usage per month: calls, tokens and cost, with a totals row.",
+    "tasks": "The bot's tasks, most expensive first, with a totals row.",
+    "sessions": "Claude sessions from transcripts (usage by session_id), else the bot's tasks; a totals row.",
+}
+for _kind, _help in _REPORT_HELP.items():
+    cli.command(name=_kind, help=_help + "\n\n\b\nExample:\n    amiga-analytics " + _kind
+                + " analytics.db --since last-week" + (" --breakdown" if _kind in ("daily", "weekly", "monthly")
+                                                       else "") + " --json")(_usage_report(_kind))
+
+
+@cli.command()
+@click.argument("analytics_db", type=click.Path(path_type=Path))
+@click.option("--week", default=None, help="ISO week to check (default: the last complete week with data).")
+@click.option("--daily-limit", type=float, default=None, help="Daily cost limit in USD (default: $DAILY_COST_LIMIT).")
+@click.option("--monthly-limit", type=float, default=None,
+              help="Monthly cost limit in USD (default: $MONTHLY_COST_LIMIT).")
+@friendly_errors
+def check(analytics_db: Path, week, daily_limit, monthly_limit) -> None:
+    """Cron-safe alerts: exit 3 with one line per breach (month projected over MONTHLY_COST_LIMIT, a day over
+    DAILY_COST_LIMIT, an anomaly), 0 and no output otherwise.
+
+    \b
+    Example:
+        amiga-analytics check analytics.db --monthly-limit 100
+    \b
+    In a crontab (Mondays at 08:00; the mail goes out only on a breach):
+        0 8 * * 1  amiga-analytics check analytics.db > /tmp/amiga-alert || mail -s "AMIGA alert" me < /tmp/amiga-alert
+    """
+    from .report import weekly_report
+    from .report.alerts import breaches
+
+    lines = breaches(weekly_report(analytics_db, week=week, daily_limit=daily_limit, monthly_limit=monthly_limit))
+    for line in lines:
+        click.echo(line)
+    sys.exit(EXIT_ALERT if lines else 0)

@@ -210,10 +210,20 @@ TOOL_COSTS = [
         ## By tool
 
         Nearly all the priced tokens sit on `Task` calls, the only tool whose response reports usage (with a few
-        `WebFetch` calls); the other tools show calls and no cost.
+        `WebFetch` calls). A row none of whose tokens is priced has `cost_usd` NaN, never $0: `labelled` below
+        shows why instead (no tokens recorded, or only unpriced tokens).
     """),
     code("""
-        aa.tool_cost(db, by="tool_name")
+        def labelled(df: pd.DataFrame) -> pd.DataFrame:
+            \"\"\"cost_usd as text for reading: dollars, or why there is no cost (never $0).\"\"\"
+            out = df.copy()
+            why = ["(unpriced: no model)" if "model_id" in df and pd.isna(m) else "(unpriced)" if u else "(no tokens)"
+                   for m, u in zip(df["model_id"] if "model_id" in df else [None] * len(df), df["unpriced_tokens"])]
+            out["cost_usd"] = [f"${v:,.4f}" if pd.notna(v) else w for v, w in zip(df["cost_usd"], why)]
+            return out
+
+
+        labelled(aa.tool_cost(db, by="tool_name"))
     """),
     md("""
         ## By model
@@ -223,7 +233,7 @@ TOOL_COSTS = [
     """),
     code("""
         by_model = aa.tool_cost(db, by="model_id")
-        by_model
+        labelled(by_model)
     """),
     code("""
         ax = charts.plot_cost_by(by_model, by="model_id")

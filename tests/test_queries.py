@@ -23,6 +23,7 @@ import amiga_analytics as aa
 from amiga_analytics import queries
 from amiga_analytics.bot_schema import create_bot_database
 from amiga_analytics.errors import InputError
+from amiga_analytics.queries.frames import unpriced_as_missing
 from amiga_analytics.queries.periods import _opened, _Window, _window
 from amiga_analytics.queries.tools import _rollup_or_calls
 from amiga_analytics.store import figures
@@ -109,6 +110,9 @@ def expected_tool_cost(calls: pd.DataFrame, by: str | None) -> pd.DataFrame:
             # No transcripts in these databases: every call's cost is the bot's.
             "cost_transcript_usd": 0.0, "cost_bot_usd": float(g["cost_usd"].sum()),
         }
+        priced = sum(row[c] for c in ("input_tokens", "output_tokens", "cache_write_tokens", "cache_read_tokens"))
+        if priced - row["unpriced_tokens"] == 0:  # unpriced is never $0: missing when no token is priced
+            row["cost_usd"] = float("nan")
         rows.append(row)
     df = typed(pd.DataFrame(rows, columns=([by] if by else []) + COST_COLS))
     if by:
@@ -226,7 +230,7 @@ def test_tool_cost_of_task_calls_is_tokens_times_list_price(sample_analytics, tr
     assert row["unpriced_tokens"] == want_unpriced > 0
     # every other tool carries no tokens in the sample
     others = aa.tool_cost(sample_analytics).query("tool_name != 'Task'")
-    assert (others["cost_usd"] == 0).all() and (others["calls_with_tokens"] == 0).all()
+    assert others["cost_usd"].isna().all() and (others["calls_with_tokens"] == 0).all()  # no tokens: missing, not $0
 
 
 @pytest.mark.parametrize("by", ["tool_name", "model_id", "agent_type", "error_category", "task_id", None])
@@ -253,7 +257,8 @@ def test_daily_periods_equal_truth_per_day(sample_analytics, calls):
         g = calls[days == d]
         rows.append({"period_start": local_midnights([d], "UTC")[0]}
                     | expected_tool_cost(g, None).iloc[0].to_dict() if len(g) else
-                    {"period_start": local_midnights([d], "UTC")[0]} | dict.fromkeys(COST_COLS, 0))
+                    {"period_start": local_midnights([d], "UTC")[0]} | dict.fromkeys(COST_COLS, 0)
+                    | {"cost_usd": float("nan")})
     want = typed(pd.DataFrame(rows, columns=["period_start"] + COST_COLS))
     assert_frame_equal(got, want, check_exact=False, rtol=1e-12)
     assert (got["calls"] == 0).any(), "the sample has a quiet day, which must appear with zeros"
@@ -298,6 +303,7 @@ def test_calls_agree_between_queries_and_periods_sum_to_totals(sample_analytics,
             summed = summed.set_index(by).loc[total[by]].reset_index()
         else:
             summed = cost[COST_COLS].sum().to_frame().T
+        summed = unpriced_as_missing(summed)  # a sum of periods none of which is priced stays missing
         assert_frame_equal(typed(summed), total, check_exact=False, rtol=1e-9)
 
 
@@ -494,7 +500,8 @@ def test_task_cost_equals_truth(sample_analytics, truth, calls):
             "cache_write_tokens": g["cache_write_tokens"].sum(), "cache_read_tokens": g["cache_read_tokens"].sum(),
             "cost_usd": g["cost_usd"].sum(), "unpriced_tokens": g["unpriced_tokens"].sum(),
         })
-    want = typed(pd.DataFrame(rows)).sort_values(["cost_usd", "task_id"], ascending=[False, True], kind="stable")
+    want = unpriced_as_missing(typed(pd.DataFrame(rows)))  # a task with no priced token: NaN, never $0
+    want = want.sort_values(["cost_usd", "task_id"], ascending=[False, True], kind="stable", na_position="last")
     want = want.reset_index(drop=True)
     got = aa.task_cost(sample_analytics, limit=100)
     exact = [c for c in want.columns if c not in ("created_at", "cycle_s", "cost_usd")]
@@ -679,7 +686,7 @@ def test_data_quality_is_the_last_sync(sample_analytics, truth, tmp_path):
 
 
 def test_empty_database_gives_documented_columns_and_zero_totals(empty_analytics):
-    zeros = dict.fromkeys(COST_COLS, 0)
+    zeros = dict.fromkeys(COST_COLS, 0) | {"cost_usd": float("nan")}  # nothing priced: cost missing, not $0
     assert_frame_equal(aa.tool_cost(empty_analytics, by=None), typed(pd.DataFrame([zeros])))
     assert_frame_equal(aa.error_rates(empty_analytics, by=None), typed(pd.DataFrame([{
         "calls": 0, "completed": 0, "failed": 0, "unknown": 0, "error_rate": np.nan}])))
@@ -706,7 +713,7 @@ def test_empty_database_gives_documented_columns_and_zero_totals(empty_analytics
 def test_window_without_data_gives_zero_periods(sample_analytics):
     got = aa.tool_cost(sample_analytics, since="2030-01-01", until="2030-01-08", by=None, freq="D")
     want = typed(pd.DataFrame({"period_start": local_midnights(day_range(date(2030, 1, 1), date(2030, 1, 7)), "UTC")}
-                              | {c: [0] * 7 for c in COST_COLS}))
+                              | {c: [0] * 7 for c in COST_COLS} | {"cost_usd": [float("nan")] * 7}))
     assert_frame_equal(got, want)
     weekly = aa.error_rates(sample_analytics, since="2030-01-01", until="2030-01-15", by=None, freq="W-MON")
     assert weekly["period_start"].dt.date.astype(str).tolist() == ["2029-12-31", "2030-01-07", "2030-01-14"]

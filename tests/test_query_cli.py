@@ -47,7 +47,8 @@ def test_every_query_prints_a_table_with_its_columns(sample_analytics, name):
     assert result.exit_code == 0, result.output
     df = queries.QUERIES[name](sample_analytics)
     header = result.stdout.splitlines()[0].split()
-    assert header == list(df.columns)
+    # a frame with a cost gets the note saying why a cost is missing (never $0)
+    assert header == list(df.columns) + (["cost_note"] if "cost_usd" in df.columns else [])
     assert len(result.stdout.splitlines()) == len(df) + 1
 
 
@@ -70,10 +71,11 @@ def test_csv_is_the_frame_at_full_precision(sample_analytics):
     assert result.exit_code == 0, result.output
     got = pd.read_csv(io.StringIO(result.stdout))
     want = aa.tool_cost(sample_analytics, since="2025-10-01", until="2025-10-08")
-    assert list(got.columns) == list(want.columns)
+    assert list(got.columns) == list(want.columns) + ["cost_note"]
     assert got["tool_name"].tolist() == want["tool_name"].tolist()
     for col in want.columns[1:]:
-        assert got[col].tolist() == want[col].tolist(), col  # exact, floats included
+        assert got[col].fillna(-1).tolist() == want[col].fillna(-1).tolist(), col  # exact, floats included
+    assert (got["cost_note"].notna() == want["cost_usd"].isna()).all()
 
 
 def test_csv_with_periods_and_timezone(tokyo_analytics):
@@ -122,9 +124,11 @@ def test_options_reach_the_function(sample_analytics):
 def test_an_empty_result_still_shows_its_columns(sample_analytics):
     result = run(sample_analytics, "tool_cost", "--since", "2030-01-01", "--until", "2030-01-02")
     assert result.exit_code == 0
-    assert result.stdout.splitlines() == ["  ".join(["tool_name"] + list(queries.TOOL_COST_MEASURES)), "(no rows)"]
+    lines = result.stdout.splitlines()
+    assert lines[0] == "  ".join(["tool_name"] + list(queries.TOOL_COST_MEASURES) + ["cost_note"])
+    assert lines[1].startswith("(no rows since 2030-01-01 until 2030-01-02: the data covers 2025-")
     csv = run(sample_analytics, "tool_cost", "--since", "2030-01-01", "--until", "2030-01-02", "--format", "csv")
-    assert csv.stdout.strip() == ",".join(["tool_name"] + list(queries.TOOL_COST_MEASURES))
+    assert csv.stdout.strip() == ",".join(["tool_name"] + list(queries.TOOL_COST_MEASURES) + ["cost_note"])
     assert run(sample_analytics, "top_errors", "--since", "2030-01-01", "--format", "json").stdout.strip() == "[]"
 
 

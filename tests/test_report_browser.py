@@ -95,7 +95,9 @@ def test_report_renders_offline_without_errors(browser, report_html, name):
         # Nothing wider than the screen: the page never scrolls sideways, wide tables scroll inside their box.
         assert state["scrollWidth"] <= state["innerWidth"]
         assert all(i["right"] <= state["innerWidth"] + 0.5 for i in state["images"])
-        assert all(t["boxOverflow"] == "auto" and t["boxRight"] <= state["innerWidth"] + 0.5 for t in state["tables"])
+        # wide tables scroll inside their box on a desktop; on a phone their rows stack (see the next test)
+        assert all(t["boxOverflow"] == ("visible" if name == "phone" else "auto")
+                   and t["boxRight"] <= state["innerWidth"] + 0.5 for t in state["tables"])
         assert state["bodyFont"] >= 16
         if state["worseColour"] is not None:
             assert state["worseColour"] == "rgb(196, 50, 10)"
@@ -112,3 +114,38 @@ def test_report_renders_offline_without_errors(browser, report_html, name):
 def test_debian_chromium_is_the_browser_used(browser):
     assert "chrom" in browser.browser_type.name and browser.version
     assert shutil.which("chromium") or CHROMIUM.is_file()
+
+
+def test_phone_tables_keep_every_key_column_on_screen(browser, report_html):
+    """At 390 px no cell of any table (the name, the counts, the cost) starts or ends off-screen, nothing scrolls
+    sideways, and every "What to do this week" item shows its links."""
+    context = browser.new_context(**VIEWPORTS["phone"])
+    page = context.new_page()
+    try:
+        page.goto(report_html.as_uri(), wait_until="load")
+        state = page.evaluate("""() => ({
+            innerWidth: window.innerWidth,
+            scrollWidth: document.documentElement.scrollWidth,
+            cells: Array.from(document.querySelectorAll('td')).map(td => {
+                const r = td.getBoundingClientRect();
+                const header = td.getAttribute('data-label');
+                return {header, left: r.left, right: r.right, width: r.width,
+                        caption: td.closest('table').caption ? td.closest('table').caption.textContent : ''};
+            }),
+            costCells: Array.from(document.querySelectorAll('td[data-label="cost"]')).length,
+            actions: Array.from(document.querySelectorAll('ol.actions li')).map(li => ({
+                links: li.querySelectorAll('a').length,
+                right: Math.max(...Array.from(li.querySelectorAll('a')).map(a => a.getBoundingClientRect().right)),
+            })),
+        })""")
+        width = state["innerWidth"]
+        assert width == 390 and state["scrollWidth"] <= width
+        assert state["cells"] and state["costCells"] > 0
+        off = [c for c in state["cells"] if c["left"] < 0 or c["right"] > width + 0.5 or c["width"] <= 0]
+        assert off == [], f"cells off-screen at {width} px: {off[:5]}"
+        assert state["actions"] and all(a["links"] == 3 and a["right"] <= width + 0.5 for a in state["actions"])
+        page.screenshot(path=str(artifacts_dir() / "report-phone-390.png"), full_page=True)
+        page.locator("#cost").screenshot(path=str(artifacts_dir() / "report-phone-390-cost.png"))
+        page.locator("#actions").screenshot(path=str(artifacts_dir() / "report-phone-390-actions.png"))
+    finally:
+        context.close()

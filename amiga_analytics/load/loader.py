@@ -311,6 +311,7 @@ class Loader:
         quality.record(self.conn, sync_id, values)
         self.state.update({
             "settings": settings, "source_tz": settings["source_tz"], "report_tz": settings["report_tz"],
+            "bot_db": self.options.bot_db,
             "source": source_identity(self.snap),
             "bot_schema_version": self.snap.version,
         })

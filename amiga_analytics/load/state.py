@@ -58,8 +58,23 @@ class SyncResult:
     quality: dict = field(default_factory=dict)
     repriced: str = ""
     masked: dict = field(default_factory=dict)
+    source_tz: str = ""
+    source_tz_origin: str = ""  # "--source-tz", "the previous sync", "this machine"
+    report_tz: str = ""
+    report_tz_origin: str = ""  # "--report-tz", "the previous sync's --report-tz", "the source zone"
+
+    @property
+    def zone_warning(self) -> str:
+        """A warning when the source zone was taken from this machine (empty otherwise)."""
+        if self.source_tz_origin != "this machine":
+            return ""
+        return (f"Warning: the bot host's zone was not given, so this machine's ({self.source_tz}) was used; if the "
+                f"bot wrote another zone's local time every time is off: set it with --source-tz ZONE "
+                f"(e.g. --source-tz Europe/Madrid)")
 
     def summary(self) -> str:
+        zones = (f"\n  zones: source {self.source_tz} (from {self.source_tz_origin}), report {self.report_tz} "
+                 f"(from {self.report_tz_origin})") if self.source_tz else ""
         return (
             f"{self.mode} sync ({self.reason}) in {self.seconds:.1f} s → {self.analytics_db}\n"
             f"  read {self.bot_rows_read:,} tool_usage rows, {self.events_read:,} agent_status rows, "
@@ -68,7 +83,7 @@ class SyncResult:
             f"{self.rows_merged:,} duplicate bot rows merged), {self.unknown_calls:,} with unknown outcome, "
             f"{self.calls_with_tokens:,} with tokens\n"
             f"  {self.unpriced_tokens:,} unpriced tokens; {describe_masked(self.masked)}"
-        ) + (f"\n  {self.repriced}" if self.repriced else "") + self._transcripts()
+        ) + zones + (f"\n  {self.repriced}" if self.repriced else "") + self._transcripts()
 
     def _transcripts(self) -> str:
         q = self.quality
@@ -89,6 +104,7 @@ class Options:
     keep_message_content: bool
     progress: ProgressCallback | None
     transcripts: list[str] = field(default_factory=list)  # transcript dirs given to this sync
+    bot_db: str = ""  # the bot database's file name, kept in sync_state for the report's footer
 
 
 def read_state(analytics_db: Path) -> dict[str, Any]:

@@ -76,7 +76,8 @@ def sync(
     settings = _settings(previous, book, source_tz=source_tz, report_tz=report_tz, default_model=default_model,
                          keep_message_content=keep_message_content)
     given = check_dirs(transcripts or [])
-    options = Options(settings, book, default_model, keep_message_content, progress_callback(progress), given)
+    options = Options(settings, book, default_model, keep_message_content, progress_callback(progress), given,
+                      bot_db=bot_path.name)
     try:
         result = _sync_snapshot(bot_path, analytics_path, full, previous, options, lenient_text=False)
     except sqlite3.OperationalError as exc:
@@ -85,6 +86,7 @@ def sync(
         # Text that is not valid UTF-8: read it again, decoding leniently (slower, so only when needed).
         result = _sync_snapshot(bot_path, analytics_path, full, previous, options, lenient_text=True)
     result.seconds = time.perf_counter() - started
+    _zone_origins(result, previous, settings, source_tz, report_tz)
     record_seconds(analytics_path, result.seconds)
     return result
 
@@ -106,6 +108,16 @@ def _settings(previous: dict, book: PriceBook, *, source_tz: str | None, report_
         "default_model": default_model or "",
         "keep_message_content": bool(keep_message_content),
     }
+
+
+def _zone_origins(result: SyncResult, previous: dict, settings: dict, source_tz: str | None,
+                  report_tz: str | None) -> None:
+    """Where this sync's zones came from (for the summary, and the CLI's warning about the machine's zone)."""
+    result.source_tz, result.report_tz = settings["source_tz"], settings["report_tz"]
+    result.source_tz_origin = ("--source-tz" if source_tz else "the previous sync" if previous.get("source_tz")
+                               else "this machine")
+    result.report_tz_origin = ("--report-tz" if report_tz else "the previous sync's --report-tz"
+                               if settings["report_tz_explicit"] else "the source zone")
 
 
 def _sync_snapshot(bot_db: Path, analytics_db: Path, full: bool, previous: dict, options: Options, *,

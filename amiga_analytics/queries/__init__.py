@@ -17,7 +17,7 @@ Windows
 
 Periods
     ``freq`` is a pandas offset alias of a day or longer: ``D``, ``W-MON`` (weeks starting Monday; ``W-SUN``
-    starts them on Sunday), ``MS``, ``QS``, ``YS``, optionally with a multiple (``2D``). A period starts on the
+    starts them on Sunday; a bare ``W`` means ``W-MON``), ``MS``, ``QS``, ``YS``, optionally with a multiple (``2D``). A period starts on the
     anchor on or before its first day, in the report timezone, and ``period_start`` is that local midnight as a
     timezone-aware timestamp. Every period between the window's first and last day appears, with zero counts if
     nothing happened; an unbounded side of the window ends at the first / last day that has data. With a ``by``

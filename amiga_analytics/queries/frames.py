@@ -84,7 +84,7 @@ def _spread(per_day: pd.DataFrame, key: str | None, measures: list[str], window:
 def _ordered(df: pd.DataFrame, key: str | None, measures_spec: dict, sort_keys: list[tuple[str, bool]],
              add_derived: Callable[[pd.DataFrame], pd.DataFrame], tz: str, with_period: bool) -> pd.DataFrame:
     """Derived columns, documented order and dtypes; groups ordered by their totals (in every period alike)."""
-    df = add_derived(df)
+    df = unpriced_as_missing(add_derived(df))
     spec = ({"period_start": TIME} if with_period else {}) | ({key: STR} if key else {}) | measures_spec
     df = _cast(df, spec, tz)
     if key is None:
@@ -97,6 +97,21 @@ def _ordered(df: pd.DataFrame, key: str | None, measures_spec: dict, sort_keys: 
     rank = {(k if isinstance(k, str) else _NULL_KEY): i for i, k in enumerate(order)}
     df["_rank"] = df[key].map(lambda k: rank[k if isinstance(k, str) else _NULL_KEY])
     return _sort(df, [("period_start", True), ("_rank", True)]).drop(columns=["_rank"])
+
+
+NOT_TOKEN_SUMS = ("unpriced_tokens", "calls_with_tokens", "total_tokens")
+
+
+def unpriced_as_missing(df: pd.DataFrame) -> pd.DataFrame:
+    """``cost_usd`` NaN (not $0) in the rows none of whose tokens is priced. Prices are positive, so that is
+    exactly a total of 0 (the rule of :mod:`amiga_analytics.store.measures`, re-applied after the period sums,
+    which fill empty periods with 0). Frames without ``cost_usd`` pass."""
+    if "cost_usd" not in df.columns:
+        return df
+    cost = pd.to_numeric(df["cost_usd"]).astype("float64")
+    df = df.copy()
+    df["cost_usd"] = cost.where(cost.fillna(0.0) != 0.0)
+    return df
 
 
 def _rate(numerator: pd.Series, denominator: pd.Series) -> pd.Series:

@@ -130,7 +130,7 @@ def _local(dt: datetime, tz: str) -> str:
     return dt.astimezone(zone(tz)).isoformat()
 
 
-_FREQ_HELP = ("use a pandas offset alias of a day or longer: D, W-MON (weeks from Monday), MS (months), QS, YS, "
+_FREQ_HELP = ("use a pandas offset alias of a day or longer: D, W or W-MON (weeks from Monday), MS (months), QS, YS, "
               "optionally with a multiple such as 2D, or none for totals")
 
 
@@ -140,6 +140,8 @@ def _offset(freq: Any) -> BaseOffset | None:
         return None
     if isinstance(freq, str) and freq.strip().lower() == "none":
         return None
+    if isinstance(freq, str) and freq.strip().upper().lstrip("0123456789") == "W":
+        freq = freq.strip() + "-MON"  # weeks start on Monday everywhere (pandas' bare W means W-SUN)
     try:
         off = to_offset(freq)
     except (ValueError, TypeError):

@@ -19,7 +19,7 @@ from .columns import (
     THROUGHPUT_COLUMNS,
     TIME,
 )
-from .frames import _cast, _frame, _query, _rate, _sort, _spread
+from .frames import _cast, _frame, _query, _rate, _sort, _spread, unpriced_as_missing
 from .periods import (
     DB,
     Bound,
@@ -165,12 +165,13 @@ def task_cost(db: DB, *, since: Bound = None, until: Bound = None, limit: int | 
         - ``input_tokens``, ``output_tokens``, ``cache_write_tokens``, ``cache_read_tokens``: tokens
         - ``cost_usd``: the task's cost, USD: from its Claude Code transcripts when one was read (every API
           request of its sessions and sub-agents, turns without tools included), else the priced tokens the bot
-          recorded on its calls (a floor: the bot records tokens almost only on Task calls)
+          recorded on its calls (a floor: the bot records tokens almost only on Task calls); NaN (never $0)
+          when none of its tokens is priced
         - ``unpriced_tokens``: tokens no price covers, tokens
         - ``cost_transcript_usd``: the part of ``cost_usd`` from the transcripts, USD
         - ``cost_bot_usd``: the part from the bot's recorded tokens, USD
 
-        Sorted by ``cost_usd`` descending, then ``task_id``.
+        Sorted by ``cost_usd`` descending (missing costs last), then ``task_id``.
 
     Examples
     --------
@@ -185,7 +186,7 @@ def task_cost(db: DB, *, since: Bound = None, until: Bound = None, limit: int | 
         where, params = window.condition(day_col="created_day", time_col="created_at")
         sql = figures.TASK_COST_SQL.format(where=where, limit=":limit")
         columns, rows = _query(database, sql, params | {"limit": limit})
-    return _frame(columns, rows, TASK_COST_COLUMNS, window.tz)
+    return unpriced_as_missing(_frame(columns, rows, TASK_COST_COLUMNS, window.tz))  # no priced token: NaN, not $0
 
 
 def tasks_per_user(db: DB, *, since: Bound = None, until: Bound = None) -> pd.DataFrame:

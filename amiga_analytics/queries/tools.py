@@ -84,7 +84,7 @@ def tool_cost(db: DB, *, since: Bound = None, until: Bound = None, by: str | Non
         - ``calls_with_tokens``: calls that carry token counts, count
         - ``input_tokens``, ``output_tokens``: tokens
         - ``cache_write_tokens``, ``cache_read_tokens``: tokens
-        - ``cost_usd``: cost, USD: ``cost_transcript_usd + cost_bot_usd``
+        - ``cost_usd``: cost, USD: ``cost_transcript_usd + cost_bot_usd``; NaN (never $0) when no token of the row is priced
         - ``unpriced_tokens``: tokens no price covers (never priced at $0), tokens
         - ``cost_transcript_usd``: the part from Claude Code's transcripts, for calls whose session's transcript
           was read: each call's share of the API request that issued it (the request's cost split equally among

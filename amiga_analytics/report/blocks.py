@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-__all__ = ["Block", "Bullets", "Cards", "Chart", "P", "Section", "Table"]
+__all__ = ["Actions", "Block", "Bullets", "Cards", "Chart", "P", "Section", "Table"]
 
 
 @dataclass
@@ -44,7 +44,13 @@ class Cards:
     items: list[tuple[str, str, str, str]]  # label, value, change text, verdict
 
 
-Block = P | Bullets | Table | Chart | Cards
+@dataclass
+class Actions:
+    kind: ClassVar[str] = "actions"
+    items: list[tuple[str, str, list[tuple[str, str]]]]  # action, evidence, links (label, href)
+
+
+Block = P | Bullets | Table | Chart | Cards | Actions
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from datetime import date
 
 import pandas as pd
@@ -98,11 +99,24 @@ def short_day(day: date) -> str:
     return f"{day:%a} {day.day} {day:%b}"
 
 
+_HOME = re.compile(r"(?:/Users|/home)/[^/\s'\"]+|/root(?=/|\b)|[A-Za-z]:\\Users\\[^\\\s'\"]+")
+
+
+def tilde(text: str) -> str:
+    """Home directories shown as ``~`` (``/Users/<name>``, ``/home/<name>``, ``/root``, ``C:\\Users\\<name>``).
+
+    >>> tilde("cat: /Users/ana/notes.txt and /home/bob/x: No such file")
+    'cat: ~/notes.txt and ~/x: No such file'
+    """
+    return _HOME.sub("~", text)
+
+
 def clip(text: object, width: int) -> str:
-    """Text on one line, cut to ``width`` characters with an ellipsis; '' when missing."""
+    """Text on one line, home directories as ``~``, cut to ``width`` characters with an ellipsis; '' when
+    missing."""
     if text is None or (isinstance(text, float) and math.isnan(text)):
         return ""
-    text = " ".join(str(text).split())
+    text = tilde(" ".join(str(text).split()))
     return text if len(text) <= width else text[: width - 1] + "…"
 
 

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -14,8 +16,9 @@ from .. import queries
 from ..errors import NoDataError
 from ..store import connect as db_mod
 from ..timeutil import zone
+from .actions import actions_table, datasette_base
 from .budget import budget_table, cost_limit
-from .fmt import day_text
+from .fmt import day_text, tilde
 from .model import WeeklyReport
 from .stats import HISTORY_DAYS, week_over_week
 from .tables import anomalies_table, cost_by_model, errors_by_category, finished_cycles, quality_table
@@ -24,16 +27,18 @@ from .weeks import Week, parse_week
 __all__ = ["weekly_report"]
 
 LAST_SYNC_SQL = "SELECT MAX(started_at) FROM syncs"
+BOT_DB_SQL = "SELECT value FROM sync_state WHERE key = 'bot_db'"
 
 
 def weekly_report(db: str | Path | Database, *, week: str | date | Week | None = None,
-                  daily_limit: float | None = None,
-                  monthly_limit: float | None = None) -> WeeklyReport:
+                  daily_limit: float | None = None, monthly_limit: float | None = None,
+                  datasette_url: str | None = None) -> WeeklyReport:
     """The weekly report of an analytics database, as DataFrames.
 
     ``db``: a path or an open ``Database``. ``week``: "2025-W42" (or a date in the week); default: the last
     complete ISO week (report timezone) that has data. ``daily_limit`` / ``monthly_limit``: the bot's cost
-    limits in USD, default ``$DAILY_COST_LIMIT`` / ``$MONTHLY_COST_LIMIT`` when set.
+    limits in USD, default ``$DAILY_COST_LIMIT`` / ``$MONTHLY_COST_LIMIT`` when set. ``datasette_url``: where the
+    "What to do this week" links point (default ``$AMIGA_ANALYTICS_DATASETTE_URL``, else what ``serve`` uses).
 
     Raises ``NotAnAnalyticsDatabase`` for a missing or foreign file and ``NoDataError`` when the week has no
     tool calls and no tasks (the report never shows zeros that are not facts).
@@ -44,10 +49,29 @@ def weekly_report(db: str | Path | Database, *, week: str | date | Week | None =
     database = db_mod.connect(db)
     try:
         name = Path(db).name if opened else _db_name(database)
-        return _gather(database, week, daily, monthly, {"daily": daily_src, "monthly": monthly_src}, name)
+        report = _gather(database, week, daily, monthly, {"daily": daily_src, "monthly": monthly_src}, name)
+        return _with_actions(database, report, datasette_base(datasette_url))
     finally:
         if opened:
             database.conn.close()
+
+
+def _with_actions(database: Database, report: WeeklyReport, base: str) -> WeeklyReport:
+    """The report with its "What to do this week" table and the bot database's name (from the last sync)."""
+    start, end = report.start, report.end
+    prev = Week.containing(start).previous()
+    frames = {
+        "start": start, "end": end, "headline": report.headline, "budget": report.budget,
+        "anomalies": report.anomalies, "top_errors": report.top_errors,
+        "errors_total": int(report.error_rates_by_tool["failed"].sum()),
+        "tasks": queries.task_cost(database, since=start, until=end, limit=None),
+        "cost_by_tool": report.cost_by_tool, "finished": report.cycle_times,
+        "finished_before": finished_cycles(database, prev),
+    }
+    report.actions = actions_table(frames, base=base)
+    row = database.execute(BOT_DB_SQL).fetchone()
+    report.bot_db = json.loads(row[0]) if row and row[0] else ""
+    return report
 
 
 def _db_name(database: Database) -> str:
@@ -118,7 +142,7 @@ def _gather(database: Database, week_arg: str | date | Week | None, daily_limit:
         cost_by_tool=by_tool, budget=budget_table(cost_per_day, week, daily_limit, monthly_limit),
         error_rates_by_tool=errors_tool,
         error_rates_by_category=errors_by_category(queries.error_rates(database, by="error_category", **w)),
-        error_rate_per_day=error_per_day, top_errors=top_errors_table(database, w),
+        error_rate_per_day=error_per_day, top_errors=_home_as_tilde(top_errors_table(database, w)),
         throughput_per_day=queries.task_throughput(database, freq="D", **w),
         cycle_times=finished_cycles(database, week), subagents=queries.subagent_usage(database, **w),
         anomalies=anomalies_table(database, week, hist, cost_per_day, error_per_day),
@@ -149,7 +173,8 @@ def _transcript_coverage(database: Database, window: dict) -> dict:
 
 
 def _figures(database: Database, w: Week) -> dict:
-    """The headline figures of one week, by :data:`~amiga_analytics.report.stats.HEADLINE` key."""
+    """The headline figures of one week, by :data:`~amiga_analytics.report.stats.HEADLINE` key, and what their
+    noise tests need (:data:`~amiga_analytics.report.stats.EVIDENCE`)."""
     window = {"since": w.start, "until": w.end}
     total = queries.tool_cost(database, by=None, **window).iloc[0]
     errors = queries.error_rates(database, by=None, **window).iloc[0]
@@ -157,15 +182,20 @@ def _figures(database: Database, w: Week) -> dict:
     router = queries.router_usage(database, **window).iloc[0]
     has_tokens = int(total["calls_with_tokens"]) > 0 or int(router["input_tokens"] + router["output_tokens"]) > 0
     has_tokens = has_tokens or float(total["cost_transcript_usd"]) > 0
+    daily = _cost_per_day(database, window)
     return {
         # Transcripts: the week's whole transcript cost (turns without tools too), not only the tools' shares.
-        "cost_usd": float(total["cost_usd"] + router["cost_usd"] + _turns_without_tools(database, window))
+        "cost_usd": _usd(total["cost_usd"]) + float(router["cost_usd"]) + _turns_without_tools(database, window)
         if has_tokens else np.nan,
         "calls": float(total["calls"]),
         "error_rate": float(errors["error_rate"]),
         "tasks_finished": float(tasks["finished"]),
         "success_rate": float(tasks["success_rate"]),
         "median_cycle_s": float(tasks["median_cycle_s"]),
+        "failed": float(errors["failed"]), "completed": float(errors["completed"]),
+        "tasks_completed": float(tasks["completed"]), "tasks_failed": float(tasks["failed"]),
+        "daily_cost": [float(c) for c in daily["cost_usd"].fillna(0.0)],
+        "cycle_s": [float(c) for c in finished_cycles(database, w)["cycle_s"]],
     }
 
 
@@ -174,6 +204,20 @@ def _turns_without_tools(database: Database, window: dict) -> float:
     if not database.execute(ANY_TRANSCRIPT_SQL).fetchone()[0]:
         return 0.0
     return float(queries.transcript_coverage(database, **window)["turns_without_tools_usd"].sum())
+
+
+def _home_as_tilde(top: pd.DataFrame) -> pd.DataFrame:
+    """The error texts (and templates, when the query has them) with home directories as ``~``."""
+    top = top.copy()
+    for col in ("example_error", "error_template"):
+        if col in top.columns:
+            top[col] = top[col].map(lambda t: tilde(t) if isinstance(t, str) else t)
+    return top
+
+
+def _usd(value: Any) -> float:
+    """A cost that may be missing (no priced token) as a number to add (0.0 for missing)."""
+    return 0.0 if value is None or pd.isna(value) else float(value)
 
 
 def _headline(database: Database, week: Week, days: list[date], in_week: list[date]) -> tuple[pd.DataFrame, list[str]]:
@@ -208,7 +252,7 @@ def _cost_per_day(database: Database, hist: dict) -> pd.DataFrame:
     cost_per_day = cost_per_day.rename(columns={"cost_usd": "tool_cost_usd"})
     router_cost = router_daily.set_index("period_start")["cost_usd"].reindex(cost_per_day["period_start"]).fillna(0.0)
     cost_per_day["router_cost_usd"] = router_cost.to_numpy()
-    cost_per_day["cost_usd"] = cost_per_day["tool_cost_usd"] + cost_per_day["router_cost_usd"]
+    cost_per_day["cost_usd"] = cost_per_day["tool_cost_usd"].fillna(0.0) + cost_per_day["router_cost_usd"]
     if database.execute(ANY_TRANSCRIPT_SQL).fetchone()[0]:
         # The transcripts' requests that issued no tool_use belong to no tool, but to the day's cost.
         cov = queries.transcript_coverage(database, **hist)

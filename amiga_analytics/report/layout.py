@@ -10,10 +10,11 @@ import numpy as np
 import pandas as pd
 
 from .._version import __version__
-from .blocks import Block, Bullets, Cards, Chart, P, Section, Table
+from .actions import ACTION_RULE
+from .blocks import Actions, Block, Bullets, Cards, Chart, P, Section, Table
 from .fmt import change_text, clip, fmt_count, fmt_duration, fmt_kind, fmt_pct, fmt_tokens, fmt_usd, name_or, short_day
 from .pngs import chart_specs
-from .stats import ANOMALY_RULE, HEADLINE, HISTORY_DAYS, Z_LIMIT
+from .stats import ANOMALY_RULE, HEADLINE, HISTORY_DAYS, NOISE_TEST, Z_LIMIT
 
 if TYPE_CHECKING:
     from .model import WeeklyReport
@@ -22,9 +23,9 @@ __all__ = ["footer", "layout", "subtitle", "title"]
 
 
 def layout(report: WeeklyReport) -> list[Section]:
-    """The report's sections in order: headline, cost, errors, tasks, sub-agents, anomalies, data quality."""
+    """The report's sections in order: what to do, headline, cost, errors, tasks, sub-agents, anomalies, data quality."""
     page = _Page(report)
-    return [_headline(page), _cost(page), _errors(page), _tasks(page), _subagents(page), _anomalies(page),
+    return [_actions(report), _headline(page), _cost(page), _errors(page), _tasks(page), _subagents(page), _anomalies(page),
             _quality(report)]
 
 
@@ -53,6 +54,22 @@ def title(report: WeeklyReport) -> str:
     return f"AMIGA weekly report {report.week}"
 
 
+SECTION_NAMES = {"cost": "Cost", "errors": "Errors", "tasks": "Tasks", "anomalies": "Anomalies"}
+
+
+def _actions(report: WeeklyReport) -> Section:
+    """What to do this week: each action with its evidence and links to its section, CSV and Datasette rows."""
+    items = [(a.action, f"Evidence: {a.evidence}.",
+              [(f"§ {SECTION_NAMES.get(a.section, a.section)}", f"#{a.section}"), (a.csv, a.csv),
+               ("rows in Datasette", a.datasette_url)])
+             for a in report.actions.itertuples(index=False)]
+    blocks: list[Block] = [Actions(items)] if items else [
+        P("Nothing crosses a threshold this week: no limit passed, no day flagged, no rate worse beyond noise, no "
+          "error, task or tool large enough to act on.")]
+    blocks.append(P(ACTION_RULE, muted=True))
+    return Section("What to do this week", "actions", blocks)
+
+
 def _headline(page: _Page) -> Section:
     """The headline cards and the notes on coverage."""
     report, head = page.report, page.head
@@ -65,6 +82,7 @@ def _headline(page: _Page) -> Section:
         cards.append((label, value, change_text(kind, row), row["verdict"]))
     blocks: list[Block] = [Cards(cards)]
     blocks += [P(n, muted=True) for n in report.notes]
+    blocks.append(P(NOISE_TEST, muted=True))
     return Section("This week at a glance", "headline", blocks)
 
 
@@ -217,7 +235,7 @@ def _cost_cell(cost: float, calls_with_tokens: int, unpriced: int) -> str:
     """A cost that is not a fact is not shown as $0: no tokens → 'no tokens'; only unpriced tokens → 'unpriced'."""
     if not calls_with_tokens:
         return "no tokens"
-    if not cost and unpriced:
+    if pd.isna(cost) or (not cost and unpriced):
         return "unpriced"
     return fmt_usd(cost)
 
@@ -359,6 +377,7 @@ def subtitle(report: WeeklyReport) -> str:
 
 def footer(report: WeeklyReport) -> str:
     """Where the report comes from (version, database) and how to read it."""
-    return (f"Made by amiga-analytics {__version__} from {report.source}. Calls are logical tool calls (the bot "
+    source = f"the bot database {report.bot_db} (synced into {report.source})" if report.bot_db else report.source
+    return (f"Made by amiga-analytics {__version__} from {source}. Calls are logical tool calls (the bot "
             f"writes up to four rows per call); days and weeks are in {report.timezone}. Every table is also a CSV "
             f"file beside this report, at full precision.")

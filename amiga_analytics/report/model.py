@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .actions import ACTION_COLUMNS
 from .pngs import render_charts
 from .render_html import html
 from .render_md import markdown
@@ -22,7 +23,8 @@ class WeeklyReport:
     """Everything the weekly report shows, as DataFrames at full precision (rounding happens when rendering).
 
     Attributes: ``week`` ("2025-W42"), ``start``/``end`` (Monday, next Monday; dates in ``timezone``),
-    ``previous_week``, ``source`` (the database file name), the limits and where they came from, and the tables
+    ``previous_week``, ``source`` (the analytics database's file name), ``bot_db`` (the bot database's file name,
+as the last sync recorded it), ``actions`` ("What to do this week", see :mod:`.actions`), the limits and where they came from, and the tables
     listed in :attr:`tables` (each written as a CSV of the same name).
     """
 
@@ -47,6 +49,8 @@ class WeeklyReport:
     anomalies: pd.DataFrame
     data_quality: pd.DataFrame
     router: pd.DataFrame
+    actions: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=ACTION_COLUMNS))
+    bot_db: str = ""
     daily_limit: float | None = None
     monthly_limit: float | None = None
     limit_sources: dict = field(default_factory=dict)
@@ -54,7 +58,7 @@ class WeeklyReport:
     transcripts: dict = field(default_factory=dict)  # the week's transcript coverage; empty without transcripts
 
     TABLES = (
-        "headline", "cost_per_day", "cost_by_model", "cost_by_tool", "budget", "error_rates_by_tool",
+        "actions", "headline", "cost_per_day", "cost_by_model", "cost_by_tool", "budget", "error_rates_by_tool",
         "error_rates_by_category", "error_rate_per_day", "top_errors", "throughput_per_day", "cycle_times",
         "subagents", "anomalies", "data_quality",
     )

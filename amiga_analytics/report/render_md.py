@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .blocks import Bullets, Cards, Chart, P, Section, Table
+from .blocks import Actions, Bullets, Cards, Chart, P, Section, Table
 from .layout import footer, layout, subtitle, title
 
 if TYPE_CHECKING:
@@ -35,6 +35,11 @@ def _body(sections: list[Section]) -> list[str]:
                 lines.append("")
             elif isinstance(block, P):
                 lines += [f"_{block.text}_" if block.muted else block.text, ""]
+            elif isinstance(block, Actions):
+                for i, (action, evidence, links) in enumerate(block.items, 1):
+                    refs = ", ".join(f"[{label}]({href})" for label, href in links)
+                    lines.append(f"{i}. **{action}** {evidence} ({refs})")
+                lines.append("")
             elif isinstance(block, Bullets):
                 lines += [f"- {item}" for item in block.items] + [""]
             elif isinstance(block, Chart):

@@ -4,13 +4,14 @@ DataFrames (tested by hand-computed examples)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["ANOMALY_RULE", "HEADLINE", "find_anomalies", "week_over_week"]
+__all__ = ["ANOMALY_RULE", "HEADLINE", "NOISE_TEST", "change_z", "find_anomalies", "mann_whitney_z", "poisson_z",
+           "two_proportion_z", "week_over_week", "welch_z"]
 
 # Anomaly rule (stated in the report, word for word).
 HISTORY_DAYS = 28
@@ -44,20 +45,109 @@ HEADLINE = (
 
 
 
-def _verdict(change: float, better: str | None) -> str:
+# The noise test of the headline (stated in the report once, word for word).
+Z_NOISE = 1.96
+NOISE_TEST = (
+    "A change is called better or worse only when a two-sided test at the 5 % level says it is beyond the week's "
+    "noise (|z| > 1.96); otherwise it reads \"no clear change\". Rates (error rate, task success rate) use a "
+    "two-proportion z-test on their counts; counts (tool calls, tasks finished) a Poisson test, "
+    "z = (this − before) / √(this + before); cost a Welch test on the seven daily costs of each week, "
+    "z = (mean − mean′) / √(s²/7 + s′²/7); the median cycle time a Mann–Whitney test on the cycle times of the "
+    "tasks finished in each week (normal approximation)."
+)
+#: headline key → what its test needs from the figures of a week (besides the value itself)
+EVIDENCE = {
+    "cost_usd": ("daily_cost",),
+    "calls": (),
+    "error_rate": ("failed", "completed"),
+    "tasks_finished": (),
+    "success_rate": ("tasks_completed", "tasks_failed"),
+    "median_cycle_s": ("cycle_s",),
+}
+
+
+def two_proportion_z(x1: float, n1: float, x2: float, n2: float) -> float:
+    """z of the difference of two proportions x1/n1 − x2/n2 (pooled variance); NaN when not testable.
+
+    >>> round(two_proportion_z(60, 1000, 50, 1000), 3)     # 6 % vs 5 % on 1,000 each
+    0.981
+    """
+    if not n1 or not n2:
+        return float("nan")
+    pooled = (x1 + x2) / (n1 + n2)
+    se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    if se == 0:
+        return 0.0
+    return (x1 / n1 - x2 / n2) / se
+
+
+def poisson_z(a: float, b: float) -> float:
+    """z of two Poisson counts (conditional binomial test, normal approximation): (a − b) / √(a + b).
+
+    >>> poisson_z(900, 1000) < -1.96, round(poisson_z(40, 50), 3)
+    (True, -1.054)
+    """
+    if math.isnan(a) or math.isnan(b):
+        return float("nan")
+    return 0.0 if a + b == 0 else (a - b) / math.sqrt(a + b)
+
+
+def welch_z(xs: Sequence[float], ys: Sequence[float]) -> float:
+    """Welch's statistic of two samples' means, (mean x − mean y) / √(s²x/nx + s²y/ny) (sample variances)."""
+    if len(xs) < 2 or len(ys) < 2:
+        return float("nan")
+    x, y = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
+    se = math.sqrt(x.var(ddof=1) / len(x) + y.var(ddof=1) / len(y))
+    diff = float(x.mean() - y.mean())
+    return 0.0 if se == 0 and diff == 0 else (math.copysign(math.inf, diff) if se == 0 else diff / se)
+
+
+def mann_whitney_z(xs: Sequence[float], ys: Sequence[float]) -> float:
+    """Mann–Whitney's z (normal approximation, mid-ranks for ties): positive when ``xs`` tend to be larger."""
+    n1, n2 = len(xs), len(ys)
+    if n1 == 0 or n2 == 0:
+        return float("nan")
+    ranks = pd.Series(list(xs) + list(ys), dtype=float).rank(method="average").to_numpy()
+    u = float(ranks[:n1].sum()) - n1 * (n1 + 1) / 2
+    sd = math.sqrt(n1 * n2 * (n1 + n2 + 1) / 12)
+    return (u - n1 * n2 / 2) / sd
+
+
+def change_z(key: str, this_week: dict, previous_week: dict) -> float:
+    """The test statistic of a headline metric's change (see :data:`NOISE_TEST`); NaN when it cannot be run."""
+    if any(k not in this_week or k not in previous_week for k in EVIDENCE[key]):
+        return float("nan")
+    a, b = this_week, previous_week
+    if key == "error_rate":
+        return two_proportion_z(a["failed"], a["completed"], b["failed"], b["completed"])
+    if key == "success_rate":
+        return two_proportion_z(a["tasks_completed"], a["tasks_completed"] + a["tasks_failed"],
+                                b["tasks_completed"], b["tasks_completed"] + b["tasks_failed"])
+    if key == "cost_usd":
+        return welch_z(a["daily_cost"], b["daily_cost"])
+    if key == "median_cycle_s":
+        return mann_whitney_z(a["cycle_s"], b["cycle_s"])
+    return poisson_z(float(a.get(key, np.nan)), float(b.get(key, np.nan)))
+
+
+def _verdict(change: float, better: str | None, z: float) -> str:
     if change is None or (isinstance(change, float) and math.isnan(change)):
         return "n/a"
     if change == 0:
         return "unchanged"
+    if math.isnan(z) or abs(z) <= Z_NOISE:
+        return "no clear change"
     if better is None:
         return "more" if change > 0 else "fewer"
     return "better" if (change > 0) == (better == "up") else "worse"
 
 
 def week_over_week(this_week: dict, previous_week: dict) -> pd.DataFrame:
-    """The headline table: each metric this week, the week before, the change and whether it is better.
+    """The headline table: each metric this week, the week before, the change and whether it is beyond noise.
 
-    ``this_week`` and ``previous_week`` map the metric keys of :data:`HEADLINE` to numbers (NaN: not known).
+    ``this_week`` and ``previous_week`` map the metric keys of :data:`HEADLINE` to numbers (NaN: not known),
+    plus what each test needs (:data:`EVIDENCE`): ``failed``/``completed`` calls, ``tasks_completed``/
+    ``tasks_failed``, ``daily_cost`` (the 7 daily costs, USD) and ``cycle_s`` (the cycle times, s).
 
     Returns one row per metric, in :data:`HEADLINE` order:
 
@@ -66,12 +156,14 @@ def week_over_week(this_week: dict, previous_week: dict) -> pd.DataFrame:
     - ``this_week``, ``previous_week``: the values, in the metric's unit (USD, count, fraction, s)
     - ``change``: ``this_week - previous_week`` (for rates: in fraction points)
     - ``change_pct``: ``change / previous_week``; NaN when the week before was 0 or unknown
-    - ``verdict``: ``better``/``worse`` (cost, error rate, cycle time up = worse; tasks finished, success rate up
-      = better), ``more``/``fewer`` for calls, ``unchanged``, or ``n/a``
+    - ``z``: the statistic of the metric's test (:data:`NOISE_TEST`); NaN when it cannot be run
+    - ``verdict``: beyond noise (``|z| > 1.96``) ``better``/``worse`` (cost, error rate, cycle time up = worse;
+      tasks finished, success rate up = better) or ``more``/``fewer`` for calls; else ``no clear change``;
+      ``unchanged`` for no change at all, ``n/a`` when a week is unknown
 
-    >>> df = week_over_week({"cost_usd": 12.0, "calls": 90}, {"cost_usd": 10.0, "calls": 100})
+    >>> df = week_over_week({"cost_usd": 12.0, "calls": 900}, {"cost_usd": 10.0, "calls": 1000})
     >>> [(r.metric, r.change, r.change_pct, r.verdict) for r in df.head(2).itertuples()]
-    [('cost_usd', 2.0, 0.2, 'worse'), ('calls', -10.0, -0.1, 'fewer')]
+    [('cost_usd', 2.0, 0.2, 'no clear change'), ('calls', -100.0, -0.1, 'fewer')]
     """
     rows = []
     for key, _label, _kind, better in HEADLINE:
@@ -79,11 +171,12 @@ def week_over_week(this_week: dict, previous_week: dict) -> pd.DataFrame:
         before = float(previous_week.get(key, np.nan))
         change = now - before
         change_pct = change / before if before and not math.isnan(before) else np.nan
+        z = change_z(key, this_week, previous_week)
         rows.append({"metric": key, "this_week": now, "previous_week": before, "change": change,
-                     "change_pct": change_pct, "verdict": _verdict(change, better)})
+                     "change_pct": change_pct, "z": z, "verdict": _verdict(change, better, z)})
     df = pd.DataFrame(rows)
     return df.astype({"this_week": "float64", "previous_week": "float64", "change": "float64",
-                      "change_pct": "float64"})
+                      "change_pct": "float64", "z": "float64"})
 
 
 def find_anomalies(values: pd.Series, check_days: Iterable[date], *, floor: float, eligible: pd.Series | None = None,

@@ -14,7 +14,7 @@ from .weeks import Week
 __all__ = ["anomalies_table", "cost_by_model", "errors_by_category", "finished_cycles", "quality_table"]
 
 # The one lookup the query functions do not offer: the cycle time of each task finished in a window.
-FINISHED_CYCLES_SQL = """SELECT task_id, status, finished_day, cycle_s
+FINISHED_CYCLES_SQL = """SELECT task_id, status, finished_day, cycle_s, agent_type
 FROM tasks
 WHERE status IN ('completed', 'failed', 'stopped') AND finished_day >= :since_day AND finished_day < :until_day
   AND cycle_s IS NOT NULL
@@ -22,11 +22,13 @@ ORDER BY finished_day, cycle_s, task_id"""
 
 
 def finished_cycles(database: Database, week: Week) -> pd.DataFrame:
-    """The tasks finished in the week: ``task_id``, ``status``, ``finished_day`` (ISO date), ``cycle_s`` (s)."""
+    """The tasks finished in the week: ``task_id``, ``status``, ``finished_day`` (ISO date), ``cycle_s`` (s),
+    ``agent_type`` (the task type; None when not recorded)."""
     rows = database.execute(FINISHED_CYCLES_SQL, {"since_day": week.start.isoformat(),
                                                   "until_day": week.end.isoformat()}).fetchall()
-    df = pd.DataFrame.from_records(rows, columns=["task_id", "status", "finished_day", "cycle_s"])
-    return df.astype({"task_id": "str", "status": "str", "finished_day": "str", "cycle_s": "float64"})
+    df = pd.DataFrame.from_records(rows, columns=["task_id", "status", "finished_day", "cycle_s", "agent_type"])
+    return df.astype({"task_id": "str", "status": "str", "finished_day": "str", "cycle_s": "float64",
+                      "agent_type": "object"})
 
 
 def cost_by_model(by_model: pd.DataFrame, router: pd.DataFrame) -> pd.DataFrame:
@@ -96,7 +98,7 @@ def anomalies_table(database: Database, week: Week, hist: dict, cost_per_day: pd
         if not busy[[d for d in check if d in busy.index]].any():
             continue
         add(tool, "calls", calls)
-        cost = _series(c, "cost_usd")
+        cost = _series(c, "cost_usd").fillna(0.0)  # unpriced days count as $0 recorded, like idle ones
         if cost.max() > 0:
             add(tool, "cost_usd", cost)
         e = tool_err_d[tool_err_d["tool_name"] == tool]

@@ -50,8 +50,9 @@ FROM tasks
 WHERE {FINISHED_TASKS} AND cycle_s IS NOT NULL AND {{where}}"""
 CYCLE_QUANTILES = (("median_cycle_s", 0.5), ("p90_cycle_s", 0.9))
 
+# A task none of whose tokens is priced has no cost (NULL), never $0.
 TASK_COST_SQL = """SELECT task_id, status, model_id, agent_type, created_at, cycle_s, calls, input_tokens,
-       output_tokens, cache_write_tokens, cache_read_tokens, cost_usd, unpriced_tokens, cost_transcript_usd,
+       output_tokens, cache_write_tokens, cache_read_tokens, NULLIF(cost_usd, 0) AS cost_usd, unpriced_tokens, cost_transcript_usd,
        cost_bot_usd, description
 FROM tasks
 WHERE {where}
@@ -193,3 +194,9 @@ ROUTER_USAGE_MEASURES = """COUNT(*) AS messages,
        COALESCE(SUM(input_tokens), 0) AS input_tokens,
        COALESCE(SUM(output_tokens), 0) AS output_tokens,
        TOTAL(cost_usd) AS cost_usd"""
+
+# The days that hold data (report timezone): what an empty answer reports as the range the data covers.
+DATA_RANGE_SQL = """SELECT MIN(d), MAX(d) FROM (
+    SELECT MIN(day) AS d FROM tool_daily UNION ALL SELECT MAX(day) FROM tool_daily
+    UNION ALL SELECT MIN(created_day) FROM tasks UNION ALL SELECT MAX(COALESCE(finished_day, created_day)) FROM tasks
+)"""

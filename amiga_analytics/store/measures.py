@@ -12,6 +12,13 @@ hold NULL); :data:`DAILY_KEYS` and :data:`CALLS_KEYS` read them back as NULL, it
 
 >>> COST["cost_bot_usd"].calls, COST["cost_bot_usd"].daily
 ("TOTAL(CASE WHEN cost_witness = 'bot' THEN cost_usd END)", 'TOTAL(cost_bot_usd)')
+
+Unpriced is never $0: ``cost_usd`` is NULL for a group none of whose tokens is priced (no token recorded, or
+every token unpriced: no model, an unknown model). Prices are positive, so a group's priced cost is 0 exactly
+when none of its tokens is priced: the rule is ``NULLIF(total, 0)``, on the calls and on the rollup alike.
+
+>>> COST["cost_usd"].daily
+'NULLIF(TOTAL(cost_usd), 0)'
 >>> OUTCOME["failed"].daily
 "COALESCE(SUM(CASE WHEN outcome = 'failure' THEN calls ELSE 0 END), 0)"
 """
@@ -34,9 +41,18 @@ def _count(column_expr: str, rollup_column: str) -> Measure:
     return Measure(f"COALESCE(SUM({column_expr}), 0)", f"COALESCE(SUM({rollup_column}), 0)")
 
 
+TOKEN_COLUMNS = ("input_tokens", "output_tokens", "cache_write_tokens", "cache_read_tokens")
+
+
+def _priced_tokens(rows: str) -> str:
+    """Tokens some price covers, summed over the rows (``calls`` or ``daily`` sums of the token columns)."""
+    return " + ".join(f"COALESCE(SUM({c}), 0)" for c in TOKEN_COLUMNS) + " - COALESCE(SUM(unpriced_tokens), 0)"
+
+
 def _money(column: str) -> Measure:
-    """USD: TOTAL, so that NULL costs (unpriced calls) add as 0.0 and the sum is a float."""
-    return Measure(f"TOTAL({column})", f"TOTAL({column})")
+    """USD: TOTAL of the priced rows (NULL costs add as 0.0), but NULL when no token of the group is priced."""
+    return Measure(f"CASE WHEN {_priced_tokens('calls')} = 0 THEN NULL ELSE TOTAL({column}) END",
+                   f"CASE WHEN {_priced_tokens('daily')} = 0 THEN NULL ELSE TOTAL({column}) END")
 
 
 def _of_outcome(predicate: str) -> Measure:
@@ -59,7 +75,7 @@ COST: dict[str, Measure] = {
     "output_tokens": _count("output_tokens", "output_tokens"),
     "cache_write_tokens": _count("cache_write_tokens", "cache_write_tokens"),
     "cache_read_tokens": _count("cache_read_tokens", "cache_read_tokens"),
-    "cost_usd": Measure(f"TOTAL({BOT_COST}) + TOTAL(transcript_cost_usd)", "TOTAL(cost_usd)"),
+    "cost_usd": Measure(f"NULLIF(TOTAL({BOT_COST}) + TOTAL(transcript_cost_usd), 0)", "NULLIF(TOTAL(cost_usd), 0)"),
     "unpriced_tokens": Measure(
         f"COALESCE(SUM({BOT_UNPRICED}), 0) + COALESCE(SUM(transcript_unpriced_tokens), 0)",
         "COALESCE(SUM(unpriced_tokens), 0)"),
