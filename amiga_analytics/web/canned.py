@@ -118,8 +118,8 @@ OUTCOME_WITH_RATE = figures.OUTCOME_DAILY_MEASURES + ",\n       " + figures.erro
 def cost_per_day_sql() -> str:
     per_day = figures.grouped_sql("tool_daily", {"day": "day"}, figures.COST_DAILY_MEASURES, period("day"))
     zero_filled = ",\n       ".join(
-        # a cost stays NULL (unpriced, or an idle day: no token priced), never $0
-        f"per_day.{name} AS {name}" if name.endswith("_usd") else f"COALESCE(per_day.{name}, 0) AS {name}"
+        # the cost stays NULL (unpriced, or an idle day: no token priced), never $0; its witness shares are 0
+        f"per_day.{name} AS {name}" if name == "cost_usd" else f"COALESCE(per_day.{name}, 0) AS {name}"
         for name in figures.COST
     )
     return COST_PER_DAY_SQL.format(per_day=_indent(per_day, 2), days=DAYS_CTE.format(activity="per_day"),
