@@ -133,6 +133,8 @@ QUALITY_CHECKS = {
     "bot_rows_merged": "bot rows merged into another row's call (the bot writes 1-4 rows per call)",
     "calls": "logical tool calls in the analytics database",
     "calls_unknown_outcome": "calls with no completion row (in flight, killed, or failed before the post-hook)",
+    "calls_ambiguous_outcome": "calls whose outcome came from rows another call in flight could have written "
+                               "(same task, tool and parameters): counts are exact, the pairing is a guess",
     "calls_with_tokens": "calls that carry token counts (the bot records tokens almost only for Task calls)",
     "calls_without_task": "calls of interactive CLI sessions (no task row, no model unless --default-model)",
     "calls_with_missing_task": "calls keyed by a task-like id (not a session UUID) that matches no task",
@@ -452,7 +454,7 @@ class _Loader:
         self.salt = user_ref_salt()
         self.affected_days: set[str] = set()
         self.affected_tasks: set[str] = set()
-        self.counts = {"bot_rows_read": 0, "invalid_values": 0, "secrets_streams": 0,
+        self.counts = {"bot_rows_read": 0, "invalid_values": 0, "secrets_streams": 0, "ambiguous": 0,
                        "calls_written": 0, "events_read": 0, "messages_read": 0}
         self.links: dict[str, tuple[str, str, str]] = {}
         self.previous_calls: dict[int, tuple] = {}  # incremental: the stored rows of the calls being re-derived
@@ -574,7 +576,9 @@ class _Loader:
 
     def load_tool_calls(self) -> None:
         watermark = self.state.get("tool_usage_id", 0) if self.incremental else 0
-        merger = CallMerger(window_missed=self.conv.bot_window_missed)
+        merger = CallMerger(window_missed=self.conv.bot_window_missed,
+                            state=self.state.get("merger") if self.incremental else None)
+        ambiguous_closed = self.state.get("ambiguous_closed", 0) if self.incremental else 0
         reopened: list[tuple] = []
         rows_upto, nulls_upto = 0, 0
         if self.incremental:
@@ -586,7 +590,9 @@ class _Loader:
             self.options.progress and total > 50_000) else None
 
         def emit(calls: list[Call]) -> None:
+            nonlocal ambiguous_closed
             for call in calls:
+                ambiguous_closed += call.ambiguous and not call.open
                 row = self.call_row(call)
                 old = self.previous_calls.pop(call.call_id, None)
                 if old != row:
@@ -620,6 +626,9 @@ class _Loader:
             self.conn.execute("DELETE FROM tool_calls WHERE call_id = :id", {"id": call_id})
             self.touch(old)
         open_calls = [c for c in remaining if c.open]
+        self.state["merger"] = merger.export_state()
+        self.state["ambiguous_closed"] = ambiguous_closed
+        self.counts["ambiguous"] = ambiguous_closed + sum(c.ambiguous for c in open_calls)
         self.conn.executemany(INSERT_OPEN_ROW_SQL, ((r[0], c.call_id) for c in open_calls for r in c.rows))
         self.counts["bot_rows_read"] = new_rows + len(reopened)
         self.counts["invalid_values"] += merger.invalid_success
@@ -807,6 +816,7 @@ class _Loader:
             "bot_rows_merged": merged,
             "calls": calls,
             "calls_unknown_outcome": unknown,
+            "calls_ambiguous_outcome": self.counts["ambiguous"],
             "calls_with_tokens": with_tokens,
             "calls_without_task": no_task,
             "calls_with_missing_task": missing_task,
