@@ -79,6 +79,9 @@ class Call:
             return []
         return self.rows[:2] if self.has_copy else self.rows[:1]
 
+    def copy_done(self) -> bool:
+        return self.has_copy and _done(self.rows[1])
+
     def done_in_place(self) -> bool:
         return not self.gated and _done(self.rows[0])
 

@@ -59,6 +59,9 @@ COPY_WINDOW_S = 0.5
 QUICK_COPY_S = 0.01
 # A call gets no rows after this long: its pre rows stay NULL for good (killed, interrupted).
 MAX_CALL_S = 6 * 3600.0
+# A call still waiting for its end holds the other calls of its group this long (its post-hook may update their
+# NULL rows); after that they are final and it waits alone.
+HOLD_S = 600.0
 # A call held (open) whose last row is this much older than the newest row is final.
 STALE_AFTER_S = 24 * 3600.0
 # Copy-less calls of one group that start this close together ran together (their outcomes may be swapped).
@@ -85,12 +88,13 @@ def _has_tokens(row: tuple) -> bool:
 class _Group:
     """The calls of one (task, tool, distinguishing key) still held."""
 
-    __slots__ = ("key", "calls", "no_window")
+    __slots__ = ("key", "calls", "no_window", "taken")
 
     def __init__(self, key: tuple):
         self.key = key
         self.calls: list[Call] = []
         self.no_window = key[2] == ("none",)
+        self.taken: set = set()  # ids of pre rows a completion is known to have updated
 
 
 class CallMerger:
@@ -146,7 +150,7 @@ class CallMerger:
         cache_key = (row[TOOL], row[PARAMS])
         dkey = self._keys.get(cache_key)
         if dkey is None:
-            if len(self._keys) > 50_000:
+            if len(self._keys) > 50_000:  # the texts of recent calls repeat, older ones do not
                 self._keys.clear()
             dkey = self._keys[cache_key] = (distinguishing_key(row[TOOL], row[PARAMS]),
                                             gate_blocked(row[TOOL], row[PARAMS]))
@@ -259,8 +263,10 @@ class CallMerger:
                 call.add_post(row, "C", now)
                 return call
         waiting = [c for c in owners if c.d_row is None and self._may_end_now(c, now)]
-        missed = [c for c in waiting if self._window_missed(group, c.rows[0], row)]
-        if missed:
+        updated = self._newest_null(group, row)
+        missed = [c for c in waiting if not c.done_in_place() and not c.copy_done()
+                  and self._window_missed(group, c.rows[0], row)] if updated is None else []
+        if missed:  # nothing in the update window: the post-hook INSERTed its completion
             call = missed[0]
             call.ambiguous = call.ambiguous or len(missed) > 1
             call.add_post(row, "D", now)
@@ -269,14 +275,11 @@ class CallMerger:
             return call
         if tokens or not waiting:
             return None
-        updated = self._newest_null(group, row)
         if (updated is None or normalise_success(updated[1][SUCCESS]) not in (0, 1)) and not self._repeat:
             return None  # the post-hook would have updated a row that stayed NULL: no C of a held call
         if updated is not None and normalise_success(updated[1][SUCCESS]) not in (0, 1):
             updated = None  # in a repeated local hour it updated an older call's row of a later local time
-        server_up = self.server.up_at(None if now is None else now - self.copy_window_s)
-        candidates = [c for c in waiting if (server_up is not False if c.has_copy else server_up is True)
-                      or (c.has_copy and server_up is None)]
+        candidates = [c for c in waiting if self._server_up_at_end(c, now)]
         if not candidates:
             return None
         owner = self._likely_owner(candidates)
@@ -284,9 +287,18 @@ class CallMerger:
         owner.add_post(row, "C", now)
         if updated is not None:
             owner.updated = updated[1]
+            group.taken.add(updated[1][ID])
             if updated[0] is not owner:
                 updated[0].lost.add(updated[1][ID])
         return owner
+
+    def _server_up_at_end(self, call: Call, now: float | None) -> bool:
+        """Whether the server was up when ``call`` ended at ``now``: as at its start (it got the server's copy or
+        not) unless later evidence says the server went down or came back since."""
+        if now is None or call.first_epoch is None or now - self.copy_window_s <= call.first_epoch:
+            return call.has_copy
+        state = self.server.up_at(now - self.copy_window_s)
+        return call.has_copy if state is None else state
 
     @staticmethod
     def _likely_owner(candidates: list[Call]) -> Call:
@@ -311,13 +323,10 @@ class CallMerger:
         """The pre row the bot's post-hook updates: the newest (by timestamp) not yet taken by another
         completion, inside the update window."""
         best = None
+        taken = group.taken
         for call in group.calls:
             for pre in call.pre_rows():
-                if pre[ID] in call.lost or (call.updated is not None and call.updated[ID] == pre[ID]):
-                    continue
-                if any(other.updated is not None and other.updated[ID] == pre[ID] for other in group.calls):
-                    continue
-                if not isinstance(pre[TS], str):
+                if pre[ID] in taken or not isinstance(pre[TS], str):
                     continue
                 if self._window_missed(group, pre, post_row):
                     continue
@@ -352,14 +361,19 @@ class CallMerger:
     def _settle(self, group: _Group, now: float | None) -> list[Call]:
         calls = group.calls
         changing = [c for c in calls if self._can_change(group, c, now)]
-        pending = [c for c in changing if not (c is calls[-1] and c.done_in_place() and not c.has_copy)]
-        if pending:
+        if len(changing) == len(calls):
             return []
-        keep = changing  # at most the latest call, waiting for a C the server may still write
-        closed = [c for c in calls if c not in keep]
-        group.calls = keep
-        if not keep:
+        for c in changing:  # a call that may still end holds its group: its post-hook may update their rows
+            if not (c is calls[-1] and c.done_in_place() and not c.has_copy) and (
+                    now is None or c.first_epoch is None or now - c.first_epoch <= HOLD_S):
+                return []
+        closed = [c for c in calls if c not in changing]
+        group.calls = changing
+        if not changing:
             del self._groups[group.key]
+        else:
+            rows = {r[ID] for c in changing for r in c.pre_rows()}
+            group.taken &= rows
         return closed
 
     def finish(self) -> list[Call]:
