@@ -89,7 +89,7 @@ class ServerTimeline:
 
     def __init__(self, window_s: float, state: dict | None = None):
         self.window_s = window_s
-        self._waiting: deque = deque()  # calls whose evidence is not in yet, in arrival order
+        self.waiting: deque = deque()  # calls whose evidence is not in yet, in arrival order
         state = state or {}
         self.times: list[float] = [p[0] for p in state.get("points", [])]
         self.states: list[bool] = [bool(p[1]) for p in state.get("points", [])]
@@ -98,10 +98,10 @@ class ServerTimeline:
 
     def add(self, call) -> None:
         if call.first_epoch is not None:
-            self._waiting.append(call)
+            self.waiting.append(call)
 
     def advance(self, now: float) -> None:
-        waiting = self._waiting
+        waiting = self.waiting
         while waiting:
             head = waiting[0]
             if not head.has_copy and head.first_epoch > now - self.window_s:

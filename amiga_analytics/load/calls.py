@@ -41,7 +41,7 @@ class Call:
     ids of this call's rows that another call's post-hook completed)."""
 
     __slots__ = ("rows", "params", "gated", "has_copy", "c_row", "d_row", "d_epoch", "updated", "lost",
-                 "ambiguous", "open", "first_epoch", "last_epoch", "no_evidence")
+                 "ambiguous", "open", "first_epoch", "last_epoch", "no_evidence", "first_done", "pre", "together")
 
     def __init__(self, row: tuple, success, epoch: float | None = None, gated: bool = False):
         self.rows = [row]
@@ -58,6 +58,9 @@ class Call:
         self.open = False
         self.first_epoch = epoch
         self.last_epoch = epoch
+        self.first_done = not gated and success is not None
+        self.pre = [] if gated else [row]  # its pre row and the server's copy of it
+        self.together: list = []  # calls of its group that started within a couple of seconds
 
     def touch(self, epoch: float | None) -> None:
         if epoch is not None and (self.last_epoch is None or epoch > self.last_epoch):
@@ -65,6 +68,7 @@ class Call:
 
     def add_copy(self, row: tuple, success) -> None:
         self.rows.append(row)
+        self.pre.append(row)
         self.has_copy = True
 
     def add_post(self, row: tuple, role: str, epoch: float | None) -> None:
@@ -75,15 +79,17 @@ class Call:
             self.c_row = row
 
     def pre_rows(self) -> list[tuple]:
-        if self.gated:
-            return []
-        return self.rows[:2] if self.has_copy else self.rows[:1]
+        return self.pre
+
+    def in_place_only(self) -> bool:
+        """Completed in place with no row but its pre row (server down): nothing says whose update it was."""
+        return not self.has_copy and self.c_row is None and self.d_row is None and self.first_done
 
     def copy_done(self) -> bool:
         return self.has_copy and _done(self.rows[1])
 
     def done_in_place(self) -> bool:
-        return not self.gated and _done(self.rows[0])
+        return self.first_done
 
     @property
     def call_id(self) -> int:

@@ -39,7 +39,6 @@ copy-less calls of one group ran together, the pairing of outcome to call is a g
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Callable
 from datetime import datetime
 
@@ -72,9 +71,12 @@ _EPOCH = datetime(1970, 1, 1)
 
 def _epoch_seconds(ts) -> float | None:
     try:
-        return (datetime.fromisoformat(ts).replace(tzinfo=None) - _EPOCH).total_seconds()
+        dt = datetime.fromisoformat(ts)
     except (TypeError, ValueError):
         return None
+    if dt.tzinfo is not None:
+        dt = dt.replace(tzinfo=None)
+    return (dt - _EPOCH).total_seconds()
 
 
 def _age(now: float, then: float) -> float:
@@ -82,7 +84,7 @@ def _age(now: float, then: float) -> float:
 
 
 def _has_tokens(row: tuple) -> bool:
-    return any(row[i] is not None for i in TOKENS)
+    return row[TIN] is not None or row[TOUT] is not None or row[TCW] is not None or row[TCR] is not None
 
 
 class _Group:
@@ -105,8 +107,6 @@ class CallMerger:
         self.copy_window_s = copy_window_s
         self.window_missed = window_missed
         self._groups: dict[tuple, _Group] = {}
-        self._checks: list[tuple[float, int, tuple]] = []  # (when, seq, group key): re-check a group then
-        self._seq = 0
         self._keys: dict[tuple, tuple] = {}
         state = state or {}
         self.server = ServerTimeline(copy_window_s, state.get("server"))
@@ -165,10 +165,8 @@ class CallMerger:
         now = self._clock(row[ID], _epoch_seconds(row[TS]))
         if now is not None and (self.newest_epoch is None or now > self.newest_epoch):
             self.newest_epoch = now
-        closed: list[Call] = []
-        if now is not None:
+        if now is not None and self.server.waiting:
             self.server.advance(now)
-            closed.extend(self._run_checks(now))
         dkey, gated = self._key(row)
         key = (row[SOURCE], row[TOOL], dkey)
         group = self._groups.get(key)
@@ -180,34 +178,20 @@ class CallMerger:
             call = Call(row, success, now, gated)
             call.no_evidence = self._twin or gated
             self._start(group, call)
+        elif call.rows[-1] is not row or len(call.pre) == 2 and call.pre[1] is row:
+            call.touch(now)
+            return []  # the server's copy of a pre row: nothing can close
         call.touch(now)
-        closed.extend(self._settle(group, now))
-        return closed
+        return self._settle(group, now)
 
     def _start(self, group: _Group, call: Call) -> None:
-        for other in group.calls:
-            if (not call.has_copy and not other.has_copy and other.first_epoch is not None
-                    and call.first_epoch is not None and abs(call.first_epoch - other.first_epoch) <= TOGETHER_S):
-                call.ambiguous = other.ambiguous = True
+        if call.first_epoch is not None:
+            for other in group.calls:
+                if other.first_epoch is not None and abs(call.first_epoch - other.first_epoch) <= TOGETHER_S:
+                    call.together.append(other)
+                    other.together.append(call)
         group.calls.append(call)
         self.server.add(call)
-        if call.first_epoch is not None:
-            self._schedule(call.first_epoch + self.copy_window_s, group.key)
-            self._schedule(call.first_epoch + MAX_CALL_S, group.key)
-
-    def _schedule(self, when: float, key: tuple) -> None:
-        self._seq += 1
-        heapq.heappush(self._checks, (when, self._seq, key))
-
-    def _run_checks(self, now: float) -> list[Call]:
-        closed: list[Call] = []
-        checks = self._checks
-        while checks and checks[0][0] < now:
-            _, _, key = heapq.heappop(checks)
-            group = self._groups.get(key)
-            if group is not None:
-                closed.extend(self._settle(group, now))
-        return closed
 
     def _place(self, group: _Group, row: tuple, success, now: float | None, gated: bool) -> Call | None:
         """The held call this row belongs to (the row is added to it), or None: the row starts a new call."""
@@ -256,6 +240,8 @@ class CallMerger:
         """A completed row that is no copy: the C after a D, a D, or a C of a held call with this text."""
         params = row[PARAMS]
         tokens = _has_tokens(row)
+        if not group.calls:
+            return None
         owners = [c for c in group.calls if c.params == params and not c.gated and c.c_row is None]
         for call in owners:  # the server's C right after the post-hook's D
             if call.d_row is not None and not tokens and now is not None and call.d_epoch is not None and (
@@ -263,6 +249,8 @@ class CallMerger:
                 call.add_post(row, "C", now)
                 return call
         waiting = [c for c in owners if c.d_row is None and self._may_end_now(c, now)]
+        if not waiting:
+            return None
         updated = self._newest_null(group, row)
         missed = [c for c in waiting if not c.done_in_place() and not c.copy_done()
                   and self._window_missed(group, c.rows[0], row)] if updated is None else []
@@ -270,8 +258,6 @@ class CallMerger:
             call = missed[0]
             call.ambiguous = call.ambiguous or len(missed) > 1
             call.add_post(row, "D", now)
-            if now is not None:
-                self._schedule(now + self.copy_window_s, group.key)
             return call
         if tokens or not waiting:
             return None
@@ -322,17 +308,14 @@ class CallMerger:
     def _newest_null(self, group: _Group, post_row: tuple) -> tuple[Call, tuple] | None:
         """The pre row the bot's post-hook updates: the newest (by timestamp) not yet taken by another
         completion, inside the update window."""
-        best = None
         taken = group.taken
-        for call in group.calls:
-            for pre in call.pre_rows():
-                if pre[ID] in taken or not isinstance(pre[TS], str):
-                    continue
-                if self._window_missed(group, pre, post_row):
-                    continue
-                if best is None or (pre[TS], pre[ID]) > (best[1][TS], best[1][ID]):
-                    best = (call, pre)
-        return best
+        found = [(pre[TS], pre[ID], call, pre) for call in group.calls for pre in call.pre_rows()
+                 if pre[ID] not in taken and isinstance(pre[TS], str)]
+        found.sort(key=lambda f: (f[0], f[1]), reverse=True)
+        for _, _, call, pre in found:
+            if not self._window_missed(group, pre, post_row):
+                return call, pre
+        return None
 
     def _window_missed(self, group: _Group, pre_row: tuple, row: tuple) -> bool:
         """Whether the bot's update window had missed ``pre_row`` when ``row`` was written."""
@@ -346,17 +329,20 @@ class CallMerger:
     # -- closing ---------------------------------------------------------------------------------------------
 
     def _can_change(self, group: _Group, call: Call, now: float | None) -> bool:
-        """Whether ``call`` may still get a row or have a NULL row of its group updated."""
+        """Whether ``call`` may still get a row, or by ending update a NULL row of its group."""
+        if call.c_row is not None:
+            return False  # the server's completion row is the last row a call writes
         if now is None or call.first_epoch is None:
             return True
-        age = _age(now, call.first_epoch)
-        if age <= self.copy_window_s:
-            return True
         if call.d_row is not None:
-            return call.c_row is None and call.d_epoch is not None and _age(now, call.d_epoch) <= self.copy_window_s
-        if call.c_row is not None or call.gated:
-            return False
-        return age <= MAX_CALL_S and (call.has_copy or not call.done_in_place() or call is group.calls[-1])
+            return call.d_epoch is not None and _age(now, call.d_epoch) <= self.copy_window_s
+        age = _age(now, call.first_epoch)
+        if not call.has_copy and age <= self.copy_window_s:
+            return True
+        if call.has_copy or not call.done_in_place():
+            return age <= MAX_CALL_S  # not ended yet, or waiting for the server's completion row
+        # Completed in place with the server down: a completion row comes only if the server came back.
+        return call is group.calls[-1] and age <= HOLD_S
 
     def _settle(self, group: _Group, now: float | None) -> list[Call]:
         calls = group.calls
@@ -368,6 +354,10 @@ class CallMerger:
                     now is None or c.first_epoch is None or now - c.first_epoch <= HOLD_S):
                 return []
         closed = [c for c in calls if c not in changing]
+        for call in closed:
+            if call.together and call.in_place_only() and any(o.in_place_only() for o in call.together):
+                call.ambiguous = True  # copy-less calls run together: the bot may have crossed their updates
+            call.together = []
         group.calls = changing
         if not changing:
             del self._groups[group.key]
@@ -377,13 +367,18 @@ class CallMerger:
         return closed
 
     def finish(self) -> list[Call]:
-        """Every call still held. Those that may still change are marked ``open``: their rows are re-read by
-        the next sync. A call whose last row is a day older than the newest row seen cannot change any more."""
-        remaining = [c for g in self._groups.values() for c in g.calls]
+        """Every call still held. The calls of a group in which a call may still change are marked ``open``:
+        their rows are re-read by the next sync (unless a day older than the newest row seen)."""
+        remaining = []
+        now = self.newest_epoch
+        horizon = None if now is None else now - STALE_AFTER_S - 2 * 3600
+        for group in self._groups.values():
+            changing = any(self._can_change(group, c, now) for c in group.calls)
+            for call in group.calls:
+                if call.together and call.in_place_only() and any(o.in_place_only() for o in call.together):
+                    call.ambiguous = True
+                call.open = changing and (horizon is None or call.last_epoch is None or call.last_epoch >= horizon)
+                remaining.append(call)
         remaining.sort(key=lambda c: c.call_id)
-        horizon = None if self.newest_epoch is None else self.newest_epoch - STALE_AFTER_S - 2 * 3600
-        for call in remaining:
-            call.open = horizon is None or call.last_epoch is None or call.last_epoch >= horizon
         self._groups.clear()
-        self._checks.clear()
         return remaining
