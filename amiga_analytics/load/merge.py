@@ -256,7 +256,9 @@ class CallMerger:
                   and self._window_missed(group, c.rows[0], row)] if updated is None else []
         if missed:  # nothing in the update window: the post-hook INSERTed its completion
             call = missed[0]
-            call.ambiguous = call.ambiguous or len(missed) > 1
+            if len(missed) > 1:
+                for other in missed:
+                    other.ambiguous = True
             call.add_post(row, "D", now)
             return call
         if tokens or not waiting:
@@ -269,7 +271,9 @@ class CallMerger:
         if not candidates:
             return None
         owner = self._likely_owner(candidates)
-        owner.ambiguous = owner.ambiguous or len(candidates) > 1
+        if len(candidates) > 1:  # the completion could be any of theirs: each one's outcome is a guess
+            for call in candidates:
+                call.ambiguous = True
         owner.add_post(row, "C", now)
         if updated is not None:
             owner.updated = updated[1]
