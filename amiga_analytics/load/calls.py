@@ -41,7 +41,7 @@ class Call:
     ids of this call's rows that another call's post-hook completed)."""
 
     __slots__ = ("rows", "params", "gated", "has_copy", "c_row", "d_row", "d_epoch", "updated", "lost",
-                 "ambiguous", "open", "first_epoch", "last_epoch", "no_evidence", "first_done", "pre", "together")
+                 "ambiguous", "open", "first_epoch", "last_epoch", "no_evidence", "first_done", "pre", "together", "c_epoch")
 
     def __init__(self, row: tuple, success, epoch: float | None = None, gated: bool = False):
         self.rows = [row]
@@ -49,6 +49,7 @@ class Call:
         self.gated = gated
         self.has_copy = False
         self.c_row = None
+        self.c_epoch = None
         self.d_row = row if gated else None
         self.d_epoch = epoch if gated else None
         self.updated = None
@@ -76,7 +77,7 @@ class Call:
         if role == "D":
             self.d_row, self.d_epoch = row, epoch
         else:
-            self.c_row = row
+            self.c_row, self.c_epoch = row, epoch
 
     def pre_rows(self) -> list[tuple]:
         return self.pre

@@ -90,13 +90,14 @@ def _has_tokens(row: tuple) -> bool:
 class _Group:
     """The calls of one (task, tool, distinguishing key) still held."""
 
-    __slots__ = ("key", "calls", "no_window", "taken")
+    __slots__ = ("key", "calls", "no_window", "taken", "last_c")
 
     def __init__(self, key: tuple):
         self.key = key
         self.calls: list[Call] = []
         self.no_window = key[2] == ("none",)
         self.taken: set = set()  # ids of pre rows a completion is known to have updated
+        self.last_c: tuple | None = None  # (call, row, the pre row it was taken to update): the latest C placed
 
 
 class CallMerger:
@@ -199,6 +200,8 @@ class CallMerger:
         if gated and success is not None:
             return self._gate_completion(group, row, now)
         copy_of = self._copy_candidate(group, params, now)
+        if copy_of is None:
+            copy_of = self._undo_quick_c(group, row, now)
         if copy_of is not None:
             if self._is_copy(copy_of, row, success, now):
                 copy_of.add_copy(row, success)
@@ -218,6 +221,28 @@ class CallMerger:
                 call.add_post(row, "C", now)
                 return call
         return None
+
+    def _undo_quick_c(self, group: _Group, row: tuple, now: float | None) -> Call | None:
+        """A row of the same text right after the row last taken for a call's C: that row was a new call's pre
+        row (completed by another call's post-hook) and this one is its copy. The C is taken back."""
+        last = group.last_c
+        if last is None or now is None:
+            return None
+        owner, c_row, updated = last
+        c_epoch = owner.c_epoch
+        if (c_row[PARAMS] != row[PARAMS] or c_epoch is None or not 0 <= now - c_epoch <= QUICK_COPY_S
+                or owner not in group.calls):
+            return None
+        group.last_c = None
+        owner.rows.remove(c_row)
+        owner.c_row = owner.c_epoch = None
+        if updated is not None:
+            owner.updated = None
+            group.taken.discard(updated[1][ID])
+            updated[0].lost.discard(updated[1][ID])
+        call = Call(c_row, normalise_success(c_row[SUCCESS]), c_epoch, False)
+        self._start(group, call)
+        return call
 
     def _copy_candidate(self, group: _Group, params, now: float | None) -> Call | None:
         if now is None:
@@ -275,6 +300,7 @@ class CallMerger:
             for call in candidates:
                 call.ambiguous = True
         owner.add_post(row, "C", now)
+        group.last_c = (owner, row, updated)
         if updated is not None:
             owner.updated = updated[1]
             group.taken.add(updated[1][ID])
