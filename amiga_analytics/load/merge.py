@@ -56,6 +56,8 @@ COPY_WINDOW_S = 0.5
 # A second row of the same text this soon is the server's copy whatever the server was believed to do (the
 # pre-hooks of parallel calls run further apart).
 QUICK_COPY_S = 0.01
+# The server's completion row follows the post-hook's INSERT as soon as the hook's request reaches it.
+C_AFTER_D_S = 3.0
 # A call gets no rows after this long: its pre rows stay NULL for good (killed, interrupted).
 MAX_CALL_S = 6 * 3600.0
 # A call still waiting for its end holds the other calls of its group this long (its post-hook may update their
@@ -90,14 +92,13 @@ def _has_tokens(row: tuple) -> bool:
 class _Group:
     """The calls of one (task, tool, distinguishing key) still held."""
 
-    __slots__ = ("key", "calls", "no_window", "taken", "last_c")
+    __slots__ = ("key", "calls", "no_window", "taken")
 
     def __init__(self, key: tuple):
         self.key = key
         self.calls: list[Call] = []
         self.no_window = key[2] == ("none",)
         self.taken: set = set()  # ids of pre rows a completion is known to have updated
-        self.last_c: tuple | None = None  # (call, row, the pre row it was taken to update): the latest C placed
 
 
 class CallMerger:
@@ -200,8 +201,6 @@ class CallMerger:
         if gated and success is not None:
             return self._gate_completion(group, row, now)
         copy_of = self._copy_candidate(group, params, now)
-        if copy_of is None:
-            copy_of = self._undo_quick_c(group, row, now)
         if copy_of is not None:
             if self._is_copy(copy_of, row, success, now):
                 copy_of.add_copy(row, success)
@@ -216,33 +215,11 @@ class CallMerger:
     def _gate_completion(self, group: _Group, row: tuple, now: float | None) -> Call | None:
         for call in reversed(group.calls):
             if (call.params == row[PARAMS] and call.gated and call.c_row is None and now is not None
-                    and call.first_epoch is not None and 0 <= _age(now, call.first_epoch) <= self.copy_window_s
+                    and call.first_epoch is not None and 0 <= _age(now, call.first_epoch) <= C_AFTER_D_S
                     and not _has_tokens(row)):
                 call.add_post(row, "C", now)
                 return call
         return None
-
-    def _undo_quick_c(self, group: _Group, row: tuple, now: float | None) -> Call | None:
-        """A row of the same text right after the row last taken for a call's C: that row was a new call's pre
-        row (completed by another call's post-hook) and this one is its copy. The C is taken back."""
-        last = group.last_c
-        if last is None or now is None:
-            return None
-        owner, c_row, updated = last
-        c_epoch = owner.c_epoch
-        if (c_row[PARAMS] != row[PARAMS] or c_epoch is None or not 0 <= now - c_epoch <= QUICK_COPY_S
-                or owner not in group.calls):
-            return None
-        group.last_c = None
-        owner.rows.remove(c_row)
-        owner.c_row = owner.c_epoch = None
-        if updated is not None:
-            owner.updated = None
-            group.taken.discard(updated[1][ID])
-            updated[0].lost.discard(updated[1][ID])
-        call = Call(c_row, normalise_success(c_row[SUCCESS]), c_epoch, False)
-        self._start(group, call)
-        return call
 
     def _copy_candidate(self, group: _Group, params, now: float | None) -> Call | None:
         if now is None:
@@ -270,7 +247,7 @@ class CallMerger:
         owners = [c for c in group.calls if c.params == params and not c.gated and c.c_row is None]
         for call in owners:  # the server's C right after the post-hook's D
             if call.d_row is not None and not tokens and now is not None and call.d_epoch is not None and (
-                    0 <= _age(now, call.d_epoch) <= self.copy_window_s):
+                    0 <= _age(now, call.d_epoch) <= C_AFTER_D_S):
                 call.add_post(row, "C", now)
                 return call
         waiting = [c for c in owners if c.d_row is None and self._may_end_now(c, now)]
@@ -300,7 +277,6 @@ class CallMerger:
             for call in candidates:
                 call.ambiguous = True
         owner.add_post(row, "C", now)
-        group.last_c = (owner, row, updated)
         if updated is not None:
             owner.updated = updated[1]
             group.taken.add(updated[1][ID])
@@ -339,10 +315,11 @@ class CallMerger:
         """The pre row the bot's post-hook updates: the newest (by timestamp) not yet taken by another
         completion, inside the update window."""
         taken = group.taken
-        found = [(pre[TS], pre[ID], call, pre) for call in group.calls for pre in call.pre_rows()
-                 if pre[ID] not in taken and isinstance(pre[TS], str)]
-        found.sort(key=lambda f: (f[0], f[1]), reverse=True)
-        for _, _, call, pre in found:
+        # On equal timestamps SQLite's order is not defined: a completed row is the one it found.
+        found = [(pre[TS], pre[SUCCESS] is not None, pre[ID], call, pre) for call in group.calls
+                 for pre in call.pre_rows() if pre[ID] not in taken and isinstance(pre[TS], str)]
+        found.sort(key=lambda f: f[:3], reverse=True)
+        for _, _, _, call, pre in found:
             if not self._window_missed(group, pre, post_row):
                 return call, pre
         return None
@@ -365,7 +342,7 @@ class CallMerger:
         if now is None or call.first_epoch is None:
             return True
         if call.d_row is not None:
-            return call.d_epoch is not None and _age(now, call.d_epoch) <= self.copy_window_s
+            return call.d_epoch is not None and _age(now, call.d_epoch) <= C_AFTER_D_S
         age = _age(now, call.first_epoch)
         if not call.has_copy and age <= self.copy_window_s:
             return True
