@@ -69,9 +69,10 @@ class Loader:
         self.affected_days: set[str] = set()
         self.affected_tasks: set[str] = set()
         self.affected_groups: set[str] = set()  # task, else source id, of the calls written or removed
-        self.counts = {"bot_rows_read": 0, "invalid_values": 0, "secrets_streams": 0,
+        self.counts = {"bot_rows_read": 0, "invalid_values": 0, "secrets_streams": 0, "ambiguous": 0,
                        "calls_written": 0, "events_read": 0, "messages_read": 0}
         self.links: dict[str, Link] = {}
+        self.ambiguous_closed = 0  # calls closed with an ambiguous outcome pairing, over all syncs so far
         self.rows = RowBuilder(self.conv, self.book, user_ref_salt(), self.links, self.counts,
                                default_model=options.default_model,
                                keep_message_content=options.keep_message_content)
@@ -159,6 +160,7 @@ class Loader:
     def write_calls(self, calls: list[Call], batch: list[tuple], *, flush: bool = False) -> None:
         """Add the rows of ``calls`` that changed to ``batch``; write the batch once it is full (or ``flush``)."""
         for call in calls:
+            self.ambiguous_closed += call.ambiguous and not call.open
             row = self.rows.call_row(call)
             old = self.previous_calls.pop(call.call_id, None)
             if old != row:
@@ -173,7 +175,9 @@ class Loader:
 
     def load_tool_calls(self) -> None:
         watermark = self.carried("tool_usage_id")
-        merger = CallMerger(window_missed=self.conv.bot_window_missed)
+        merger = CallMerger(window_missed=self.conv.bot_window_missed,
+                            state=self.state.get("merger") if self.incremental else None)
+        self.ambiguous_closed = self.carried("ambiguous_closed")
         reopened: list[tuple] = []
         rows_upto, nulls_upto = 0, 0
         if self.incremental:
@@ -202,6 +206,9 @@ class Loader:
             self.conn.execute(DELETE_CALL_SQL, {"id": call_id})
             self.touch(old)
         open_calls = [c for c in remaining if c.open]
+        self.state["merger"] = merger.export_state()
+        self.state["ambiguous_closed"] = self.ambiguous_closed
+        self.counts["ambiguous"] = self.ambiguous_closed + sum(c.ambiguous for c in open_calls)
         self.conn.executemany(INSERT_OPEN_ROW_SQL, ((r[0], c.call_id) for c in open_calls for r in c.rows))
         self.counts["bot_rows_read"] = new_rows + len(reopened)
         self.counts["invalid_values"] += merger.invalid_success

@@ -1,33 +1,30 @@
-"""Merge the bot's tool_usage rows into logical tool calls (bot-data.md §3.1).
+"""Merge the bot's tool_usage rows into logical tool calls by replaying how the bot writes them (bot-data.md
+§3.1, §8).
 
-How the bot writes one call, in insertion (id) order, all rows sharing ``task_id``, ``tool_name`` and
-``parameters``:
+What one call writes, all rows with the call's own ``task_id``, ``tool_name`` and ``parameters`` text:
 
-==========================  ========================================================================
-server down                 ``P`` — the pre-hook row, updated in place by the post-hook (1 row)
-server down, window missed  ``A`` (NULL for good), ``D`` — the post-hook's fallback INSERT (2 rows)
-server up                   ``A`` (NULL), ``B`` — the server's copy of the pre row, inserted within
-                            milliseconds and updated in place (success, tokens), ``C`` — the server's
-                            completion INSERT without tokens (3 rows)
-server up, window missed    ``A``, ``B`` (both NULL), ``D`` (with tokens), ``C`` (4 rows)
-never completed             ``A`` alone, or ``A`` + ``B``: outcome unknown
-==========================  ========================================================================
+* ``A``: the pre-hook's row (success NULL) — none when the pre-hook's gate refused the command
+  (:func:`botrules.gate_blocked`);
+* ``B``: the monitoring server's copy of it, milliseconds later, when the server is up;
+* at the end the post-hook updates in place the **newest NULL row** (by timestamp) of the same task, tool and
+  distinguishing parameter (:func:`botrules.distinguishing_key`) inside its 5-second window — normally its own
+  B (or A), but with two such calls in flight it can be the other call's row: rows *cross* — or, when nothing
+  matches, INSERTs a completed row ``D``;
+* ``C``: the server's completion row (success, error, no tokens), when the server is up at the end.
 
-Without the server, a NULL pre row followed by a completed row is ambiguous: the window-missed pair above,
-or a call that never completed followed by the next identical call. The bot's update window decides it, and we
-replay its rule (``timestamp >= datetime('now', '-5 seconds')``: local text compared with UTC text, so it
-misses only when the local date is behind the UTC date), given by the caller as ``window_missed``.
+The merger keeps, per (task, tool, distinguishing key), the calls still waiting for rows. A NULL row is the copy
+of a lone pre row of the same text that came at most :data:`COPY_WINDOW_S` before, else a new call. A
+completed row is, in this order: such a copy (updated in place), the C after a call's D, a D when the update
+window had missed the call's pre rows, the call's C (the replay checks that the row the bot's post-hook
+would have updated — the newest NULL row of the group — was indeed completed), else a new call (its pre row
+updated in place with the server down, or a gate-refused call's D). Whether the server was up when a call
+ended — a copy-less call can still get a C when the server came back mid-call, a copied one gets none when
+it went down — comes from :class:`botrules.ServerTimeline`.
 
-The rule that covers all of them: a call starts with a pre row; a second row that arrives within
-:data:`COPY_WINDOW_S` seconds of a lone pre row, one of the two NULL, is the server's copy (the hook and the
-server race, so the copy can get the lower id); after that, every completed row that
-arrives while the call still has a NULL pre row without its completion is a completion INSERT (one is owed per
-NULL pre row). Any other row starts a new call. Only the latest call of each (task, tool, parameters) can
-receive rows, so a call is *closed* once nothing is owed or a newer call with the same key begins.
-
-Outcome: the completed row that carries tokens (``B`` or ``D``), else any completed row, else unknown.
-
-The merger streams: it holds only calls still waiting for rows, so memory does not grow with the table.
+Outcome: the call's D, else its C (with the tokens of the row its post-hook updated), else its own completed
+pre row; unknown without any. When a C could belong to more than one call of the same text in flight, or
+copy-less calls of one group ran together, the pairing of outcome to call is a guess (counts stay exact):
+:attr:`Call.ambiguous`.
 
 >>> m = CallMerger()
 >>> rows = [  # A, B (updated in place), C: one call with the server up
@@ -35,217 +32,360 @@ The merger streams: it holds only calls still waiting for rows, so memory does n
 ...     (2, "2025-10-06T10:00:00.000903", "abc123", "Read", '{"file_path": "/a"}', 1, None, None, None, None, None, None),
 ...     (3, "2025-10-06T10:00:05.001207", "abc123", "Read", '{"file_path": "/a"}', 1, None, None, None, None, None, None),
 ... ]
->>> closed = [c for r in rows for c in m.feed(r)]
+>>> closed = [c for r in rows for c in m.feed(r)] + m.finish()
 >>> [(c.call_id, c.source_rows, c.outcome) for c in closed]
 [(1, 3, 'success')]
 """
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable
 from datetime import datetime
+
+from .botrules import ServerTimeline, distinguishing_key, gate_blocked
+from .calls import Call, normalise_success, outcome_of
 
 # Positions in a bot row tuple, as sources.TOOL_USAGE_SQL selects them.
 ID, TS, SOURCE, TOOL, PARAMS, SUCCESS, ERROR, CATEGORY, TIN, TOUT, TCW, TCR = range(12)
 
-COPY_WINDOW_S = 2.0
-# A row never joins a call whose last row is more than this much older: no tool runs that long without its
-# post-hook, and it keeps the set of calls still waiting for rows (re-read by every sync) small.
-STALE_AFTER_S = 24 * 3600.0
-# A completion row belongs to a call only if it comes within this long of the call's start.
+__all__ = ["CallMerger", "Call", "normalise_success", "outcome_of", "COPY_WINDOW_S", "MAX_CALL_S"]
+
+# The server's copy of a pre row comes within the hook's 0.5 s request timeout; so does its completion row
+# after the post-hook's D.
+COPY_WINDOW_S = 0.5
+# A second row of the same text this soon is the server's copy whatever the server was believed to do (the
+# pre-hooks of parallel calls run further apart).
+QUICK_COPY_S = 0.01
+# The server's completion row follows the post-hook's INSERT as soon as the hook's request reaches it.
+C_AFTER_D_S = 3.0
+# A call gets no rows after this long: its pre rows stay NULL for good (killed, interrupted).
 MAX_CALL_S = 6 * 3600.0
-
-_TRUE = {"1", "true", "t", "yes"}
-_FALSE = {"0", "false", "f", "no", ""}
-
-
-def normalise_success(value) -> int | None | str:
-    """The bot's ``success`` as 1, 0 or None; anything else (text that is no boolean) gives ``'invalid'``."""
-    if value is None:
-        return None
-    if isinstance(value, (int, float)):
-        return 1 if value else 0
-    text = str(value).strip().lower()
-    if text in _TRUE:
-        return 1
-    if text in _FALSE:
-        return 0
-    return "invalid"
-
+# A call still waiting for its end holds the other calls of its group this long (its post-hook may update their
+# NULL rows); after that they are final and it waits alone.
+HOLD_S = 600.0
+# A call held (open) whose last row is this much older than the newest row is final.
+STALE_AFTER_S = 24 * 3600.0
+# Copy-less calls of one group that start this close together ran together (their outcomes may be swapped).
+TOGETHER_S = 2.0
 
 _EPOCH = datetime(1970, 1, 1)
 
 
 def _epoch_seconds(ts) -> float | None:
     try:
-        return (datetime.fromisoformat(ts).replace(tzinfo=None) - _EPOCH).total_seconds()
+        dt = datetime.fromisoformat(ts)
     except (TypeError, ValueError):
         return None
+    if dt.tzinfo is not None:
+        dt = dt.replace(tzinfo=None)
+    return (dt - _EPOCH).total_seconds()
 
 
-def outcome_of(result_row: tuple | None) -> str:
-    """success, failure or unknown, from a call's :meth:`Call.result_row`."""
-    if result_row is None:
-        return "unknown"
-    return "success" if normalise_success(result_row[SUCCESS]) == 1 else "failure"
+def _age(now: float, then: float) -> float:
+    return now - then
 
 
-class Call:
-    """The bot rows of one logical call. ``rows[0]`` is the pre row; ``has_copy`` says whether ``rows[1]`` is B."""
+def _has_tokens(row: tuple) -> bool:
+    return row[TIN] is not None or row[TOUT] is not None or row[TCW] is not None or row[TCR] is not None
 
-    __slots__ = ("rows", "n_null", "n_inserts", "has_copy", "open", "first_epoch", "last_epoch")
 
-    def __init__(self, row: tuple, success, epoch: float | None = None):
-        self.rows = [row]
-        self.first_epoch = epoch
-        self.last_epoch = epoch
-        self.n_null = 1 if success is None else 0
-        self.n_inserts = 0
-        self.has_copy = False
-        self.open = False
+class _Group:
+    """The calls of one (task, tool, distinguishing key) still held."""
 
-    def add(self, row: tuple, epoch: float | None) -> None:
-        self.rows.append(row)
-        if epoch is not None and (self.last_epoch is None or epoch > self.last_epoch):
-            self.last_epoch = epoch
+    __slots__ = ("key", "calls", "no_window", "taken")
 
-    @property
-    def owed(self) -> int:
-        return self.n_null - self.n_inserts
-
-    @property
-    def call_id(self) -> int:
-        return self.rows[0][ID]
-
-    @property
-    def source_rows(self) -> int:
-        return len(self.rows)
-
-    def result_row(self) -> tuple | None:
-        """The row whose success, error and tokens describe the call's completion."""
-        completed = [r for r in self.rows if normalise_success(r[SUCCESS]) in (0, 1)]
-        for r in completed:
-            if r[TIN] is not None or r[TOUT] is not None or r[TCW] is not None or r[TCR] is not None:
-                return r
-        return completed[0] if completed else None
-
-    @property
-    def outcome(self) -> str:
-        return outcome_of(self.result_row())
-
-    def completion_time(self) -> str | None:
-        """Timestamp of the earliest completion INSERT (C or D), the best end time the rows give."""
-        first_insert = 2 if self.has_copy else 1
-        inserts = self.rows[first_insert:]
-        return min((r[TS] for r in inserts if isinstance(r[TS], str)), default=None)
+    def __init__(self, key: tuple):
+        self.key = key
+        self.calls: list[Call] = []
+        self.no_window = key[2] == ("none",)
+        self.taken: set = set()  # ids of pre rows a completion is known to have updated
 
 
 class CallMerger:
     """Feed bot rows in id order; get back each call once it can no longer change."""
 
-    def __init__(self, copy_window_s: float = COPY_WINDOW_S, window_missed: Callable[[str, str], bool] | None = None):
+    def __init__(self, copy_window_s: float = COPY_WINDOW_S, window_missed: Callable[[str, str], bool] | None = None,
+                 state: dict | None = None):
         self.copy_window_s = copy_window_s
         self.window_missed = window_missed
-        self._latest: dict[tuple, Call] = {}
-        # Lone completed rows wait one copy window for a NULL copy that the server inserted just before them
-        # but that got the higher id (the hook and the server race); then they are closed.
-        self._lone: deque[tuple[float, tuple, Call]] = deque()
+        self._groups: dict[tuple, _Group] = {}
+        self._keys: dict[tuple, tuple] = {}
+        state = state or {}
+        self.server = ServerTimeline(copy_window_s, state.get("server"))
         self.invalid_success = 0
-        self.newest_epoch: float | None = None
+        self.newest_epoch: float | None = state.get("newest")
+        # Autumn clock changes: [first row id after the jump back, last local time before it]; rows from that id
+        # on whose local time is not later are an hour later than they read.
+        self._folds: list[list] = [list(f) for f in state.get("folds", [])]
+        self._prev: list | None = state.get("prev")  # [id, local seconds] of the last row read
+        self._repeat = False  # the row being placed was written in the second pass of a repeated local hour
+
+    # -- state kept between syncs ----------------------------------------------------------------------------
+
+    def export_state(self) -> dict:
+        """What an incremental sync needs besides the open calls' rows (call after :meth:`finish`)."""
+        keep = None if self.newest_epoch is None else self.newest_epoch - STALE_AFTER_S - 2 * MAX_CALL_S
+        return {"server": self.server.export(keep), "newest": self.newest_epoch, "folds": self._folds,
+                "prev": self._prev}
+
+    def _clock(self, row_id, naive: float | None) -> float | None:
+        """Seconds on a clock that keeps going through an autumn clock change (naive local time repeats an hour:
+        the rows of the second pass, found by their ids, are shifted by the hour)."""
+        if naive is None:
+            return None
+        prev = self._prev
+        if isinstance(row_id, int) and (prev is None or row_id > prev[0]):
+            if prev is not None and prev[1] - 3600.0 - 600.0 < naive < prev[1] - 600.0:
+                self._folds.append([row_id, prev[1]])
+            self._prev = [row_id, naive if prev is None or not self._folds or naive > self._folds[-1][1] else
+                          max(naive, prev[1] if prev[0] < self._folds[-1][0] else naive)]
+        self._repeat = False
+        for first_id, fold_end in self._folds:
+            if isinstance(row_id, int) and row_id >= first_id and naive <= fold_end and naive > fold_end - 3700.0:
+                self._repeat = True
+                return naive + 3600.0
+        return naive
+
+    # -- feeding ---------------------------------------------------------------------------------------------
+
+    def _key(self, row: tuple) -> tuple:
+        cache_key = (row[TOOL], row[PARAMS])
+        dkey = self._keys.get(cache_key)
+        if dkey is None:
+            if len(self._keys) > 50_000:  # the texts of recent calls repeat, older ones do not
+                self._keys.clear()
+            dkey = self._keys[cache_key] = (distinguishing_key(row[TOOL], row[PARAMS]),
+                                            gate_blocked(row[TOOL], row[PARAMS]))
+        return dkey
 
     def feed(self, row: tuple) -> list[Call]:
-        """Add one bot row; return the calls this row closed (usually none or one)."""
+        """Add one bot row; return the calls that can no longer change (usually none or one)."""
         success = normalise_success(row[SUCCESS])
         if success == "invalid":  # counted, and treated as not completed
             self.invalid_success += 1
             success = None
-        key = (row[SOURCE], row[TOOL], row[PARAMS])
-        now = _epoch_seconds(row[TS])
+        now = self._clock(row[ID], _epoch_seconds(row[TS]))
         if now is not None and (self.newest_epoch is None or now > self.newest_epoch):
             self.newest_epoch = now
-        call = self._latest.get(key)
-        if call is not None and now is not None and call.last_epoch is not None and (
-                now - call.last_epoch > STALE_AFTER_S):
-            del self._latest[key]
-            stale, call = call, None
-            closed = [stale]
-        else:
-            closed = []
-        if call is not None:
-            age = None if now is None or call.first_epoch is None else now - call.first_epoch
-            if (
-                len(call.rows) == 1
-                and (call.n_null == 1 or success is None)
-                and age is not None
-                and -self.copy_window_s <= age <= self.copy_window_s
-            ):
-                if success is not None and self._window_missed(call, row):
-                    # The update window had already missed the NULL pre row, so this completed row is not the
-                    # server's copy updated in place: it is the post-hook's INSERT of a fast call (D).
-                    call.add(row, now)
-                    call.n_inserts += 1
-                    return closed + self._close_if_done(key, call)
-                call.add(row, now)
-                call.has_copy = True
-                if success is None:
-                    call.n_null += 1
-                return closed + self._close_if_done(key, call)
-            if (
-                success is not None
-                and call.owed > 0
-                and age is not None
-                and age <= MAX_CALL_S
-                # The server's completion row (C) after its copy was updated, or the hook's INSERT (D) when the
-                # update window missed the NULL pre rows.
-                and ((call.has_copy and call.n_null == 1) or self._window_missed(call, row))
-            ):
-                call.add(row, now)
-                call.n_inserts += 1
-                return closed + self._close_if_done(key, call)
-        if call is not None:
-            closed.append(call)
-        new = Call(row, success, now)
-        self._latest[key] = new
-        if new.owed == 0 and now is not None:
-            self._lone.append((now, key, new))
-        if now is not None:
-            closed.extend(self._evict_lone(now))
-        return closed
+        if now is not None and self.server.waiting:
+            self.server.advance(now)
+        dkey, gated = self._key(row)
+        key = (row[SOURCE], row[TOOL], dkey)
+        group = self._groups.get(key)
+        if group is None:
+            group = self._groups[key] = _Group(key)
+        self._twin = False
+        call = self._place(group, row, success, now, gated)
+        if call is None:
+            call = Call(row, success, now, gated)
+            call.no_evidence = self._twin or gated
+            self._start(group, call)
+        elif call.rows[-1] is not row or len(call.pre) == 2 and call.pre[1] is row:
+            call.touch(now)
+            return []  # the server's copy of a pre row: nothing can close
+        call.touch(now)
+        return self._settle(group, now)
 
-    def _evict_lone(self, now: float) -> list[Call]:
-        closed = []
-        horizon = now - 5 * self.copy_window_s
-        while self._lone and self._lone[0][0] < horizon:
-            _, key, call = self._lone.popleft()
-            if self._latest.get(key) is call and len(call.rows) == 1:
-                del self._latest[key]
-                closed.append(call)
-        return closed
+    def _start(self, group: _Group, call: Call) -> None:
+        if call.first_epoch is not None:
+            for other in group.calls:
+                if other.first_epoch is not None and abs(call.first_epoch - other.first_epoch) <= TOGETHER_S:
+                    call.together.append(other)
+                    other.together.append(call)
+        group.calls.append(call)
+        self.server.add(call)
 
-    def _window_missed(self, call: Call, row: tuple) -> bool:
-        """Whether the bot's update window had missed the call's pre row by the time ``row`` was written (then the
-        post-hook INSERTs a completion row instead of updating). Without a replay rule: never."""
-        if self.window_missed is None or not row[PARAMS]:
+    def _place(self, group: _Group, row: tuple, success, now: float | None, gated: bool) -> Call | None:
+        """The held call this row belongs to (the row is added to it), or None: the row starts a new call."""
+        params = row[PARAMS]
+        if gated and success is not None:
+            return self._gate_completion(group, row, now)
+        copy_of = self._copy_candidate(group, params, now)
+        if copy_of is not None:
+            if self._is_copy(copy_of, row, success, now):
+                copy_of.add_copy(row, success)
+                return copy_of
+            # Two calls run together on a server believed down: neither says anything about the server.
+            copy_of.no_evidence = True
+            self._twin = True
+        if success is None:
+            return None
+        return self._completion(group, row, now)
+
+    def _gate_completion(self, group: _Group, row: tuple, now: float | None) -> Call | None:
+        for call in reversed(group.calls):
+            if (call.params == row[PARAMS] and call.gated and call.c_row is None and now is not None
+                    and call.first_epoch is not None and 0 <= _age(now, call.first_epoch) <= C_AFTER_D_S
+                    and not _has_tokens(row)):
+                call.add_post(row, "C", now)
+                return call
+        return None
+
+    def _copy_candidate(self, group: _Group, params, now: float | None) -> Call | None:
+        if now is None:
+            return None
+        for call in group.calls:
+            if (call.params == params and not call.has_copy and not call.gated and len(call.rows) == 1
+                    and call.first_epoch is not None and abs(_age(now, call.first_epoch)) <= self.copy_window_s):
+                return call
+        return None
+
+    def _is_copy(self, call: Call, row: tuple, success, now: float) -> bool:
+        """A pre row and a row of the same text soon after: the server's copy, unless the server was down then
+        and the two rows look like two calls run together (both NULL, or both completed in place)."""
+        if now - call.first_epoch <= QUICK_COPY_S or self.server.up_at(call.first_epoch - self.copy_window_s) is not False:
+            return True
+        first_done = call.rows[0][SUCCESS] is not None and normalise_success(call.rows[0][SUCCESS]) != "invalid"
+        return first_done != (success is not None)  # a NULL pre row and its updated copy: the server was up
+
+    def _completion(self, group: _Group, row: tuple, now: float | None) -> Call | None:
+        """A completed row that is no copy: the C after a D, a D, or a C of a held call with this text."""
+        params = row[PARAMS]
+        tokens = _has_tokens(row)
+        if not group.calls:
+            return None
+        owners = [c for c in group.calls if c.params == params and not c.gated and c.c_row is None]
+        for call in owners:  # the server's C right after the post-hook's D
+            if call.d_row is not None and not tokens and now is not None and call.d_epoch is not None and (
+                    0 <= _age(now, call.d_epoch) <= C_AFTER_D_S):
+                call.add_post(row, "C", now)
+                return call
+        waiting = [c for c in owners if c.d_row is None and self._may_end_now(c, now)]
+        if not waiting:
+            return None
+        updated = self._newest_null(group, row)
+        missed = [c for c in waiting if not c.done_in_place() and not c.copy_done()
+                  and self._window_missed(group, c.rows[0], row)] if updated is None else []
+        if missed:  # nothing in the update window: the post-hook INSERTed its completion
+            call = missed[0]
+            if len(missed) > 1:
+                for other in missed:
+                    other.ambiguous = True
+            call.add_post(row, "D", now)
+            return call
+        if tokens or not waiting:
+            return None
+        if (updated is None or normalise_success(updated[1][SUCCESS]) not in (0, 1)) and not self._repeat:
+            return None  # the post-hook would have updated a row that stayed NULL: no C of a held call
+        if updated is not None and normalise_success(updated[1][SUCCESS]) not in (0, 1):
+            updated = None  # in a repeated local hour it updated an older call's row of a later local time
+        candidates = [c for c in waiting if self._server_up_at_end(c, now)]
+        if not candidates:
+            return None
+        owner = self._likely_owner(candidates)
+        if len(candidates) > 1:  # the completion could be any of theirs: each one's outcome is a guess
+            for call in candidates:
+                call.ambiguous = True
+        owner.add_post(row, "C", now)
+        if updated is not None:
+            owner.updated = updated[1]
+            group.taken.add(updated[1][ID])
+            if updated[0] is not owner:
+                updated[0].lost.add(updated[1][ID])
+        return owner
+
+    def _server_up_at_end(self, call: Call, now: float | None) -> bool:
+        """Whether the server was up when ``call`` ended at ``now``: as at its start (it got the server's copy or
+        not) unless later evidence says the server went down or came back since."""
+        if now is None or call.first_epoch is None or now - self.copy_window_s <= call.first_epoch:
+            return call.has_copy
+        state = self.server.up_at(now - self.copy_window_s)
+        return call.has_copy if state is None else state
+
+    @staticmethod
+    def _likely_owner(candidates: list[Call]) -> Call:
+        """Which of several calls of one text a completion row belongs to: the bot's rows cannot tell (its
+        first post-hook takes the newest NULL row whoever finishes first). Calls that started well before the
+        newest one were most likely abandoned (interrupted, then retried); of the calls started together, the
+        oldest."""
+        if len(candidates) == 1:
+            return candidates[0]
+        newest = max((c.first_epoch for c in candidates if c.first_epoch is not None), default=None)
+        for call in candidates:
+            if newest is None or call.first_epoch is None or newest - call.first_epoch <= TOGETHER_S / 2:
+                return call
+        return candidates[-1]
+
+    def _may_end_now(self, call: Call, now: float | None) -> bool:
+        if now is None or call.first_epoch is None:
+            return False
+        return 0 <= _age(now, call.first_epoch) <= MAX_CALL_S
+
+    def _newest_null(self, group: _Group, post_row: tuple) -> tuple[Call, tuple] | None:
+        """The pre row the bot's post-hook updates: the newest (by timestamp) not yet taken by another
+        completion, inside the update window."""
+        taken = group.taken
+        # On equal timestamps SQLite's order is not defined: a completed row is the one it found.
+        found = [(pre[TS], pre[SUCCESS] is not None, pre[ID], call, pre) for call in group.calls
+                 for pre in call.pre_rows() if pre[ID] not in taken and isinstance(pre[TS], str)]
+        found.sort(key=lambda f: f[:3], reverse=True)
+        for _, _, _, call, pre in found:
+            if not self._window_missed(group, pre, post_row):
+                return call, pre
+        return None
+
+    def _window_missed(self, group: _Group, pre_row: tuple, row: tuple) -> bool:
+        """Whether the bot's update window had missed ``pre_row`` when ``row`` was written."""
+        if self.window_missed is None or group.no_window:
             return False  # the bot matches a call with empty parameters without any time window
         try:
-            return self.window_missed(call.rows[0][TS], row[TS])
+            return self.window_missed(pre_row[TS], row[TS])
         except (TypeError, ValueError):
             return False
 
-    def _close_if_done(self, key: tuple, call: Call) -> list[Call]:
-        if call.owed > 0:
+    # -- closing ---------------------------------------------------------------------------------------------
+
+    def _can_change(self, group: _Group, call: Call, now: float | None) -> bool:
+        """Whether ``call`` may still get a row, or by ending update a NULL row of its group."""
+        if call.c_row is not None:
+            return False  # the server's completion row is the last row a call writes
+        if now is None or call.first_epoch is None:
+            return True
+        if call.d_row is not None:
+            return call.d_epoch is not None and _age(now, call.d_epoch) <= C_AFTER_D_S
+        age = _age(now, call.first_epoch)
+        if not call.has_copy and age <= self.copy_window_s:
+            return True
+        if call.has_copy or not call.done_in_place():
+            return age <= MAX_CALL_S  # not ended yet, or waiting for the server's completion row
+        # Completed in place with the server down: a completion row comes only if the server came back.
+        return call is group.calls[-1] and age <= HOLD_S
+
+    def _settle(self, group: _Group, now: float | None) -> list[Call]:
+        calls = group.calls
+        changing = [c for c in calls if self._can_change(group, c, now)]
+        if len(changing) == len(calls):
             return []
-        del self._latest[key]
-        return [call]
+        for c in changing:  # a call that may still end holds its group: its post-hook may update their rows
+            if not (c is calls[-1] and c.done_in_place() and not c.has_copy) and (
+                    now is None or c.first_epoch is None or now - c.first_epoch <= HOLD_S):
+                return []
+        closed = [c for c in calls if c not in changing]
+        for call in closed:
+            if call.together and call.in_place_only() and any(o.in_place_only() for o in call.together):
+                call.ambiguous = True  # copy-less calls run together: the bot may have crossed their updates
+            call.together = []
+        group.calls = changing
+        if not changing:
+            del self._groups[group.key]
+        else:
+            rows = {r[ID] for c in changing for r in c.pre_rows()}
+            group.taken &= rows
+        return closed
 
     def finish(self) -> list[Call]:
-        """Every call still held. Those that may still change are marked ``open``: their rows are re-read by
-        the next sync. A call whose last row is a day older than the newest row seen cannot change any more."""
-        remaining = list(self._latest.values())
-        horizon = None if self.newest_epoch is None else self.newest_epoch - STALE_AFTER_S - 2 * 3600
-        for call in remaining:
-            call.open = horizon is None or call.last_epoch is None or call.last_epoch >= horizon
-        self._latest.clear()
-        self._lone.clear()
+        """Every call still held. The calls of a group in which a call may still change are marked ``open``:
+        their rows are re-read by the next sync (unless a day older than the newest row seen)."""
+        remaining = []
+        now = self.newest_epoch
+        horizon = None if now is None else now - STALE_AFTER_S - 2 * 3600
+        for group in self._groups.values():
+            changing = any(self._can_change(group, c, now) for c in group.calls)
+            for call in group.calls:
+                if call.together and call.in_place_only() and any(o.in_place_only() for o in call.together):
+                    call.ambiguous = True
+                call.open = changing and (horizon is None or call.last_epoch is None or call.last_epoch >= horizon)
+                remaining.append(call)
+        remaining.sort(key=lambda c: c.call_id)
+        self._groups.clear()
         return remaining

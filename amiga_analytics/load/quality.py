@@ -18,6 +18,8 @@ QUALITY_CHECKS = {
     "bot_rows_merged": "bot rows merged into another row's call (the bot writes 1-4 rows per call)",
     "calls": "logical tool calls in the analytics database",
     "calls_unknown_outcome": "calls with no completion row (in flight, killed, or failed before the post-hook)",
+    "calls_ambiguous_outcome": "calls whose outcome came from rows another call in flight could have written "
+                               "(same task, tool and parameters): counts are exact, the pairing is a guess",
     "calls_with_tokens": "calls that carry token counts (the bot records tokens almost only for Task calls)",
     "calls_without_task": "calls of interactive CLI sessions (no task row, no model unless --default-model)",
     "calls_with_missing_task": "calls keyed by a task-like id (not a session UUID) that matches no task",
@@ -81,6 +83,7 @@ def _measure(conn: sqlite3.Connection, counts: Mapping[str, int], *, stream_secr
         "bot_rows_merged": source_rows - calls,
         "calls": calls,
         "calls_unknown_outcome": unknown,
+        "calls_ambiguous_outcome": counts["ambiguous"],
         "calls_with_tokens": with_tokens,
         "calls_without_task": no_task,
         "calls_with_missing_task": missing_task,

@@ -1,0 +1,127 @@
+"""One logical tool call: the bot rows it wrote and how its outcome is read from them (see merge.py)."""
+
+from __future__ import annotations
+
+ID, TS, SOURCE, TOOL, PARAMS, SUCCESS, ERROR, CATEGORY, TIN, TOUT, TCW, TCR = range(12)
+TOKENS = (TIN, TOUT, TCW, TCR)
+
+_TRUE = {"1", "true", "t", "yes"}
+_FALSE = {"0", "false", "f", "no", ""}
+
+
+def normalise_success(value) -> int | None | str:
+    """The bot's ``success`` as 1, 0 or None; anything else (text that is no boolean) gives ``'invalid'``."""
+    if value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return 1 if value else 0
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return 1
+    if text in _FALSE:
+        return 0
+    return "invalid"
+
+
+def _done(row: tuple) -> bool:
+    return normalise_success(row[SUCCESS]) in (0, 1)
+
+
+def outcome_of(result_row: tuple | None) -> str:
+    """success, failure or unknown, from a call's :meth:`Call.result_row`."""
+    if result_row is None:
+        return "unknown"
+    return "success" if normalise_success(result_row[SUCCESS]) == 1 else "failure"
+
+
+class Call:
+    """The rows one logical call inserted: its pre row (``rows[0]``, unless the gate refused it), the server's
+    copy, and its completion inserts (``d_row`` the post-hook's, ``c_row`` the server's). ``updated`` is the
+    pre row its post-hook completed when that is known from a C (it may be another call's: ``lost`` holds the
+    ids of this call's rows that another call's post-hook completed)."""
+
+    __slots__ = ("rows", "params", "gated", "has_copy", "c_row", "d_row", "d_epoch", "updated", "lost",
+                 "ambiguous", "open", "first_epoch", "last_epoch", "no_evidence", "first_done", "pre", "together", "c_epoch")
+
+    def __init__(self, row: tuple, success, epoch: float | None = None, gated: bool = False):
+        self.rows = [row]
+        self.params = row[PARAMS]
+        self.gated = gated
+        self.has_copy = False
+        self.c_row = None
+        self.c_epoch = None
+        self.d_row = row if gated else None
+        self.d_epoch = epoch if gated else None
+        self.updated = None
+        self.lost: set = set()
+        self.ambiguous = False
+        self.no_evidence = gated
+        self.open = False
+        self.first_epoch = epoch
+        self.last_epoch = epoch
+        self.first_done = not gated and success is not None
+        self.pre = [] if gated else [row]  # its pre row and the server's copy of it
+        self.together: list = []  # calls of its group that started within a couple of seconds
+
+    def touch(self, epoch: float | None) -> None:
+        if epoch is not None and (self.last_epoch is None or epoch > self.last_epoch):
+            self.last_epoch = epoch
+
+    def add_copy(self, row: tuple, success) -> None:
+        self.rows.append(row)
+        self.pre.append(row)
+        self.has_copy = True
+
+    def add_post(self, row: tuple, role: str, epoch: float | None) -> None:
+        self.rows.append(row)
+        if role == "D":
+            self.d_row, self.d_epoch = row, epoch
+        else:
+            self.c_row, self.c_epoch = row, epoch
+
+    def pre_rows(self) -> list[tuple]:
+        return self.pre
+
+    def in_place_only(self) -> bool:
+        """Completed in place with no row but its pre row (server down): nothing says whose update it was."""
+        return not self.has_copy and self.c_row is None and self.d_row is None and self.first_done
+
+    def copy_done(self) -> bool:
+        return self.has_copy and _done(self.rows[1])
+
+    def done_in_place(self) -> bool:
+        return self.first_done
+
+    @property
+    def call_id(self) -> int:
+        return self.rows[0][ID]
+
+    @property
+    def source_rows(self) -> int:
+        return len(self.rows)
+
+    def result_row(self) -> tuple | None:
+        """The row whose success, error and tokens describe the call's completion."""
+        if self.d_row is not None:
+            return self.d_row
+        if self.c_row is not None:
+            if self.updated is None:
+                return self.c_row
+            merged = list(self.c_row)
+            for i in TOKENS:
+                merged[i] = self.updated[i]
+            return tuple(merged)
+        own = [r for r in self.pre_rows() if _done(r) and r[ID] not in self.lost]
+        for r in reversed(own):
+            if any(r[i] is not None for i in TOKENS):
+                return r
+        return own[-1] if own else None
+
+    @property
+    def outcome(self) -> str:
+        return outcome_of(self.result_row())
+
+    def completion_time(self) -> str | None:
+        """Timestamp of the earliest completion INSERT (C or D), the best end time the rows give."""
+        times = [r[TS] for r in (self.d_row, self.c_row) if r is not None and isinstance(r[TS], str)]
+        return min(times, default=None)
