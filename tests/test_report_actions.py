@@ -133,20 +133,33 @@ def test_actions_link_to_their_evidence(w43, written):
 
 
 def test_actions_top_error_from_truth(demo_pair, w43):
-    """The most frequent (category, tool) of W43 failures, counted from the truth JSON, is an action."""
-    truth = demo_pair[1]
+    """Errors are grouped by tool, error template and category (issue 15). The truth JSON has no error text, so:
+    the groups of all W43 failures must partition the truth's failures by (tool, category) exactly; then an
+    action is due for each of the two largest groups with >= 10 failures and >= 10 % of the truth's total."""
+    truth, db = demo_pair[1], demo_pair[2]
     counts: dict = {}
     for c in truth["calls"]:
         if c.get("outcome") == "failure" and W43[0] <= datetime.fromisoformat(c["start"]).date() < W43[1]:
-            key = (c.get("error_category"), c.get("tool"))
+            key = (c.get("tool"), c.get("error_category"))
             counts[key] = counts.get(key, 0) + 1
-    (cat, tool), n = max(counts.items(), key=lambda kv: kv[1])
     total = sum(counts.values())
+    assert total > 0
+    groups = aa.queries.top_errors(db, since=W43[0], until=W43[1], limit=None)
+    summed: dict = {}
+    for g in groups.itertuples(index=False):
+        key = (g.tool_name, None if pd.isna(g.error_category) else g.error_category)
+        summed[key] = summed.get(key, 0) + g.count
+    assert summed == counts
+    assert int(w43.error_rates_by_tool["failed"].sum()) == total
+    pd.testing.assert_frame_equal(w43.top_errors.reset_index(drop=True),
+                                  groups.head(10).drop(columns=["example_error"]).reset_index(drop=True))
+    due = [g for g in groups.head(2).itertuples(index=False) if g.count >= 10 and g.count / total >= 0.10]
     errs = w43.actions[w43.actions["section"] == "errors"]
-    if n >= 10 and n / total >= 0.10:
-        assert any(f"{tool} error ({cat})" in a for a in errs["action"])
-        assert any(f"tool_name={tool}&outcome=failure" in u for u in errs["datasette_url"])
-        assert any(f"{n} failures" in e for e in errs["evidence"])
+    assert len(errs) == len(due)
+    for g, (_, a) in zip(due, errs.iterrows()):
+        assert f"{g.tool_name} error ({g.error_category})" in a["action"] and g.error_template[:60] in a["action"]
+        assert f"tool_name={g.tool_name}&outcome=failure" in a["datasette_url"]
+        assert a["evidence"].startswith(f"{g.count} failures")
 
 
 def test_actions_budget_over_limit_and_nothing_to_do(demo_pair):
@@ -170,14 +183,25 @@ def test_actions_budget_over_limit_and_nothing_to_do(demo_pair):
 
 
 def test_actions_use_error_template_when_present(w43):
+    """A hand-made week of 120 failures: a group of 30 (25 %) is an action, named by its template and linked by
+    tool, category and template; a group of 9 (< 10 failures) is not."""
     from amiga_analytics.report.actions import _errors
 
-    top = w43.top_errors.copy()
-    top["error_template"] = "File has not been read yet <PATH>"
-    f = {"top_errors": top, "errors_total": int(top["count"].sum()), "start": W43[0], "end": W43[1]}
-    rows = _errors(f, "http://h")
-    assert rows and "File has not been read yet <PATH>" in rows[0]["action"]
-    assert "error_template=File+has+not+been+read+yet+%3CPATH%3E" in rows[0]["datasette_url"]
+    assert "example_error" not in w43.top_errors.columns  # the report publishes no free error text
+    row = w43.top_errors.iloc[0]
+    top = pd.DataFrame([
+        row.to_dict() | {"tool_name": "Edit", "error_template": "File has not been read yet <PATH>",
+                         "error_category": "unknown_error", "count": 30, "share": 0.25},
+        row.to_dict() | {"tool_name": "Bash", "error_template": "fatal: not a git repository", "error_category":
+                         "git_error", "count": 9, "share": 0.075}])
+    rows = _errors({"top_errors": top, "errors_total": 120, "start": W43[0], "end": W43[1]}, "http://h")
+    assert len(rows) == 1
+    assert rows[0]["action"] == ("Fix the most frequent Edit error (unknown_error): "
+                                 "\u201cFile has not been read yet <PATH>\u201d")
+    assert rows[0]["evidence"] == "30 failures, 25.0% of the week's 120"
+    assert rows[0]["datasette_url"] == (
+        "http://h/analytics/tool_calls?tool_name=Edit&outcome=failure&error_category=unknown_error"
+        "&error_template=File+has+not+been+read+yet+%3CPATH%3E&day__gte=2025-10-20&day__lt=2025-10-27")
 
 
 # --- unpriced is never $0 ------------------------------------------------------------------------------------------
@@ -307,15 +331,21 @@ def test_line_progress_prints_every_few_seconds():
 # --- small things ------------------------------------------------------------------------------------------------
 
 
-def test_home_dirs_as_tilde_and_footer_source(w43, demo_pair):
+def test_home_dirs_as_tilde_and_footer_source(w43, demo_pair, written):
     assert tilde("open /Users/maria/src/a.py and /home/dev/x") == "open ~/src/a.py and ~/x"
     md = w43.to_markdown()
     assert "/Users/" not in md and "/home/" not in md
-    texts = " ".join(w43.top_errors["example_error"].dropna())
-    assert "/Users/" not in texts and "/home/" not in texts  # the CSV too
-    raw = " ".join(aa.queries.top_errors(demo_pair[2], since=W43[0], until=W43[1], limit=10)["example_error"].dropna())
-    if "/Users/" in raw:  # the demo plants home paths: they are there in the data, and shown as ~
-        assert "~/" in texts
+    # The report's table (and its CSV) carries the error templates, not the free text (issue 15).
+    assert "example_error" not in w43.top_errors.columns
+    texts = " ".join(w43.top_errors["error_template"].dropna())
+    assert "/Users/" not in texts and "/home/" not in texts
+    raw = aa.queries.top_errors(demo_pair[2], since=W43[0], until=W43[1], limit=10)
+    homes = raw[raw["example_error"].str.contains("/Users/|/home/", na=False)]
+    assert len(homes)  # the demo plants home paths: they are there in the data, and shown as ~
+    assert all("~/" in t for t in homes["error_template"])
+    csv = (written.parent / "top_errors.csv").read_text()
+    assert "example_error" not in csv.splitlines()[0] and "/Users/" not in csv and "/home/" not in csv
+    assert "~/" in csv
     assert f"from the bot database {demo_pair[0].name} (synced into" in md
     assert "agentlab.db" not in md
 
