@@ -48,6 +48,24 @@ QUERY_COLUMNS = {
                              "unpriced_tokens", "description"],
     "latency_by_tool": ["tool_name", "calls", "calls_with_duration", "p50_ms", "p90_ms", "p99_ms", "mean_ms"],
     "data_quality_latest": ["check_name", "value", "detail", "sync_id", "measured_at"],
+    "dashboard": ["first_day", "last_day", "calls", "cost_usd", "failed", "completed", "error_rate",
+                  "tasks_created", "tasks_completed", "tasks_failed", "task_success_rate", "data_through",
+                  "synced_at"],
+    "daily_cost_by_model": ["day", "model_id", "calls", "cost_usd", "unpriced_tokens"],
+    "daily_calls": ["day", "calls", "completed", "failed", "unknown", "error_rate"],
+    "daily_latency": ["day", "tool_name", "calls_with_duration", "p50_ms", "p95_ms", "mean_ms"],
+}
+
+# The parameters of each canned query (the dashboard's filters where they apply).
+QUERY_PARAMS = {name: ["since", "until"] for name in QUERY_COLUMNS} | {
+    "data_quality_latest": None,
+    "task_throughput": ["since", "until", "model", "agent_type"],
+    "most_expensive_tasks": ["since", "until", "model", "agent_type"],
+    "top_errors": ["since", "until", "tool", "model", "agent_type"],
+    "dashboard": ["since", "until", "tool", "model", "agent_type"],
+    "daily_cost_by_model": ["since", "until", "tool", "model", "agent_type"],
+    "daily_calls": ["since", "until", "tool", "model", "agent_type"],
+    "daily_latency": ["since", "until", "tool", "model", "agent_type"],
 }
 
 # Each canned query and the query function call it must equal (same rows, same order, same figures).
@@ -165,8 +183,8 @@ def test_canned_queries_are_read_only_with_period_parameters():
         assert query["write"] is False, name
         assert query["title"] and query["description"], name
         assert re.match(r"\s*(WITH|SELECT)\b", query["sql"], re.I), name
-        if name != "data_quality_latest":
-            assert query["params"] == ["since", "until"], name
+        assert query.get("params") == QUERY_PARAMS[name], name
+        assert query["hide_sql"] is True, name
     for name in CHART_QUERIES:
         assert "renderChart(" in db_meta["queries"][name]["description_html"]
 

@@ -31,6 +31,7 @@ import yaml
 
 from ..store import schema as analytics_schema
 from .canned import PERIOD_PARAMS, QUERIES, period  # noqa: F401 - period: importable from here as in 0.1
+from .periods import params_of
 from .vega import CHARTS, DASHBOARD, PLUGIN_STATIC, VEGA_LITE_SCHEMA, chart_html, dashboard, templates  # noqa: F401
 
 DATABASE = "analytics"
@@ -120,8 +121,8 @@ def _query_metadata(name: str, spec: dict[str, Any]) -> dict[str, Any]:
     if name in CHARTS:
         out["description_html"] = chart_html(name, spec["description"])
     out["sql"] = spec["sql"]
-    if ":since" in spec["sql"]:
-        out["params"] = list(PERIOD_PARAMS)
+    if params_of(spec["sql"]):
+        out["params"] = params_of(spec["sql"])
     if spec.get("hide_sql"):
         out["hide_sql"] = True
     out["write"] = False
