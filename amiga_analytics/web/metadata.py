@@ -28,9 +28,11 @@ import sys
 from typing import Any
 
 import yaml
+from datasette.utils import tilde_encode
 
 from ..store import schema as analytics_schema
 from .canned import PERIOD_PARAMS, QUERIES, period  # noqa: F401 - period: importable from here as in 0.1
+from .dashboard import dashboard_html
 from .periods import params_of
 from .vega import CHARTS, DASHBOARD, PLUGIN_STATIC, VEGA_LITE_SCHEMA, chart_html, dashboard, templates  # noqa: F401
 
@@ -120,6 +122,9 @@ def _query_metadata(name: str, spec: dict[str, Any]) -> dict[str, Any]:
     out = {"title": spec["title"], "description": spec["description"]}
     if name in CHARTS:
         out["description_html"] = chart_html(name, spec["description"])
+    if name == "dashboard":
+        out["description_html"] = dashboard_html(
+            spec["description"], {query: params_of(QUERIES[query]["sql"]) for query in QUERIES})
     out["sql"] = spec["sql"]
     if params_of(spec["sql"]):
         out["params"] = params_of(spec["sql"])
@@ -133,7 +138,7 @@ def build_metadata(database: str = DATABASE) -> dict[str, Any]:
     """The whole Datasette metadata, for a database called ``database`` (the served file's stem)."""
     meta: dict[str, Any] = dict(INSTANCE)
     meta["description_html"] = templates().get_template("instance.html").render(
-        description=INSTANCE["description"], dashboard=DASHBOARD)
+        description=INSTANCE["description"], dashboard=DASHBOARD, database=tilde_encode(database))
     meta["databases"] = {
         database: {
             "description": DATABASE_DESCRIPTION,
