@@ -148,10 +148,16 @@ def test_every_table_and_column_of_the_database_is_described(sample_analytics):
 
 
 def test_descriptions_come_from_analytics_schema():
+    """Short column descriptions on the page, the whole texts in the metadata JSON (column_details)."""
     tables = meta_mod.build_metadata()["databases"]["analytics"]["tables"]
     for name, spec in analytics_schema.TABLES.items():
         assert tables[name]["description"] == spec["description"]
-        assert tables[name]["columns"] == spec["columns"]
+        assert set(tables[name]["columns"]) == set(spec["columns"])
+        for column, text in spec["columns"].items():
+            shown = tables[name]["columns"][column]
+            assert len(shown) <= meta_mod.SHORT, (name, column, shown)
+            assert text.startswith(shown.rstrip(" …")), (name, column)
+            assert tables[name].get("column_details", {}).get(column, shown) == text, (name, column)
 
 
 def test_table_options_facets_sort_labels_units_and_hidden_tables():

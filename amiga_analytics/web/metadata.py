@@ -24,8 +24,10 @@ True
 
 from __future__ import annotations
 
+import re
 import sys
 from typing import Any
+from urllib.parse import quote
 
 import yaml
 from datasette.utils import tilde_encode
@@ -104,9 +106,35 @@ TABLE_OPTIONS: dict[str, dict[str, Any]] = {
 # bookkeeping, which nobody browsing needs.
 INTERNAL_OPTIONS: dict[str, Any] = {"hidden": True, "allow": False}
 
+# Every page (a data: URL, so that the plain datasette command needs no static files): the column descriptions
+# in columns and a short scrolling box instead of a screen of text above the rows.
+PAGE_CSS = (
+    "dl.column-descriptions{columns:3 20rem;column-gap:1.5rem;max-height:7.5rem;overflow-y:auto;"
+    "font-size:.85rem;border:1px solid #ddd;padding:.3rem .5rem;margin:.5rem 0}"
+    "dl.column-descriptions dt{display:inline;font-weight:bold;margin:0}"
+    "dl.column-descriptions dd{display:inline;margin:0 0 0 .3rem}"
+    "dl.column-descriptions dd::after{content:'';display:block}"
+)
+
 def described_tables() -> dict[str, dict[str, Any]]:
     """Every table with its description and column descriptions: analytics_schema.TABLES."""
     return analytics_schema.TABLES
+
+
+SHORT = 70
+"""Characters of a column description on a table page; the whole text is under ``column_details``."""
+
+
+def short_description(text: str) -> str:
+    """The first sentence of a column description, cut at a word before :data:`SHORT` characters.
+
+    >>> short_description("When the call started (the pre-hook row), UTC ISO 8601. More.")
+    'When the call started (the pre-hook row), UTC ISO 8601'
+    """
+    first = re.split(r"(?<=[a-z0-9)])\. ", text, maxsplit=1)[0].rstrip(".")
+    if len(first) > SHORT:
+        first = first[: SHORT - 2].rsplit(" ", 1)[0].rstrip(",;:") + " …"
+    return first
 
 
 def _table_metadata(name: str, spec: dict[str, Any]) -> dict[str, Any]:
@@ -114,7 +142,10 @@ def _table_metadata(name: str, spec: dict[str, Any]) -> dict[str, Any]:
     if name in analytics_schema.INTERNAL_TABLES:
         out.update(INTERNAL_OPTIONS)
     out.update(TABLE_OPTIONS.get(name, {}))
-    out["columns"] = dict(spec["columns"])
+    out["columns"] = {column: short_description(text) for column, text in spec["columns"].items()}
+    details = {column: text for column, text in spec["columns"].items() if text != out["columns"][column]}
+    if details:  # Datasette shows `columns` above the rows; the whole texts stay in /-/metadata.json
+        out["column_details"] = details
     return out
 
 
@@ -139,6 +170,7 @@ def build_metadata(database: str = DATABASE) -> dict[str, Any]:
     meta: dict[str, Any] = dict(INSTANCE)
     meta["description_html"] = templates().get_template("instance.html").render(
         description=INSTANCE["description"], dashboard=DASHBOARD, database=tilde_encode(database))
+    meta["extra_css_urls"] = ["data:text/css;charset=utf-8," + quote(PAGE_CSS, safe="")]
     meta["databases"] = {
         database: {
             "description": DATABASE_DESCRIPTION,
