@@ -70,13 +70,13 @@ bounds as NULL when open; any bad bound raises."""
 # A filter: '' (everything) or a value some rollup row holds (tool_daily keeps '' for a NULL model / agent type).
 _FILTER = """CASE WHEN trim(COALESCE(:{name}, '')) = '' THEN ''
               WHEN EXISTS (SELECT 1 FROM tool_daily WHERE {column} = trim(:{name})) THEN trim(:{name})
-              ELSE json_extract('{{}}', '{name}: "' || :{name} || '" is not a {what} of this database: '
+              ELSE json_extract('{{}}', '{name}: "' || :{name} || '" is not {what} of this database: '
                                         || 'leave it empty for all, or pick one from the {source} facet') END"""
 
 FILTERS = {
-    "tool": ("tool_name", "tool", "tool_calls tool_name"),
-    "model": ("model_id", "model id", "tool_calls model_id"),
-    "agent_type": ("agent_type", "agent type", "tasks agent_type"),
+    "tool": ("tool_name", "a tool", "tool_calls tool_name"),
+    "model": ("model_id", "a model id", "tool_calls model_id"),
+    "agent_type": ("agent_type", "an agent type", "tasks agent_type"),
 }
 
 
