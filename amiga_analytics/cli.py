@@ -252,7 +252,7 @@ def serve(analytics_db: Path, host: str, port: int, follow: Path | None, every: 
     """Browse the analytics database in a read-only Datasette; the dashboard is /<db>/dashboard.
 
     \b
-    Examples:
+    Example:
         amiga-analytics serve analytics.db --port 8001
         amiga-analytics serve analytics.db --follow data/agentlab.db --every 60
     """
