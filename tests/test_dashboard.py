@@ -166,3 +166,25 @@ def test_plain_datasette_checks_the_period_too(sample_analytics, tmp_path):
     assert bad.exit_code == 1 and "is not a date" in bad.output  # 400: --get exits 1
     assert get("/analytics/dashboard.json").exit_code == 0
     assert meta_mod.build_metadata()["databases"]["analytics"]["queries"]["dashboard"]["hide_sql"] is True
+
+
+@pytest.mark.parametrize("slots", [1, 3, 40])
+def test_latency_by_tool_is_exact_whatever_the_number_of_slotted_tools(demo_pair, slots, monkeypatch):
+    """Over a long period the canned latency_by_tool reads the ranks of the SLOTS most used tools from the index
+    and ranks the other tools by window: both must give the query function's percentiles exactly."""
+    import pandas as pd
+
+    from amiga_analytics import queries
+    from amiga_analytics.store import view_figures
+    from amiga_analytics.web import canned, periods
+
+    monkeypatch.setattr(view_figures, "SLOTS", slots)
+    sql = periods.with_period(canned.latency_sql())
+    conn = sqlite3.connect(f"file:{demo_pair[2]}?mode=ro", uri=True)
+    for since, until in (("", ""), ("2025-10-01", "")):
+        got = pd.read_sql(sql, conn, params={"since": since, "until": until})
+        expected = queries.latency(demo_pair[2], by="tool_name", since=since or None, until=until or None)
+        assert len(got) == len(expected) > 5
+        for column in ("tool_name", "calls", "calls_with_duration", "p50_ms", "p90_ms", "p99_ms"):
+            assert got[column].tolist() == expected[column].tolist(), (slots, since, column)
+    conn.close()

@@ -342,10 +342,10 @@ TABLES.update(TRANSCRIPT_TABLES)
 # The indexes the Datasette view needs on a million-call database, whether it is served by `amiga-analytics
 # serve` or by the plain `datasette analytics.db -m metadata.yml`: each configured facet is a scan of one small
 # covering index; the default sorts of the big tables read the newest rows from an index; the latency figures
-# rank durations in index order (per tool; per tool and day); top errors read a partial index of the failures.
+# rank durations in index order (per tool; per tool and day, covering the dashboard filters); top errors read a partial index of the failures.
 VIEW_INDEXES: dict[str, str] = {
     "idx_tool_calls_tool_duration": "tool_calls (tool_name, duration_ms, day)",
-    "idx_tool_calls_tool_day_duration": "tool_calls (tool_name, day, duration_ms)",
+    "idx_tool_calls_tool_day_duration": "tool_calls (tool_name, day, duration_ms, model_id, agent_type)",
     "idx_tool_calls_outcome": "tool_calls (outcome)",
     "idx_tool_calls_error_category": "tool_calls (error_category)",
     "idx_tool_calls_model_id": "tool_calls (model_id)",

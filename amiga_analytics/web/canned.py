@@ -142,10 +142,22 @@ def task_throughput_sql() -> str:
 
 
 def latency_sql() -> str:
-    # `+day` keeps SQLite on the (tool_name, duration_ms, day) index that serve adds rather than the day index,
-    # which would read every row of a long period through the table.
-    return figures.latency_sql(key="tool_name", key_expr="tool_name", table="tool_daily", where=period("day"),
-                               calls_where=period("+day"), order_by="counts.calls DESC, counts.k")
+    """latency(by='tool_name'): long periods pick the percentiles' ranks from the index per tool
+    (:data:`amiga_analytics.store.view_figures.LATENCY_BY_TOOL_SQL`), short ones rank by window."""
+    # `+day` keeps SQLite on the (tool_name, duration_ms, day) index rather than the day index, which would read
+    # every row of a long period through the table.
+    calls_where = period("+day")
+    windowed = (f"{calls_where} AND tool_name IN (SELECT k FROM counts WHERE calls_with_duration > 0 "
+                f"AND k NOT IN (SELECT k FROM slots WHERE slot <= {vf.SLOTS}))")
+    return vf.LATENCY_BY_TOOL_SQL.format(
+        measures=figures.select_list(figures.DURATION, "daily", indent=9),
+        where=period("day"),
+        long_days=vf.LONG_PERIOD_DAYS,
+        slot_picks=vf.slot_percentiles_sql(figures.LATENCY_QUANTILES, calls_where),
+        percentiles=figures.percentiles_cte(key="tool_name", value="duration_ms", source="tool_calls",
+                                            where=windowed, quantiles=figures.LATENCY_QUANTILES),
+        pivot=pivot(figures.LATENCY_QUANTILES, table="every_percentile"),
+    )
 
 
 #: The canned queries: title, description (naming the query function each equals), SQL.
@@ -287,8 +299,8 @@ DASHBOARD_QUERIES: dict[str, dict[str, Any]] = {
     "daily_latency": {
         "title": "Latency per tool and day",
         "description": "Median, 95th percentile (linear interpolation) and mean duration (ms) of the calls of "
-        "each day, for the most used tools of the period (as many as one chart page holds, at most five; pick "
-        "another with the tool filter)." + DASHBOARD_NOTE,
+        "each day, for the most used tools of the period: five up to 120 days, fewer for longer periods (one for "
+        "a year, to stay fast); pick any tool with the tool filter." + DASHBOARD_NOTE,
         "sql": daily_latency_sql(),
     },
 }

@@ -7,7 +7,7 @@ options the last sync used (``sync_state``: sync reuses the zones itself; the de
 texts are kept are passed on, so that following never forces a full rebuild; a price or alias file given to an
 earlier sync is not recorded there, so follow uses the shipped tables). Then it takes a new
 snapshot beside the current one (:func:`.serve.snapshot`), counts its rows, and replaces the served
-:class:`SnapshotDatabase` in one assignment of ``datasette.databases``. A request in flight keeps the database
+:func:`.serve.snapshot_database` in one assignment of ``datasette.databases``. A request in flight keeps the database
 object it started with; its file stays on disk until two swaps later. A failed sync leaves the last snapshot
 served and is reported on stderr and at ``/-/amiga-follow.json``.
 """
@@ -84,14 +84,14 @@ class Follower(threading.Thread):
 
 def swap(ds: Any, analytics_db: Path) -> Path:
     """Snapshot ``analytics_db`` again and serve the new copy in place of the current one (one assignment)."""
-    from .serve import SnapshotDatabase, inspect, snapshot
+    from .serve import inspect, snapshot, snapshot_database
 
     name = ds.amiga_database
     generation = ds.amiga_generation + 1
     workdir = Path(ds.amiga_snapshot_dir.name)
     path = snapshot(analytics_db, workdir / f"{name}.{generation}.db")
     info = inspect(path, name)
-    db = SnapshotDatabase(ds, path=str(path), is_mutable=False, generation=generation)
+    db = snapshot_database(ds, path, generation)
     db.name = db.route = name
     db.cached_hash = info[name]["hash"]
     db._cached_table_counts = {table: v["count"] for table, v in info[name]["tables"].items()}

@@ -37,7 +37,7 @@ _NOT_MIDNIGHT = ("'{name}: ' || {v} || ' is not a whole day: the view counts who
 
 def _bound(name: str) -> str:
     """The day of one bound ('' when empty), or an error for anything but a date or a midnight date-time."""
-    v = f"trim(COALESCE(:{name}, ''))"
+    v = f"given.{name}"
     day = f"substr({v}, 1, 10)"
     clock = f"substr({v}, 12)"
     return f"""CASE WHEN {v} = '' THEN ''
@@ -54,6 +54,7 @@ def _bound(name: str) -> str:
 PERIOD_CTE = f"""period_days AS (
   SELECT {_bound("since")} AS since_day,
          {_bound("until")} AS until_day
+  FROM (SELECT trim(COALESCE(:since, '')) AS since, trim(COALESCE(:until, '')) AS until) AS given
 ), period AS (
   SELECT since_day,
          CASE WHEN until_day <> '' AND since_day > until_day

@@ -17,6 +17,7 @@ Publishing follows snapshot → index → inspect → serve immutable:
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import tempfile
 import threading
@@ -189,7 +190,8 @@ async def _follow_status(datasette):
     return Response.json(follower.status if follower else {"following": False})
 
 
-def _snapshot_database_class():
+@functools.lru_cache(maxsize=1)
+def _snapshot_database_class() -> type:
     from datasette.database import Database
 
     class SnapshotDatabase(Database):
@@ -226,12 +228,9 @@ def _snapshot_database_class():
 _THREAD = threading.local()
 
 
-def __getattr__(name: str):  # SnapshotDatabase is built on first use (Datasette is imported lazily)
-    if name == "SnapshotDatabase":
-        global SnapshotDatabase
-        SnapshotDatabase = _snapshot_database_class()
-        return SnapshotDatabase
-    raise AttributeError(name)
+def snapshot_database(ds: Any, path: Path, generation: int) -> Any:
+    """A ``SnapshotDatabase`` (immutable) of the snapshot at ``path`` for ``ds`` (Datasette is imported lazily)."""
+    return _snapshot_database_class()(ds, path=str(path), is_mutable=False, generation=generation)
 
 
 def build_datasette(analytics_db, *, settings: dict[str, Any] | None = None):
@@ -262,7 +261,7 @@ def build_datasette(analytics_db, *, settings: dict[str, Any] | None = None):
     _register_read_only_plugin()
     meta = metadata_mod.build_metadata(name)
     ds = ReadOnlyDatasette(metadata=meta, settings={**SETTINGS, **(settings or {})}, inspect_data=inspect_data)
-    db = __getattr__("SnapshotDatabase")(ds, path=str(path), is_mutable=False, generation=0)
+    db = snapshot_database(ds, path, 0)
     ds.add_database(db, name=name)
     ds.amiga_snapshot_dir = workdir  # keeps the temporary directory alive as long as the instance
     ds.amiga_database = name
