@@ -8,7 +8,7 @@ texts are kept are passed on, so that following never forces a full rebuild; a p
 earlier sync is not recorded there, so follow uses the shipped tables). Then it takes a new
 snapshot beside the current one (:func:`.serve.snapshot`), counts its rows, and replaces the served
 :func:`.serve.snapshot_database` in one assignment of ``datasette.databases``. A request in flight keeps the database
-object it started with; its file stays on disk until two swaps later. A failed sync leaves the last snapshot
+object it started with; its file stays on disk until the next swap. A failed sync leaves the last snapshot
 served and is reported on stderr and at ``/-/amiga-follow.json``.
 """
 
@@ -24,7 +24,7 @@ from typing import Any
 
 from ..load.state import read_state
 
-KEEP_SNAPSHOTS = 3
+KEEP_SNAPSHOTS = 2  # the served one and the one before it (requests in flight may still read it)
 
 
 def sync_command(bot_db: Path, analytics_db: Path) -> list[str]:
