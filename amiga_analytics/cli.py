@@ -291,17 +291,22 @@ def report(analytics_db: Path, week, out_dir: Path, formats: str, daily_limit, m
 @click.argument("analytics_db", type=click.Path(path_type=Path))
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8001, show_default=True)
+@click.option("--follow", "follow", type=click.Path(path_type=Path), default=None,
+              help="Bot database to sync from in the background: the view shows new calls without a restart.")
+@click.option("--every", type=click.FloatRange(1), default=60, show_default=True,
+              help="Seconds between background syncs (with --follow).")
 @friendly_errors
-def serve(analytics_db: Path, host: str, port: int) -> None:
-    """Browse the analytics database in a read-only Datasette.
+def serve(analytics_db: Path, host: str, port: int, follow: Path | None, every: float) -> None:
+    """Browse the analytics database in a read-only Datasette; the dashboard is /<db>/dashboard.
 
     \b
     Example:
         amiga-analytics serve analytics.db --port 8001
+        amiga-analytics serve analytics.db --follow data/agentlab.db --every 60
     """
     from .web.serve import serve as run_serve
 
-    run_serve(analytics_db, host=host, port=port)
+    run_serve(analytics_db, host=host, port=port, follow=follow, every=every)
 
 
 def _usage_report(kind: str):

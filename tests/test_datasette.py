@@ -52,6 +52,24 @@ QUERY_COLUMNS = {
                              "unpriced_tokens", "cost_transcript_usd", "cost_bot_usd", "description"],
     "latency_by_tool": ["tool_name", "calls", "calls_with_duration", "p50_ms", "p90_ms", "p99_ms", "mean_ms"],
     "data_quality_latest": ["check_name", "value", "detail", "sync_id", "measured_at"],
+    "dashboard": ["first_day", "last_day", "calls", "cost_usd", "failed", "completed", "error_rate",
+                  "tasks_created", "tasks_completed", "tasks_failed", "task_success_rate", "data_through",
+                  "synced_at"],
+    "daily_cost_by_model": ["day", "model_id", "calls", "cost_usd", "unpriced_tokens"],
+    "daily_calls": ["day", "calls", "completed", "failed", "unknown", "error_rate"],
+    "daily_latency": ["day", "tool_name", "calls_with_duration", "p50_ms", "p95_ms", "mean_ms"],
+}
+
+# The parameters of each canned query (the dashboard's filters where they apply).
+QUERY_PARAMS = {name: ["since", "until"] for name in QUERY_COLUMNS} | {
+    "data_quality_latest": None,
+    "task_throughput": ["since", "until", "model", "agent_type"],
+    "most_expensive_tasks": ["since", "until", "model", "agent_type"],
+    "top_errors": ["since", "until", "tool", "model", "agent_type"],
+    "dashboard": ["since", "until", "tool", "model", "agent_type"],
+    "daily_cost_by_model": ["since", "until", "tool", "model", "agent_type"],
+    "daily_calls": ["since", "until", "tool", "model", "agent_type"],
+    "daily_latency": ["since", "until", "tool", "model", "agent_type"],
 }
 
 # Each canned query and the query function call it must equal (same rows, same order, same figures).
@@ -136,10 +154,16 @@ def test_every_table_and_column_of_the_database_is_described(sample_analytics):
 
 
 def test_descriptions_come_from_analytics_schema():
+    """Short column descriptions on the page, the whole texts in the metadata JSON (column_details)."""
     tables = meta_mod.build_metadata()["databases"]["analytics"]["tables"]
     for name, spec in analytics_schema.TABLES.items():
         assert tables[name]["description"] == spec["description"]
-        assert tables[name]["columns"] == spec["columns"]
+        assert set(tables[name]["columns"]) == set(spec["columns"])
+        for column, text in spec["columns"].items():
+            shown = tables[name]["columns"][column]
+            assert len(shown) <= meta_mod.SHORT, (name, column, shown)
+            assert text.startswith(shown.rstrip(" …")), (name, column)
+            assert tables[name].get("column_details", {}).get(column, shown) == text, (name, column)
 
 
 def test_table_options_facets_sort_labels_units_and_hidden_tables():
@@ -171,8 +195,8 @@ def test_canned_queries_are_read_only_with_period_parameters():
         assert query["write"] is False, name
         assert query["title"] and query["description"], name
         assert re.match(r"\s*(WITH|SELECT)\b", query["sql"], re.I), name
-        if name != "data_quality_latest":
-            assert query["params"] == ["since", "until"], name
+        assert query.get("params") == QUERY_PARAMS[name], name
+        assert query["hide_sql"] is True, name
     for name in CHART_QUERIES:
         assert "renderChart(" in db_meta["queries"][name]["description_html"]
 
@@ -226,7 +250,8 @@ def test_configured_facets_are_computed_without_timeouts(sample_ds):
 def test_canned_query_columns_with_and_without_a_period(sample_ds, query):
     name = sample_ds.amiga_database
     window = serve_mod.default_window(sample_ds)
-    for suffix in ("", "?" + urlencode(window), "?since=&until="):
+    suffixes = ("", "?" + urlencode(window), "?since=&until=") if QUERY_PARAMS[query] else ("",)
+    for suffix in suffixes:
         response = fetch_one(sample_ds, f"/{name}/{query}.json{suffix}")
         assert response.status_code == 200, (query, suffix, response.text[:300])
         body = response.json()
@@ -237,7 +262,8 @@ def test_canned_query_columns_with_and_without_a_period(sample_ds, query):
 
 
 def _canned_frame(ds, query, since, until) -> pd.DataFrame:
-    params = urlencode({"since": since or "", "until": until or "", "_size": "max"})
+    period = {"since": since or "", "until": until or ""} if QUERY_PARAMS[query] else {}
+    params = urlencode({**period, "_size": "max"})
     body = fetch_one(ds, f"/{ds.amiga_database}/{query}.json?{params}").json()
     assert not body["truncated"]
     return pd.DataFrame(body["rows"], columns=body["columns"])
@@ -361,7 +387,7 @@ def _crawl_paths(ds, path) -> list[str]:
     paths += ["/.json", "/-/metadata", "/-/metadata.json", "/-/versions", "/-/versions.json", "/-/plugins.json",
               "/-/settings.json", "/-/databases.json", "/-/actor.json", "/-/threads.json", "/-/dashboards"]
     window = serve_mod.default_window(ds)
-    paths += [f"/{name}/{q}.csv?{urlencode(window)}" for q in QUERY_COLUMNS]
+    paths += [f"/{name}/{q}.csv?{urlencode(window) if QUERY_PARAMS[q] else ''}" for q in QUERY_COLUMNS]
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     conn.row_factory = sqlite3.Row
     for table in db_tables(path):

@@ -151,3 +151,89 @@ def test_chart_page_follows_the_period(server, browser):
     for query in CHARTS:
         assert page.page.locator(f'a[href="/analytics/{query}"]').count() == 1
     page.check()
+
+
+# --- the dashboard ---------------------------------------------------------------------------------------------
+
+DASHBOARD_CHARTS = ("cost", "calls", "tasks", "latency", "expensive", "errors")
+
+
+def wait_for_charts(page) -> dict[str, str]:
+    """Wait until every chart card is drawn or shows an error; their states."""
+    page.wait_for_function(
+        "[...document.querySelectorAll('.aa-chart')].every(e => e.dataset.state)", timeout=30_000)
+    return page.evaluate("Object.fromEntries([...document.querySelectorAll('.aa-chart')]"
+                         ".map(e => [e.id.replace('aa-chart-', ''), e.dataset.state]))")
+
+
+def test_dashboard_draws_every_chart(server, browser):
+    page = Watched(browser)
+    page.page.goto(server + "/analytics/dashboard", wait_until="networkidle")
+    assert "since=" in page.page.url  # the morning view: the last 28 days with data
+    states = wait_for_charts(page.page)
+    assert states == {slug: "drawn" for slug in DASHBOARD_CHARTS}, states
+    for slug in DASHBOARD_CHARTS:
+        chart = page.page.locator(f"#aa-chart-{slug}")
+        chart.locator("svg").first.wait_for(state="visible", timeout=15_000)
+        box = chart.bounding_box()
+        assert box is not None and box["width"] > 250 and box["height"] > 150, (slug, box)
+        assert chart.locator("svg .mark-rect path, svg .mark-line path, svg .mark-rect, svg .mark-line").count() > 0
+    keys = page.page.locator(".aa-key").all_inner_texts()
+    assert len(keys) == 6 and keys[1].startswith("Cost") and "$" in keys[1], keys
+    assert "Data through" in page.page.locator("#aa-fresh").inner_text()
+    page.page.screenshot(path=str(artifacts_dir() / "dashboard.png"), full_page=True)
+    page.check()
+
+
+def test_period_picker_changes_every_chart(server, browser):
+    page = Watched(browser)
+    page.page.goto(server + "/analytics/dashboard?since=2025-10-06&until=2025-10-27", wait_until="networkidle")
+    wait_for_charts(page.page)
+    before = page.page.locator(".aa-key").all_inner_texts()
+    page.urls.clear()
+    form = page.page.locator("#aa-picker form.sql")
+    form.locator("input[name=since]").fill("2025-10-13")
+    form.locator("input[name=until]").fill("2025-10-20")
+    with page.page.expect_navigation():
+        form.locator("input[type=submit]").click()
+    page.page.wait_for_load_state("networkidle")
+    states = wait_for_charts(page.page)
+    assert set(states.values()) <= {"drawn", "empty"}, states
+    queries = ("dashboard", "daily_cost_by_model", "daily_calls", "task_throughput", "daily_latency",
+               "most_expensive_tasks", "top_errors")
+    for query in queries:
+        assert any(f"/analytics/{query}.json?" in u and "since=2025-10-13" in u and "until=2025-10-20" in u
+                   for u in page.urls), (query, page.urls)
+    after = page.page.locator(".aa-key").all_inner_texts()
+    assert after != before and "2025-10-13 – 2025-10-19" in after[-1], after
+    page.page.screenshot(path=str(artifacts_dir() / "dashboard-picked-week.png"), full_page=True)
+    page.check()
+
+
+def test_a_bad_period_shows_an_error(server, browser):
+    page = Watched(browser)
+    response = page.page.goto(server + "/analytics/dashboard?since=last+week&until=", wait_until="networkidle")
+    assert response is not None and response.status == 400
+    assert "is not a date" in page.page.locator(".message-error").first.inner_text()
+    states = wait_for_charts(page.page)
+    assert set(states.values()) == {"error"}, states
+    assert "since: \"last week\" is not a date" in page.page.locator("#aa-chart-cost .aa-error").inner_text()
+    page.page.screenshot(path=str(artifacts_dir() / "dashboard-bad-period.png"), full_page=True)
+    # the failed fetches are the 400s the page shows; nothing else went wrong
+    page.errors = [e for e in page.errors if "400" not in e]
+    page.check()
+
+
+def test_phone_dashboard_has_no_sideways_scrolling(server, browser):
+    phone = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True)
+    phone.goto(server + "/analytics/dashboard?since=2025-10-06&until=2025-10-27", wait_until="networkidle")
+    wait_for_charts(phone)
+    width = phone.evaluate("window.innerWidth")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= width
+    for box in [phone.locator(sel).bounding_box() for sel in ("#aa-keys", "#aa-fresh", "#aa-chart-cost")]:
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width + 0.5, box
+    for i in range(phone.locator(".aa-key").count()):
+        box = phone.locator(".aa-key").nth(i).bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= width + 0.5, box
+    phone.screenshot(path=str(artifacts_dir() / "dashboard-phone.png"), full_page=True)
+    phone.close()

@@ -2,8 +2,9 @@
 
 Each canned query equals a query function call (named in its description; ``tests/test_datasette.py`` checks
 the rows): the measures, groupings, top errors, task cost and percentiles are the very SQL the query functions
-run. What only the browser needs is added here: the period filter on two ``YYYY-MM-DD`` dates (``:since``
-inclusive, ``:until`` exclusive, empty = open), the SQL ``ORDER BY`` (the query functions sort in pandas), the
+run. What only the browser needs is added here: the checked period (:mod:`.periods`: ``:since`` inclusive,
+``:until`` exclusive, empty = open; a bad value stops the query with an error saying what to give), the
+optional filters of the dashboard (``:tool``, ``:model``, ``:agent_type``), the SQL ``ORDER BY`` (the query functions sort in pandas), the
 zero-filled days of the per-day queries (pandas spreads periods in Python) and the two shares of
 ``error_rates_by_category``.
 """
@@ -13,19 +14,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..store import figures
+from ..store import view_figures as vf
 from ..store.percentiles import pivot
-
-
-def period(column: str) -> str:
-    """The period filter on a ``YYYY-MM-DD`` column: ``:since`` inclusive, ``:until`` exclusive, '' = open.
-
-    Any date string is ``>= ''``, and ``'9999-12-31'`` stands in for an empty ``:until``, so the filter stays a
-    plain range that SQLite can answer from the day indexes.
-
-    >>> period("day")
-    "day >= :since AND day < COALESCE(NULLIF(:until, ''), '9999-12-31')"
-    """
-    return f"{column} >= :since AND {column} < COALESCE(NULLIF(:until, ''), '9999-12-31')"
+from .periods import matches, period, with_period  # noqa: F401 - period: importable from here as in 0.1
 
 
 def _indent(text: str, extra: int) -> str:
@@ -37,9 +28,10 @@ def _indent(text: str, extra: int) -> str:
 DAYS_CTE = """\
 bounds AS (
   SELECT first_day,
-         COALESCE(date(NULLIF(:until, ''), '-1 day'),
+         COALESCE(date((SELECT until_or_null FROM period), '-1 day'),
                   CASE WHEN last_data_day > first_day THEN last_data_day ELSE first_day END) AS last_day
-  FROM (SELECT COALESCE(NULLIF(:since, ''), MIN(day), date(NULLIF(:until, ''), '-1 day')) AS first_day,
+  FROM (SELECT COALESCE((SELECT since_or_null FROM period), MIN(day),
+                        date((SELECT until_or_null FROM period), '-1 day')) AS first_day,
                MAX(day) AS last_data_day
         FROM {activity})
 ), days(day) AS (
@@ -132,12 +124,19 @@ def error_categories_sql() -> str:
     return ERROR_CATEGORIES_SQL.format(by_category=_indent(by_category, 2))
 
 
+def filtered(where: str, columns: dict[str, str]) -> str:
+    """``where`` and the dashboard's filters on ``columns`` (filter name → column expression)."""
+    return " AND ".join([where] + [matches(name, column) for name, column in columns.items()])
+
+
 def task_throughput_sql() -> str:
+    tasks = vf.TASKS_FILTER_COLUMNS
     return TASK_THROUGHPUT_SQL.format(
-        created=_indent(figures.TASKS_CREATED_SQL.format(where=period("created_day")), 2),
-        finished=_indent(figures.TASKS_FINISHED_SQL.format(where=period("finished_day")), 2),
+        created=_indent(figures.TASKS_CREATED_SQL.format(where=filtered(period("created_day"), tasks)), 2),
+        finished=_indent(figures.TASKS_FINISHED_SQL.format(where=filtered(period("finished_day"), tasks)), 2),
         percentiles=figures.percentiles_cte(key="finished_day", value="cycle_s", source="tasks",
-                                            where=f"{figures.FINISHED_TASKS} AND {period('finished_day')}",
+                                            where=filtered(f"{figures.FINISHED_TASKS} AND {period('finished_day')}",
+                                                           tasks),
                                             quantiles=figures.CYCLE_QUANTILES),
         cycles=pivot(figures.CYCLE_QUANTILES, indent=9),
         days=DAYS_CTE.format(activity="activity"),
@@ -145,10 +144,22 @@ def task_throughput_sql() -> str:
 
 
 def latency_sql() -> str:
-    # `+day` keeps SQLite on the (tool_name, duration_ms, day) index that serve adds rather than the day index,
-    # which would read every row of a long period through the table.
-    return figures.latency_sql(key="tool_name", key_expr="tool_name", table="tool_daily", where=period("day"),
-                               calls_where=period("+day"), order_by="counts.calls DESC, counts.k")
+    """latency(by='tool_name'): long periods pick the percentiles' ranks from the index per tool
+    (:data:`amiga_analytics.store.view_figures.LATENCY_BY_TOOL_SQL`), short ones rank by window."""
+    # `+day` keeps SQLite on the (tool_name, duration_ms, day) index rather than the day index, which would read
+    # every row of a long period through the table.
+    calls_where = period("+day")
+    windowed = (f"{calls_where} AND tool_name IN (SELECT k FROM counts WHERE calls_with_duration > 0 "
+                f"AND k NOT IN (SELECT k FROM slots WHERE slot <= {vf.SLOTS}))")
+    return vf.LATENCY_BY_TOOL_SQL.format(
+        measures=figures.select_list(figures.DURATION, "daily", indent=9),
+        where=period("day"),
+        long_days=vf.LONG_PERIOD_DAYS,
+        slot_picks=vf.slot_percentiles_sql(figures.LATENCY_QUANTILES, calls_where),
+        percentiles=figures.percentiles_cte(key="tool_name", value="duration_ms", source="tool_calls",
+                                            where=windowed, quantiles=figures.LATENCY_QUANTILES),
+        pivot=pivot(figures.LATENCY_QUANTILES, table="every_percentile"),
+    )
 
 
 #: The canned queries: title, description (naming the query function each equals), SQL.
@@ -193,7 +204,6 @@ QUERIES: dict[str, dict[str, Any]] = {
         "(finished = their sum); success_rate = completed / (completed + failed); median and 90th-percentile "
         "cycle time (created to finished, s) of the tasks finished that day. = task_throughput(freq='D').",
         "sql": task_throughput_sql(),
-        "hide_sql": True,
     },
     "top_errors": {
         "title": "Top errors",
@@ -201,13 +211,14 @@ QUERIES: dict[str, dict[str, Any]] = {
         "text with paths, URLs, quoted values, ids, tokens and numbers replaced), with the bot's category, the "
         "group's share of all failures, its latest error text (secrets masked), when it was first and last seen "
         "(UTC) and how many tasks it hit. = top_errors(limit=50).",
-        "sql": figures.TOP_ERRORS_SQL.format(where=period("day"), limit=TOP_N),
+        "sql": figures.TOP_ERRORS_SQL.format(where=filtered(period("day"), vf.CALLS_FILTER_COLUMNS), limit=TOP_N),
     },
     "most_expensive_tasks": {
         "title": "Most expensive tasks",
         "description": "The 50 tasks created in the period with the highest cost of their tool calls (USD). "
         "= task_cost(limit=50).",
-        "sql": figures.TASK_COST_SQL.format(where=period("created_day"), limit=TOP_N),
+        "sql": figures.TASK_COST_SQL.format(where=filtered(period("created_day"), vf.TASKS_FILTER_COLUMNS),
+                                            limit=TOP_N),
     },
     "latency_by_tool": {
         "title": "Latency percentiles per tool",
@@ -215,7 +226,6 @@ QUERIES: dict[str, dict[str, Any]] = {
         "included): median, 90th and 99th percentile (linear interpolation) and mean over the calls with a "
         "known duration in the period. = latency(by='tool_name').",
         "sql": latency_sql(),
-        "hide_sql": True,
     },
     "data_quality_latest": {
         "title": "Data quality of the last sync",
@@ -227,3 +237,78 @@ QUERIES: dict[str, dict[str, Any]] = {
 
 PERIOD_PARAMS = ["since", "until"]
 """The period parameters, in the order the form shows them."""
+
+DASHBOARD_NOTE = (" Takes the dashboard's filters: tool, model (a model id), agent_type; empty = all.")
+
+
+def daily_cost_by_model_sql() -> str:
+    return vf.DAILY_COST_BY_MODEL_SQL.format(where=filtered(period("day"), vf.DAILY_FILTER_COLUMNS))
+
+
+def daily_calls_sql() -> str:
+    per_day = vf.DAILY_OUTCOMES_SQL.format(where=filtered(period("day"), vf.DAILY_FILTER_COLUMNS))
+    zero_filled = ",\n       ".join(f"COALESCE(per_day.{name}, 0) AS {name}"
+                                    for name in ("calls", "completed", "failed", "unknown"))
+    return DAILY_CALLS_SQL.format(per_day=_indent(per_day, 2), days=DAYS_CTE.format(activity="per_day"),
+                                  zero_filled=zero_filled)
+
+
+DAILY_CALLS_SQL = """\
+WITH per_day AS (
+{per_day}
+), {days}
+SELECT days.day,
+       {zero_filled},
+       per_day.error_rate
+FROM days LEFT JOIN per_day ON per_day.day = days.day
+ORDER BY days.day"""
+
+
+def daily_latency_sql() -> str:
+    return vf.daily_latency_sql(filtered(period("day"), vf.DAILY_FILTER_COLUMNS),
+                                filtered(period("+day"), {k: v for k, v in vf.CALLS_FILTER_COLUMNS.items()
+                                                          if k != "tool"}))
+
+
+def key_figures_sql() -> str:
+    tasks = vf.TASKS_FILTER_COLUMNS
+    return vf.KEY_FIGURES_SQL.format(
+        where=filtered(period("day"), vf.DAILY_FILTER_COLUMNS),
+        created_where=filtered(period("created_day"), tasks),
+        finished_where=filtered(f"{figures.FINISHED_TASKS} AND {period('finished_day')}", tasks),
+    )
+
+
+#: The dashboard's queries: its key figures (the page itself) and the per-day series its charts draw.
+DASHBOARD_QUERIES: dict[str, dict[str, Any]] = {
+    "dashboard": {
+        "title": "Dashboard",
+        "description": "The morning view: key figures of the period (calls, cost, error rate, tasks and their "
+        "success rate, how fresh the data is) and the charts of the period." + DASHBOARD_NOTE,
+        "sql": key_figures_sql(),
+    },
+    "daily_cost_by_model": {
+        "title": "Cost per day by model",
+        "description": "Calls and cost (USD) per day and model; the models beyond what one chart holds are added "
+        "up as 'other models', unresolved ones as '(unresolved)'." + DASHBOARD_NOTE,
+        "sql": daily_cost_by_model_sql(),
+    },
+    "daily_calls": {
+        "title": "Calls and error rate per day",
+        "description": "Tool calls per day (zeros included), completed (success + failure), failed, unknown and "
+        "error_rate = failed / completed." + DASHBOARD_NOTE,
+        "sql": daily_calls_sql(),
+    },
+    "daily_latency": {
+        "title": "Latency per tool and day",
+        "description": "Median, 95th percentile (linear interpolation) and mean duration (ms) of the calls of "
+        "each day, for the most used tools of the period: five up to 120 days, fewer for longer periods (one for "
+        "a year, to stay fast); pick any tool with the tool filter." + DASHBOARD_NOTE,
+        "sql": daily_latency_sql(),
+    },
+}
+QUERIES.update(DASHBOARD_QUERIES)
+for _spec in QUERIES.values():  # the checked period (and filters) in front; SQL collapsed on every page
+    if "FROM period" in _spec["sql"]:
+        _spec["sql"] = with_period(_spec["sql"])
+    _spec["hide_sql"] = True

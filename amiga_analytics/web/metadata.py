@@ -24,13 +24,18 @@ True
 
 from __future__ import annotations
 
+import re
 import sys
 from typing import Any
+from urllib.parse import quote
 
 import yaml
+from datasette.utils import tilde_encode
 
 from ..store import schema as analytics_schema
 from .canned import PERIOD_PARAMS, QUERIES, period  # noqa: F401 - period: importable from here as in 0.1
+from .dashboard import dashboard_html
+from .periods import params_of
 from .vega import CHARTS, DASHBOARD, PLUGIN_STATIC, VEGA_LITE_SCHEMA, chart_html, dashboard, templates  # noqa: F401
 
 DATABASE = "analytics"
@@ -106,9 +111,35 @@ INTERNAL_OPTIONS: dict[str, Any] = {"hidden": True, "allow": False}
 # part of the analytics schema. `serve` also refuses any other table of its file that TABLES does not describe.
 SQLITE_INTERNAL_TABLES = ("sqlite_stat1", "sqlite_stat4", "sqlite_sequence")
 
+# Every page (a data: URL, so that the plain datasette command needs no static files): the column descriptions
+# in columns and a short scrolling box instead of a screen of text above the rows.
+PAGE_CSS = (
+    "dl.column-descriptions{columns:3 20rem;column-gap:1.5rem;max-height:7.5rem;overflow-y:auto;"
+    "font-size:.85rem;border:1px solid #ddd;padding:.3rem .5rem;margin:.5rem 0}"
+    "dl.column-descriptions dt{display:inline;font-weight:bold;margin:0}"
+    "dl.column-descriptions dd{display:inline;margin:0 0 0 .3rem}"
+    "dl.column-descriptions dd::after{content:'';display:block}"
+)
+
 def described_tables() -> dict[str, dict[str, Any]]:
     """Every table with its description and column descriptions: analytics_schema.TABLES."""
     return analytics_schema.TABLES
+
+
+SHORT = 70
+"""Characters of a column description on a table page; the whole text is under ``column_details``."""
+
+
+def short_description(text: str) -> str:
+    """The first sentence of a column description, cut at a word before :data:`SHORT` characters.
+
+    >>> short_description("When the call started (the pre-hook row), UTC ISO 8601. More.")
+    'When the call started (the pre-hook row), UTC ISO 8601'
+    """
+    first = re.split(r"(?<=[a-z0-9)])\. ", text, maxsplit=1)[0].rstrip(".")
+    if len(first) > SHORT:
+        first = first[: SHORT - 2].rsplit(" ", 1)[0].rstrip(",;:") + " …"
+    return first
 
 
 def _table_metadata(name: str, spec: dict[str, Any]) -> dict[str, Any]:
@@ -116,7 +147,10 @@ def _table_metadata(name: str, spec: dict[str, Any]) -> dict[str, Any]:
     if name in analytics_schema.INTERNAL_TABLES:
         out.update(INTERNAL_OPTIONS)
     out.update(TABLE_OPTIONS.get(name, {}))
-    out["columns"] = dict(spec["columns"])
+    out["columns"] = {column: short_description(text) for column, text in spec["columns"].items()}
+    details = {column: text for column, text in spec["columns"].items() if text != out["columns"][column]}
+    if details:  # Datasette shows `columns` above the rows; the whole texts stay in /-/metadata.json
+        out["column_details"] = details
     return out
 
 
@@ -124,9 +158,12 @@ def _query_metadata(name: str, spec: dict[str, Any]) -> dict[str, Any]:
     out = {"title": spec["title"], "description": spec["description"]}
     if name in CHARTS:
         out["description_html"] = chart_html(name, spec["description"])
+    if name == "dashboard":
+        out["description_html"] = dashboard_html(
+            spec["description"], {query: params_of(QUERIES[query]["sql"]) for query in QUERIES})
     out["sql"] = spec["sql"]
-    if ":since" in spec["sql"]:
-        out["params"] = list(PERIOD_PARAMS)
+    if params_of(spec["sql"]):
+        out["params"] = params_of(spec["sql"])
     if spec.get("hide_sql"):
         out["hide_sql"] = True
     out["write"] = False
@@ -137,7 +174,8 @@ def build_metadata(database: str = DATABASE) -> dict[str, Any]:
     """The whole Datasette metadata, for a database called ``database`` (the served file's stem)."""
     meta: dict[str, Any] = dict(INSTANCE)
     meta["description_html"] = templates().get_template("instance.html").render(
-        description=INSTANCE["description"], dashboard=DASHBOARD)
+        description=INSTANCE["description"], dashboard=DASHBOARD, database=tilde_encode(database))
+    meta["extra_css_urls"] = ["data:text/css;charset=utf-8," + quote(PAGE_CSS, safe="")]
     meta["databases"] = {
         database: {
             "description": DATABASE_DESCRIPTION,

@@ -17,8 +17,10 @@ Publishing follows snapshot → index → inspect → serve immutable:
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,8 @@ from . import guard
 from . import metadata as metadata_mod
 from ..sqlitefile import read_only_connection
 from ..store.connect import open_analytics
+from ..store.schema import VIEW_INDEXES
+from .render import render_cell
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8001
@@ -49,27 +53,10 @@ SETTINGS: dict[str, Any] = {
     "default_cache_ttl": 60,  # immutable snapshot: pages can be cached
 }
 
-# Indexes added to the served copy only (the analytics database itself stays as sync wrote it). Each configured
-# facet becomes a scan of one small covering index instead of the whole table; the default sorts of big tables
-# read the newest rows from an index; latency_by_tool ranks durations in index order and top_errors reads a
-# partial index of the failures.
-SERVE_INDEXES = {
-    "serve_tool_calls_tool_duration": "tool_calls (tool_name, duration_ms, day)",
-    "serve_tool_calls_outcome": "tool_calls (outcome)",
-    "serve_tool_calls_error_category": "tool_calls (error_category)",
-    "serve_tool_calls_model_id": "tool_calls (model_id)",
-    "serve_tool_calls_program": "tool_calls (program)",
-    "serve_tool_calls_failures": (
-        "tool_calls (day, tool_name, error_template, error_category, started_at, task_id, error) "
-        "WHERE outcome = 'failure'"
-    ),
-    "serve_agent_events_at": "agent_events (at)",
-    "serve_router_messages_at": "router_messages (at)",
-    "serve_tasks_created_at": "tasks (created_at)",
-    "serve_tasks_status": "tasks (status)",
-    "serve_tasks_agent_type": "tasks (agent_type)",
-    "serve_tasks_model_id": "tasks (model_id)",
-}
+# The view's indexes are created by the analytics migrations (m007, store.schema.VIEW_INDEXES), so the plain
+# `datasette` command has them too; the snapshot adds any that an analytics database written by an older version
+# lacks (the same names: IF NOT EXISTS makes this a no-op on a migrated database).
+SERVE_INDEXES = VIEW_INDEXES
 
 PLUGIN_NAME = "amiga-analytics-read-only"
 
@@ -132,7 +119,30 @@ def _register_read_only_plugin() -> None:
         def asgi_wrapper(self, datasette):
             if not getattr(datasette, "amiga_read_only", False):
                 return None
-            return guard.guard
+
+            def wrap(app):
+                async def checked(scope, receive, send):
+                    if scope["type"] == "http":
+                        refused = unknown_parameters(datasette, scope)
+                        if refused:
+                            await _bad_request(datasette, scope, receive, send, refused)
+                            return
+                    await app(scope, receive, send)
+
+                # the guard (read-only methods, the /-/ pages, hidden free text, facet limits) stands in front
+                return guard.guard(checked)
+
+            return wrap
+
+        @hookimpl
+        def render_cell(self, value, column, table, database, datasette):
+            if not getattr(datasette, "amiga_read_only", False):
+                return None
+            return render_cell(column, value)
+
+        @hookimpl
+        def register_routes(self):
+            return [(r"^/-/amiga-follow\.json$", _follow_status)]
 
     pm.register(ReadOnly(), name=PLUGIN_NAME)
 
@@ -151,13 +161,98 @@ def _refuse_undescribed_tables(meta: dict[str, Any], name: str, path: Path) -> d
     return meta
 
 
+def unknown_parameters(datasette, scope) -> str | None:
+    """A message if a canned query's request carries a parameter that query does not take (a typo such as
+    ``sinse=`` would otherwise silently give the whole history), else None."""
+    from urllib.parse import parse_qsl
+
+    from datasette.utils import tilde_decode
+
+    parts = scope.get("path", "").strip("/").split("/")
+    if len(parts) != 2:
+        return None
+    query = parts[1].rsplit(".", 1)[0] if parts[1].endswith((".json", ".csv")) else parts[1]
+    takes = getattr(datasette, "amiga_query_params", {}).get((tilde_decode(parts[0]), query))
+    if takes is None:
+        return None
+    given = [k for k, v in parse_qsl(scope.get("query_string", b"").decode("latin-1")) if v.strip()]
+    unknown = [k for k in dict.fromkeys(given) if not k.startswith("_") and k != "sql" and k not in takes]
+    if not unknown:
+        return None
+    return (f"{query} does not take {', '.join(unknown)}: its parameters are "
+            f"{', '.join(takes) if takes else 'none'}")
+
+
+async def _bad_request(datasette, scope, receive, send, message: str) -> None:
+    from datasette.utils.asgi import Response
+
+    if scope["path"].endswith(".json"):
+        response = Response.json({"ok": False, "error": message, "status": 400, "title": "Bad parameter"},
+                                 status=400)
+    else:
+        html = await datasette.render_template(
+            "error.html", {"ok": False, "error": message, "status": 400, "title": "Bad parameter"})
+        response = Response.html(html, status=400)
+    await response.asgi_send(send)
+
+
+async def _follow_status(datasette):
+    from datasette.utils.asgi import Response
+
+    follower = getattr(datasette, "amiga_follower", None)
+    return Response.json(follower.status if follower else {"following": False})
+
+
+@functools.lru_cache(maxsize=1)
+def _snapshot_database_class() -> type:
+    from datasette.database import Database
+
+    class SnapshotDatabase(Database):
+        """An immutable snapshot whose per-thread connections belong to this snapshot (``generation``).
+
+        Datasette keys a thread's connection by database name; a swapped-in snapshot has the same name, so it
+        keys them by name and generation, and a thread closes its connections two generations old."""
+
+        def __init__(self, ds, *, generation: int = 0, **kwargs):
+            super().__init__(ds, **kwargs)
+            self.generation = generation
+
+        async def execute_fn(self, fn):
+            if self.ds.executor is None:
+                return await super().execute_fn(fn)
+            import asyncio
+
+            def in_thread():
+                mine = _THREAD.__dict__.setdefault("connections", {})
+                conn = mine.get((self.name, self.generation))
+                if conn is None:
+                    for key in [k for k in mine if k[0] == self.name and k[1] < self.generation - 1]:
+                        mine.pop(key).close()
+                    conn = self.connect()
+                    self.ds._prepare_connection(conn, self.name)
+                    mine[(self.name, self.generation)] = conn
+                return fn(conn)
+
+            return await asyncio.get_event_loop().run_in_executor(self.ds.executor, in_thread)
+
+    return SnapshotDatabase
+
+
+_THREAD = threading.local()
+
+
+def snapshot_database(ds: Any, path: Path, generation: int) -> Any:
+    """A ``SnapshotDatabase`` (immutable) of the snapshot at ``path`` for ``ds`` (Datasette is imported lazily)."""
+    return _snapshot_database_class()(ds, path=str(path), is_mutable=False, generation=generation)
+
+
 def build_datasette(analytics_db, *, settings: dict[str, Any] | None = None):
     """A read-only ``Datasette`` serving a private snapshot of ``analytics_db`` with the generated metadata.
 
     The database is named after the file's stem and the metadata is built for that name, so any file name
     works. Raises ``NotAnAnalyticsDatabase`` (an ``InputError``) for a file ``amiga-analytics sync`` did not
     write. The snapshot lives in a temporary directory that is removed when the returned object is
-    garbage-collected, or at exit.
+    garbage-collected, or at exit; :func:`.follow.swap` replaces it with a newer one.
     """
     from datasette.app import Datasette
 
@@ -171,20 +266,21 @@ def build_datasette(analytics_db, *, settings: dict[str, Any] | None = None):
         name = "analytics" + name
     workdir = tempfile.TemporaryDirectory(prefix="amiga-serve-")
     try:
-        path = snapshot(source, Path(workdir.name) / f"{name}.db")
+        path = snapshot(source, Path(workdir.name) / f"{name}.0.db")
         inspect_data = inspect(path, name)
     except BaseException:
         workdir.cleanup()
         raise
     _register_read_only_plugin()
-    ds = ReadOnlyDatasette(
-        immutables=[str(path)],
-        metadata=_refuse_undescribed_tables(metadata_mod.build_metadata(name), name, path),
-        settings={**SETTINGS, **(settings or {})},
-        inspect_data=inspect_data,
-    )
+    meta = _refuse_undescribed_tables(metadata_mod.build_metadata(name), name, path)
+    ds = ReadOnlyDatasette(metadata=meta, settings={**SETTINGS, **(settings or {})}, inspect_data=inspect_data)
+    db = snapshot_database(ds, path, 0)
+    ds.add_database(db, name=name)
     ds.amiga_snapshot_dir = workdir  # keeps the temporary directory alive as long as the instance
     ds.amiga_database = name
+    ds.amiga_generation = 0
+    ds.amiga_query_params = {(name, query): spec.get("params") or []
+                             for query, spec in meta["databases"][name]["queries"].items()}
     return ds
 
 
@@ -226,27 +322,50 @@ def page_paths(ds) -> list[str]:
     return [str(p) for p in paths]
 
 
-def serve(analytics_db, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
+def serve(analytics_db, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, follow=None,
+          every: float = 60.0) -> None:
     """Serve ``analytics_db`` read-only on http://host:port/ until interrupted (Ctrl-C or SIGTERM).
 
-    Raises ``NotAnAnalyticsDatabase`` before listening if the file is not an analytics database. The snapshot is
-    removed on the way out.
+    With ``follow`` (the bot database), sync it into ``analytics_db`` every ``every`` seconds in the background and
+    serve each new snapshot (:mod:`.follow`). Raises ``NotAnAnalyticsDatabase`` before listening if the file is
+    not an analytics database. The snapshots are removed on the way out.
     """
     import signal
 
     import uvicorn
 
-    ds = build_datasette(analytics_db)
+    from .follow import Follower
+
+    follower = None
+    if follow is not None:
+        if not Path(follow).is_file():
+            from ..errors import InputError
+
+            raise InputError(f"--follow {follow}: no such bot database file: give the bot's agentlab.db")
+        if every < 1:
+            from ..errors import InputError
+
+            raise InputError(f"--every {every}: give the seconds between syncs, 1 or more")
+    ds = build_datasette(analytics_db, settings={"default_cache_ttl": 0} if follow is not None else None)
+    if follow is not None:
+        follower = Follower(ds, Path(analytics_db), Path(follow), every)
+        ds.amiga_follower = follower
+        follower.start()
 
     def stop(signum, frame):  # uvicorn re-raises the signal it caught once it has shut down: end quietly
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, stop)
     try:
-        print(f"Serving a read-only snapshot of {analytics_db} at http://{host}:{port}/ (Ctrl-C to stop)", flush=True)
+        live = f", syncing {follow} every {every:g} s" if follow is not None else ""
+        print(f"Serving a read-only snapshot of {analytics_db} at http://{host}:{port}/{live} (Ctrl-C to stop)",
+              flush=True)
         uvicorn.run(ds.app(), host=host, port=port, log_level="warning")
     except KeyboardInterrupt:
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)
+        if follower is not None:
+            follower.stop()
+            follower.join(timeout=120)
         ds.amiga_snapshot_dir.cleanup()

@@ -38,6 +38,7 @@ CHARTS: dict[str, dict[str, Any]] = {
         "height": 260,
     },
     "tool_cost_by_tool": {
+        "transform": [{"filter": "datum.cost_usd > 0"}],  # no empty rows for the tools that cost nothing
         "mark": {"type": "bar", "tooltip": True, "color": "#0072B2"},
         "encoding": {
             "y": {"field": "tool_name", "type": "nominal", "sort": "-x", "title": None},
@@ -98,7 +99,8 @@ def dashboard(database: str, queries: dict[str, dict[str, Any]]) -> dict[str, An
     """The datasette-dashboards configuration: one page listing the chart queries of ``database``."""
     from datasette.utils import tilde_encode
 
-    links = "\n".join(
+    links = f"- [Dashboard](/{tilde_encode(database)}/dashboard): {queries['dashboard']['description']}\n"
+    links += "\n".join(
         f"- [{queries[name]['title']}](/{tilde_encode(database)}/{name}): {queries[name]['description']}"
         for name in CHARTS
     )

@@ -1,0 +1,215 @@
+"""The SQL of the figures only the dashboard shows: cost per day by model, calls and error rate per day, latency
+percentiles per tool and day, and the key figures of a period. Each template takes a ``{where}`` slot over
+``tool_daily`` (and ``{calls_where}`` over ``tool_calls`` / ``{task_where}`` over ``tasks``), filled by the
+canned queries with their checked period and filters.
+
+A chart reads at most one page of rows (Datasette's ``max_returned_rows``, 1,000): the per-day figures with a
+category (model, tool) keep the most important categories that fit, :data:`CHART_ROWS` ÷ days, at most
+:data:`MAX_SERIES`, and add the rest up as ``other models``. Latency keeps :data:`LATENCY_ROWS` ÷ days tools
+(five up to 120 days, one for a year), leaves the others out, and takes any one with the tool filter.
+
+Latency percentiles per tool and day are numpy's linear percentiles: the durations are ranked in the order of
+the ``(tool_name, day, duration_ms)`` index (no sort), the number of each (tool, day) comes from the rollup.
+"""
+
+from __future__ import annotations
+
+from .measures import DAILY_KEYS, OUTCOME_DAILY_MEASURES, error_rate
+
+CHART_ROWS = 1000
+LATENCY_ROWS = 600  # ranking the durations costs ~1 µs a call: a year of the busiest tool is about what 300 ms allow
+MAX_SERIES = 5
+_SERIES = f"MAX(1, MIN({MAX_SERIES}, {{budget}} / MAX(1, (SELECT COUNT(DISTINCT day) FROM {{rows}}))))"
+
+DAILY_COST_BY_MODEL_SQL = f"""WITH picked AS (
+  SELECT day, model_id, calls, cost_usd, unpriced_tokens
+  FROM tool_daily
+  WHERE {{where}}
+), models AS (
+  SELECT model_id, ROW_NUMBER() OVER (ORDER BY TOTAL(cost_usd) DESC, SUM(calls) DESC, model_id) AS rank
+  FROM picked
+  GROUP BY model_id
+), labelled AS (
+  SELECT picked.day,
+         CASE WHEN models.rank < {_SERIES.format(rows="picked", budget=CHART_ROWS)}
+                   OR (SELECT COUNT(*) FROM models) <= {MAX_SERIES}
+              THEN COALESCE(NULLIF(picked.model_id, ''), '(unresolved)') ELSE 'other models' END AS model_id,
+         picked.calls, picked.cost_usd, picked.unpriced_tokens
+  FROM picked JOIN models ON models.model_id = picked.model_id
+)
+SELECT day, model_id, SUM(calls) AS calls, TOTAL(cost_usd) AS cost_usd, SUM(unpriced_tokens) AS unpriced_tokens
+FROM labelled
+GROUP BY day, model_id
+ORDER BY day, cost_usd DESC, model_id"""
+
+DAILY_OUTCOMES_SQL = f"""SELECT day,
+       {OUTCOME_DAILY_MEASURES},
+       {error_rate("daily")} AS error_rate
+FROM tool_daily
+WHERE {{where}}
+GROUP BY day"""
+
+
+LATENCY_QUANTILES = (("p50_ms", 0.5), ("p95_ms", 0.95))
+
+DAILY_LATENCY_SQL = """WITH counts AS (
+  SELECT day, tool_name, SUM(duration_count) AS n, TOTAL(duration_sum_ms) AS sum_ms
+  FROM tool_daily
+  WHERE {where}
+  GROUP BY day, tool_name
+  HAVING SUM(duration_count) > 0
+), tools AS (
+  SELECT tool_name, ROW_NUMBER() OVER (ORDER BY SUM(n) DESC, tool_name) AS rank
+  FROM counts
+  GROUP BY tool_name
+), shown AS (
+  SELECT counts.* FROM counts JOIN tools ON tools.tool_name = counts.tool_name
+  WHERE tools.rank <= {series}
+), ranked AS (
+  SELECT tool_name, day, duration_ms AS v,
+         ROW_NUMBER() OVER (PARTITION BY tool_name, day ORDER BY duration_ms) - 1 AS i
+  FROM tool_calls
+  WHERE tool_name IN (SELECT tool_name FROM shown) AND duration_ms IS NOT NULL AND {calls_where}
+), needed(tool_name, day, i) AS (
+  {needed}
+), picked AS (
+  SELECT shown.day, shown.tool_name, shown.n, shown.sum_ms, ranked.i, ranked.v
+  FROM ranked JOIN shown ON shown.tool_name = ranked.tool_name AND shown.day = ranked.day
+  WHERE (ranked.tool_name, ranked.day, ranked.i) IN needed
+)
+SELECT day, tool_name, n AS calls_with_duration,
+       {interpolated},
+       sum_ms / n AS mean_ms
+FROM picked
+GROUP BY day, tool_name
+ORDER BY day, tool_name"""
+
+
+def _interpolated() -> str:
+    """numpy's rounding-safe linear interpolation between the values at the two ranks around each position."""
+    out = []
+    for name, q in LATENCY_QUANTILES:
+        pos = f"(n - 1) * {q!r}"
+        lo_rank = f"CAST({pos} AS INTEGER)"
+        t = f"({pos} - {lo_rank})"
+        lo = f"MAX(CASE WHEN i = {lo_rank} THEN v END)"
+        hi = f"MAX(CASE WHEN i = MIN({lo_rank} + 1, n - 1) THEN v END)"
+        out.append(f"CASE WHEN {t} >= 0.5 THEN {hi} - ({hi} - {lo}) * (1 - {t})\n"
+                   f"            ELSE {lo} + ({hi} - {lo}) * {t} END AS {name}")
+    return ",\n       ".join(out)
+
+
+def _needed() -> str:
+    """The ranks each (tool, day) needs: lo and lo + 1 of every quantile."""
+    ranks = []
+    for _, q in LATENCY_QUANTILES:
+        lo = f"CAST((n - 1) * {q!r} AS INTEGER)"
+        ranks += [f"SELECT tool_name, day, {lo} FROM shown", f"SELECT tool_name, day, {lo} + 1 FROM shown"]
+    return "\n  UNION ".join(ranks)
+
+
+def daily_latency_sql(where: str, calls_where: str) -> str:
+    """p50 / p95 / mean duration per day of the most used tools (ms); ``calls_where`` repeats the period and
+    filters of ``where`` on ``tool_calls`` (so that the ranks count the same calls as the rollup's counts)."""
+    return DAILY_LATENCY_SQL.format(where=where, series=_SERIES.format(rows="counts", budget=LATENCY_ROWS),
+                                    calls_where=calls_where, needed=_needed(), interpolated=_interpolated())
+
+
+KEY_FIGURES_SQL = f"""WITH calls AS (
+  SELECT {OUTCOME_DAILY_MEASURES},
+         TOTAL(cost_usd) AS cost_usd,
+         {error_rate("daily")} AS error_rate,
+         MIN(day) AS first_day, MAX(day) AS last_day
+  FROM tool_daily
+  WHERE {{where}}
+), created AS (
+  SELECT COUNT(*) AS tasks FROM tasks WHERE {{created_where}}
+), finished AS (
+  SELECT COALESCE(SUM(status = 'completed'), 0) AS completed, COALESCE(SUM(status = 'failed'), 0) AS failed
+  FROM tasks WHERE {{finished_where}}
+)
+SELECT calls.first_day, calls.last_day, calls.calls, calls.cost_usd, calls.failed, calls.completed,
+       calls.error_rate, created.tasks AS tasks_created, finished.completed AS tasks_completed,
+       finished.failed AS tasks_failed,
+       CAST(finished.completed AS REAL) / NULLIF(finished.completed + finished.failed, 0) AS task_success_rate,
+       (SELECT MAX(started_at) FROM tool_calls) AS data_through,
+       (SELECT MAX(finished_at) FROM syncs) AS synced_at
+FROM calls, created, finished"""
+
+#: The group keys the filters compare on ``tool_daily`` ('' for NULL) and on the nullable ``tool_calls`` columns.
+DAILY_FILTER_COLUMNS = {"tool": "tool_name", "model": "model_id", "agent_type": "agent_type"}
+CALLS_FILTER_COLUMNS = {"tool": "tool_name", "model": "COALESCE(model_id, '')",
+                        "agent_type": "COALESCE(agent_type, '')"}
+TASKS_FILTER_COLUMNS = {"model": "COALESCE(model_id, '')", "agent_type": "COALESCE(agent_type, '')"}
+assert set(DAILY_KEYS) >= {"tool_name", "model_id", "agent_type"}
+
+
+# --- latency per tool over a long period, without ranking every call ----------------------------------------------
+#
+# Ranking all the calls of a year (ROW_NUMBER over every duration) costs most of a second. Over a long period
+# the canned latency_by_tool reads instead, for each of the SLOTS most used tools, the few durations at the ranks
+# its percentiles need, each with one `ORDER BY duration_ms LIMIT 1 OFFSET rank` walk of the tool's
+# (tool_name, duration_ms, day) index (from the top for ranks above the median). The offsets and the tool of a
+# slot are uncorrelated subqueries (SQLite takes no column in OFFSET), hence one SELECT per slot. The remaining
+# tools, and every tool over a short period, are ranked by window (:func:`.percentiles.percentiles_cte`).
+# Both give numpy's linear percentiles exactly.
+
+SLOTS = 16
+LONG_PERIOD_DAYS = 62
+
+
+def _slot_value(slot: int, rank: str, descending: bool, calls_where: str) -> str:
+    of_slot = f"FROM slots WHERE slot = {slot}"
+    offset = f"(SELECT n - 1 - ({rank}) {of_slot})" if descending else f"(SELECT {rank} {of_slot})"
+    return (f"(SELECT duration_ms FROM tool_calls WHERE tool_name = (SELECT k {of_slot}) "
+            f"AND duration_ms IS NOT NULL AND {calls_where} "
+            f"ORDER BY duration_ms {'DESC' if descending else 'ASC'} LIMIT 1 OFFSET COALESCE({offset}, 0))")
+
+
+def slot_percentiles_sql(quantiles: tuple[tuple[str, float], ...], calls_where: str) -> str:
+    """``slot_picks(k, name, q, n, lo, hi)``: per slotted tool and quantile, the values at the two ranks around
+    the quantile's position (``lo`` = floor((n - 1) q), ``hi`` = min(lo + 1, n - 1))."""
+    rows = []
+    for slot in range(1, SLOTS + 1):
+        for name, q in quantiles:
+            lo = f"CAST((n - 1) * {q!r} AS INTEGER)"
+            hi = f"MIN({lo} + 1, n - 1)"
+            rows.append(f"SELECT (SELECT k FROM slots WHERE slot = {slot}), '{name}', {q!r}, "
+                        f"(SELECT n FROM slots WHERE slot = {slot}),\n         "
+                        f"{_slot_value(slot, lo, q > 0.5, calls_where)},\n         "
+                        f"{_slot_value(slot, hi, q > 0.5, calls_where)}")
+    return "slot_picks(k, name, q, n, lo, hi) AS (\n  " + "\n  UNION ALL ".join(rows) + "\n)"
+
+
+LATENCY_BY_TOOL_SQL = """WITH counts AS (
+  SELECT tool_name AS k,
+         {measures}
+  FROM tool_daily
+  WHERE {where}
+  GROUP BY tool_name
+), mode AS (
+  SELECT since_day = '' OR until_end = '9999-12-31'
+         OR julianday(until_end) - julianday(since_day) > {long_days} AS long_period
+  FROM period
+), slots AS (
+  SELECT k, calls_with_duration AS n, ROW_NUMBER() OVER (ORDER BY calls_with_duration DESC, k) AS slot
+  FROM counts
+  WHERE calls_with_duration > 0 AND (SELECT long_period FROM mode)
+), {slot_picks}, slotted AS (
+  SELECT k, name, CASE WHEN (n - 1) * q - CAST((n - 1) * q AS INTEGER) >= 0.5
+                       THEN hi - (hi - lo) * (1 - ((n - 1) * q - CAST((n - 1) * q AS INTEGER)))
+                       ELSE lo + (hi - lo) * ((n - 1) * q - CAST((n - 1) * q AS INTEGER)) END AS value
+  FROM slot_picks
+  WHERE k IS NOT NULL
+), {percentiles}, every_percentile AS (
+  SELECT k, name, value FROM slotted
+  UNION ALL
+  SELECT k, name, value FROM percentiles
+)
+SELECT counts.k AS tool_name, counts.calls, counts.calls_with_duration,
+       {pivot},
+       counts.mean_ms
+FROM counts
+LEFT JOIN every_percentile ON every_percentile.k IS counts.k
+GROUP BY counts.k
+ORDER BY counts.calls DESC, counts.k"""

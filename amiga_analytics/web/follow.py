@@ -1,0 +1,105 @@
+"""The live view (``serve ANALYTICS_DB --follow BOT_DB [--every 60]``): sync in the background and swap the served
+snapshot atomically.
+
+Every ``every`` seconds a :class:`Follower` thread runs ``amiga-analytics sync BOT_DB ANALYTICS_DB`` in a child
+process (so that the sync's Python work never holds this process's GIL and never slows a request), with the
+options the last sync used (``sync_state``: sync reuses the zones itself; the default model and whether message
+texts are kept are passed on, so that following never forces a full rebuild; a price or alias file given to an
+earlier sync is not recorded there, so follow uses the shipped tables). Then it takes a new
+snapshot beside the current one (:func:`.serve.snapshot`), counts its rows, and replaces the served
+:func:`.serve.snapshot_database` in one assignment of ``datasette.databases``. A request in flight keeps the database
+object it started with; its file stays on disk until the next swap. A failed sync leaves the last snapshot
+served and is reported on stderr and at ``/-/amiga-follow.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from ..load.state import read_state
+
+KEEP_SNAPSHOTS = 2  # the served one and the one before it (requests in flight may still read it)
+
+
+def sync_command(bot_db: Path, analytics_db: Path) -> list[str]:
+    """The sync that repeats the last sync's options (an analytics database never synced gets the defaults)."""
+    settings = (read_state(analytics_db).get("settings") or {}) if analytics_db.exists() else {}
+    command = [sys.executable, "-m", "amiga_analytics", "sync", str(bot_db), str(analytics_db), "--quiet"]
+    if settings.get("default_model"):
+        command += ["--default-model", settings["default_model"]]
+    if settings.get("keep_message_content"):
+        command.append("--keep-message-content")
+    return command
+
+
+class Follower(threading.Thread):
+    """The background sync-and-swap loop of one served Datasette."""
+
+    def __init__(self, ds: Any, analytics_db: Path, bot_db: Path, every: float):
+        super().__init__(name="amiga-follow", daemon=True)
+        self.ds, self.analytics_db, self.bot_db, self.every = ds, Path(analytics_db), Path(bot_db), every
+        self.stopped = threading.Event()
+        self.status: dict[str, Any] = {"every_s": every, "syncs": 0, "swaps": 0, "last_error": None,
+                                       "last_sync_at": None, "last_swap_at": None}
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.every):
+            self.step()
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+    def step(self) -> bool:
+        """One sync and swap; False (and the last snapshot kept) if the sync failed."""
+        started = time.time()
+        done = subprocess.run(sync_command(self.bot_db, self.analytics_db), capture_output=True, text=True)
+        self.status["syncs"] += 1
+        self.status["last_sync_at"] = started
+        if done.returncode != 0:
+            message = (done.stderr or done.stdout).strip().splitlines()
+            self.status["last_error"] = message[-1] if message else f"sync exited with {done.returncode}"
+            print(f"follow: sync failed, still serving the previous snapshot: {self.status['last_error']}",
+                  file=sys.stderr, flush=True)
+            return False
+        try:
+            swap(self.ds, self.analytics_db)
+        except Exception as exc:  # keep serving: the next round tries again
+            self.status["last_error"] = f"snapshot failed: {exc}"
+            print(f"follow: {self.status['last_error']}", file=sys.stderr, flush=True)
+            return False
+        self.status["swaps"] += 1
+        self.status["last_swap_at"] = time.time()
+        self.status["last_error"] = None
+        return True
+
+    def status_json(self) -> str:
+        return json.dumps(self.status)
+
+
+def swap(ds: Any, analytics_db: Path) -> Path:
+    """Snapshot ``analytics_db`` again and serve the new copy in place of the current one (one assignment)."""
+    from .serve import inspect, snapshot, snapshot_database
+
+    name = ds.amiga_database
+    generation = ds.amiga_generation + 1
+    workdir = Path(ds.amiga_snapshot_dir.name)
+    path = snapshot(analytics_db, workdir / f"{name}.{generation}.db")
+    info = inspect(path, name)
+    db = snapshot_database(ds, path, generation)
+    db.name = db.route = name
+    db.cached_hash = info[name]["hash"]
+    db._cached_table_counts = {table: v["count"] for table, v in info[name]["tables"].items()}
+    databases = dict(ds.databases)
+    databases[name] = db
+    ds.inspect_data = {**(ds.inspect_data or {}), **info}
+    ds.databases = databases  # the swap: requests from now on read the new snapshot
+    ds.amiga_generation = generation
+    for old in sorted(workdir.glob(f"{name}.*.db"), key=lambda p: p.stat().st_mtime)[:-KEEP_SNAPSHOTS]:
+        old.unlink(missing_ok=True)
+    return path

@@ -1,0 +1,190 @@
+"""The dashboard and the checked parameters of the view, in-process (``build_datasette`` and its test client) and
+with the plain ``datasette -m metadata.yml`` command. Expected figures come from the sample's truth JSON or are
+computed here from the raw rows (numpy), never from the view's SQL."""
+
+from __future__ import annotations
+
+import collections
+import shutil
+import sqlite3
+from urllib.parse import urlencode
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from amiga_analytics import metadata as meta_mod
+from test_datasette import METADATA_YML, QUERY_PARAMS, fetch, fetch_one
+
+PERIOD_QUERIES = sorted(q for q, params in QUERY_PARAMS.items() if params)
+BAD = {
+    "last week": "is not a date",
+    "2025-10-26T23:59": "is not a whole day",
+    "2025-02-30": "is not a date",
+    "2025-10-20T00:00+02:00": "is not a date",
+    "7d": "is not a date",
+}
+
+
+@pytest.fixture(scope="module")
+def ds(sample_analytics):
+    from amiga_analytics.web.serve import build_datasette
+
+    return build_datasette(sample_analytics)
+
+
+def rows(ds, query, **params):
+    response = fetch_one(ds, f"/{ds.amiga_database}/{query}.json?" + urlencode({**params, "_shape": "objects"}))
+    assert response.status_code == 200, (query, params, response.text[:300])
+    return response.json()["rows"]
+
+
+def truth_days(truth):
+    return collections.Counter(c["start"][:10] for c in truth["calls"])  # the sample's host and report zone: UTC
+
+
+@pytest.mark.parametrize("query", PERIOD_QUERIES)
+def test_a_midnight_iso_time_is_the_same_as_its_date(ds, query):
+    a = rows(ds, query, since="2025-10-06", until="2025-10-13")
+    for since, until in (("2025-10-06T00:00", "2025-10-13"), ("2025-10-06 00:00:00.000", "2025-10-13T00:00:00"),
+                         (" 2025-10-06 ", "2025-10-13")):
+        assert rows(ds, query, since=since, until=until) == a, (since, until)
+
+
+def test_daily_calls_count_every_call_of_the_period_as_the_truth_does(ds, truth):
+    per_day = truth_days(truth)
+    days = sorted(per_day)
+    since, until = days[1], days[-2]
+    got = rows(ds, "daily_calls", since=since + "T00:00", until=until)
+    assert [r["day"] for r in got][0] == since and got[-1]["day"] < until
+    assert {r["day"]: r["calls"] for r in got if r["calls"]} == {d: n for d, n in per_day.items() if since <= d < until}
+    key = rows(ds, "dashboard", since=since + "T00:00", until=until)[0]
+    assert key["calls"] == sum(n for d, n in per_day.items() if since <= d < until)
+
+
+@pytest.mark.parametrize("query", PERIOD_QUERIES)
+@pytest.mark.parametrize("value", sorted(BAD))
+def test_a_bad_period_is_a_400_with_its_message(ds, query, value):
+    for name in ("since", "until"):
+        other = {"until": "2025-11-01"} if name == "since" else {"since": "2025-09-01"}
+        response = fetch_one(ds, f"/{ds.amiga_database}/{query}.json?" + urlencode({name: value, **other}))
+        assert response.status_code == 400, (query, name, value)
+        body = response.json()
+        assert body["ok"] is False and f"{name}: " in body["error"] and BAD[value] in body["error"], body["error"]
+    page = fetch_one(ds, f"/{ds.amiga_database}/{query}?" + urlencode({"since": value}))
+    assert page.status_code == 400 and "message-error" in page.text and BAD[value] in page.text
+
+
+def test_since_after_until_and_unknown_filters_and_parameters_are_refused(ds):
+    name = ds.amiga_database
+    body = fetch_one(ds, f"/{name}/cost_per_day.json?since=2025-10-20&until=2025-10-06").json()
+    assert body["ok"] is False and "is after until" in body["error"]
+    for params, message in (({"tool": "Bsh"}, "tool: \"Bsh\" is not a tool"),
+                            ({"model": "gpt-4"}, "is not a model id"), ({"agent_type": "x"}, "is not an agent type")):
+        response = fetch_one(ds, f"/{name}/dashboard.json?" + urlencode(params))
+        assert response.status_code == 400 and message in response.json()["error"], (params, response.text[:200])
+    response = fetch_one(ds, f"/{name}/cost_per_day.json?sinse=2025-10-20")
+    assert response.status_code == 400 and "does not take sinse" in response.json()["error"]
+    assert fetch_one(ds, f"/{name}/cost_per_day?sinse=2025-10-20").status_code == 400
+
+
+def test_filters_narrow_the_dashboard_as_the_truth_says(ds, truth):
+    reads = sum(1 for c in truth["calls"] if c["tool"] == "Read")
+    assert rows(ds, "dashboard", tool="Read")[0]["calls"] == reads
+    assert sum(r["calls"] for r in rows(ds, "daily_calls", tool="Read")) == reads
+    assert {r["tool_name"] for r in rows(ds, "daily_latency", tool="Read")} == {"Read"}
+
+
+def test_latency_per_tool_and_day_are_numpys_percentiles(ds, sample_analytics):
+    got = rows(ds, "daily_latency")
+    assert got
+    conn = sqlite3.connect(f"file:{sample_analytics}?mode=ro", uri=True)
+    durations = collections.defaultdict(list)
+    for day, tool, ms in conn.execute("SELECT day, tool_name, duration_ms FROM tool_calls WHERE duration_ms IS NOT NULL"):
+        durations[(day, tool)].append(ms)
+    conn.close()
+    for r in got:
+        values = durations[(r["day"], r["tool_name"])]
+        assert r["calls_with_duration"] == len(values)
+        assert r["p50_ms"] == np.percentile(values, 50) and r["p95_ms"] == np.percentile(values, 95), r
+        assert r["mean_ms"] == pytest.approx(np.mean(values))
+
+
+def test_cost_by_model_adds_up_to_cost_per_day(ds):
+    by_model = collections.defaultdict(float)
+    for r in rows(ds, "daily_cost_by_model"):
+        by_model[r["day"]] += r["cost_usd"]
+    per_day = {r["day"]: r["cost_usd"] for r in rows(ds, "cost_per_day") if r["calls"]}
+    assert by_model.keys() == per_day.keys()
+    for day, cost in per_day.items():
+        assert by_model[day] == pytest.approx(cost, rel=1e-12)
+
+
+def test_pages_show_money_durations_and_rates_readably(ds):
+    name = ds.amiga_database
+    latency = fetch_one(ds, f"/{name}/latency_by_tool").text
+    assert " ms</span>" in latency or " s</span>" in latency
+    cost = fetch_one(ds, f"/{name}/tool_cost_by_tool").text
+    assert ">$" in cost
+    rates = fetch_one(ds, f"/{name}/error_rates_by_tool").text
+    assert "%</span>" in rates
+    for query in QUERY_PARAMS:  # every canned query's SQL is collapsed
+        assert 'id="sql-query"' not in fetch_one(ds, f"/{name}/{query}").text, query
+    raw = fetch_one(ds, f"/{name}/latency_by_tool.json?_shape=array").json()
+    assert isinstance(raw[0]["p50_ms"], float)  # JSON keeps the numbers
+
+
+def test_dashboard_page_and_its_chart_queries(ds):
+    name = ds.amiga_database
+    page = fetch_one(ds, f"/{name}/dashboard")
+    assert page.status_code == 200
+    for slug in ("cost", "calls", "tasks", "latency", "expensive", "errors"):
+        assert f'id="aa-chart-{slug}"' in page.text
+    assert "cdn" not in page.text.lower() and "https://" not in page.text.split("vega-lite/v")[0][-200:]
+    paths = [f"/{name}/{q}.json?since=2025-10-06&until=2025-10-13" for q in
+             ("dashboard", "daily_cost_by_model", "daily_calls", "daily_latency", "task_throughput",
+              "most_expensive_tasks", "top_errors")]
+    for path, response in zip(paths, fetch(ds, paths)):
+        assert response.status_code == 200 and response.json()["rows"], path
+    assert f'href="/{name}/dashboard"' in fetch_one(ds, "/").text
+
+
+def test_plain_datasette_checks_the_period_too(sample_analytics, tmp_path):
+    from datasette.cli import cli as datasette_cli
+
+    db = tmp_path / "analytics.db"
+    shutil.copyfile(sample_analytics, db)
+    runner = CliRunner()
+
+    def get(path):
+        return runner.invoke(datasette_cli, [str(db), "-m", str(METADATA_YML), "--get", path])
+
+    same = [get(f"/analytics/daily_calls.json?_shape=array&since={s}&until=2025-10-13").output
+            for s in ("2025-10-06", "2025-10-06T00:00")]
+    assert same[0] == same[1] and '"calls"' in same[0]
+    bad = get("/analytics/cost_per_day.json?since=last+week")
+    assert bad.exit_code == 1 and "is not a date" in bad.output  # 400: --get exits 1
+    assert get("/analytics/dashboard.json").exit_code == 0
+    assert meta_mod.build_metadata()["databases"]["analytics"]["queries"]["dashboard"]["hide_sql"] is True
+
+
+@pytest.mark.parametrize("slots", [1, 3, 40])
+def test_latency_by_tool_is_exact_whatever_the_number_of_slotted_tools(demo_pair, slots, monkeypatch):
+    """Over a long period the canned latency_by_tool reads the ranks of the SLOTS most used tools from the index
+    and ranks the other tools by window: both must give the query function's percentiles exactly."""
+    import pandas as pd
+
+    from amiga_analytics import queries
+    from amiga_analytics.store import view_figures
+    from amiga_analytics.web import canned, periods
+
+    monkeypatch.setattr(view_figures, "SLOTS", slots)
+    sql = periods.with_period(canned.latency_sql())
+    conn = sqlite3.connect(f"file:{demo_pair[2]}?mode=ro", uri=True)
+    for since, until in (("", ""), ("2025-10-01", "")):
+        got = pd.read_sql(sql, conn, params={"since": since, "until": until})
+        expected = queries.latency(demo_pair[2], by="tool_name", since=since or None, until=until or None)
+        assert len(got) == len(expected) > 5
+        for column in ("tool_name", "calls", "calls_with_duration", "p50_ms", "p90_ms", "p99_ms"):
+            assert got[column].tolist() == expected[column].tolist(), (slots, since, column)
+    conn.close()
