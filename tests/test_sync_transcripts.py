@@ -224,7 +224,6 @@ def test_coverage_and_checks(db):
     assert set(gaps.loc[gaps["kind"] == "tool_use_without_bot_call", "tool_use_id"]) == invisible
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12: the current merger makes 1,438 calls of the truth's 1,301")
 def test_exact_merger_leaves_no_bot_call_without_tool_use(db):
     q = dict(zip(*[aa.data_quality(db)[c] for c in ("check_name", "value")]))
     assert q["bot_calls_without_tool_use"] == 0 and q["calls_bot_only"] == 0
