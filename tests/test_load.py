@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import socket
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -22,6 +21,7 @@ import pytest
 from amiga_analytics.serve import build_datasette, page_paths
 from amiga_analytics.sync import sync
 from conftest import artifacts_dir
+from dbquery import q
 from test_sync import _assert_same_analytics
 
 PY = sys.executable
@@ -108,13 +108,6 @@ class Clients:
         for t in self.threads:
             t.join(timeout=2 * REQUEST_TIMEOUT)
 
-
-def q(path: Path, sql: str, params=()):
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
 
 
 @pytest.mark.slow

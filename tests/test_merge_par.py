@@ -17,6 +17,7 @@ import pytest
 from amiga_analytics.load.merge import CallMerger
 from amiga_analytics.sync import sync
 from amiga_analytics.timeutil import TimeConverter
+from dbquery import TOKENS_BY_TOOL_SQL, truth_tokens_by_tool
 from test_sync import _assert_same_analytics, q
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -81,16 +82,8 @@ def test_tasks_by_status_equal_truth(par_analytics, par_truth):
 
 
 def test_token_sums_by_tool_equal_truth(par_analytics, par_truth):
-    keys = ("input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens")
-    want = collections.defaultdict(lambda: [0, 0, 0, 0])
-    for c in par_truth["calls"]:
-        if c["tokens"]:
-            for i, k in enumerate(keys):
-                want[c["tool"]][i] += c["tokens"][k] or 0
-    got = {r[0]: list(r[1:]) for r in q(par_analytics, """
-        SELECT tool_name, SUM(input_tokens), SUM(output_tokens), SUM(cache_write_tokens), SUM(cache_read_tokens)
-        FROM tool_calls WHERE has_tokens GROUP BY 1""")}
-    assert got == dict(want)
+    got = {r[0]: list(r[1:]) for r in q(par_analytics, TOKENS_BY_TOOL_SQL)}
+    assert got == truth_tokens_by_tool(par_truth)
     assert q(par_analytics, "SELECT COUNT(*) FROM tool_calls WHERE has_tokens") == [
         (sum(bool(c["tokens"]) for c in par_truth["calls"]),)]
 

@@ -20,6 +20,7 @@ from amiga_analytics.cli import cli
 from amiga_analytics.load import genai_source
 from amiga_analytics.load.pricing import FAMILY_ALIASES, PriceBook, project_price_rows
 from amiga_analytics.load.sync import sync
+from dbquery import q
 
 # (input, output, cache write 5 min, cache read), USD per million tokens.
 SONNET_45 = SONNET_46 = (3.0, 15.0, 3.75, 0.30)
@@ -50,13 +51,6 @@ PRICES_BY_MODEL = {
 # Router: claude-haiku-4-5 (Haiku 4.5, $1 / $5) on 2026-11-15, 20,000 in and 2,000 out: 0.02 + 0.01.
 ROUTER_COST = 0.03
 
-
-def q(path: Path, sql: str, params=()):
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
 
 
 def _bot_2026(tmp_path: Path) -> Path:

@@ -17,6 +17,7 @@ from amiga_analytics import bot_schema
 from amiga_analytics.cli import cli
 from amiga_analytics.sync import sync
 from conftest import SAMPLE_DB, file_bytes, table_rows
+from dbquery import TOKENS_BY_TOOL_SQL, q, truth_tokens_by_tool
 
 # List prices from shared/pricing.md (USD per million tokens: input, output, cache write 5 min, cache read),
 # typed here by hand so that the test does not trust the package's own table.
@@ -25,13 +26,6 @@ OPUS_41 = (15.0, 75.0, 18.75, 1.50)
 HAIKU_35 = (0.80, 4.0, 1.00, 0.08)
 SAMPLE_PRICES = {"sonnet": SONNET_45, "opus": OPUS_41, "haiku": HAIKU_35}
 
-
-def q(path: Path, sql: str, params=()):
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
 
 
 # --- the real bot's sample ----------------------------------------------------------------------------------
@@ -52,16 +46,8 @@ def test_tasks_by_status_equal_truth(sample_analytics, truth):
 
 
 def test_token_sums_by_tool_equal_truth(sample_analytics, truth):
-    keys = ("input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens")
-    want = collections.defaultdict(lambda: [0, 0, 0, 0])
-    for c in truth["calls"]:
-        if c["tokens"]:
-            for i, k in enumerate(keys):
-                want[c["tool"]][i] += c["tokens"][k] or 0
-    got = {r[0]: list(r[1:]) for r in q(sample_analytics, """
-        SELECT tool_name, SUM(input_tokens), SUM(output_tokens), SUM(cache_write_tokens), SUM(cache_read_tokens)
-        FROM tool_calls WHERE has_tokens GROUP BY 1""")}
-    assert got == dict(want)
+    got = {r[0]: list(r[1:]) for r in q(sample_analytics, TOKENS_BY_TOOL_SQL)}
+    assert got == truth_tokens_by_tool(truth)
 
 
 def test_call_links_and_times_match_truth(sample_analytics, truth):
