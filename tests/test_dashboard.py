@@ -5,6 +5,7 @@ computed here from the raw rows (numpy), never from the view's SQL."""
 from __future__ import annotations
 
 import collections
+import math
 import shutil
 import sqlite3
 from urllib.parse import urlencode
@@ -111,13 +112,20 @@ def test_latency_per_tool_and_day_are_numpys_percentiles(ds, sample_analytics):
 
 
 def test_cost_by_model_adds_up_to_cost_per_day(ds):
-    by_model = collections.defaultdict(float)
+    # a cost no price covers is NULL, never $0: a day without priced cost is NULL for every one of its models
+    by_model = collections.defaultdict(list)
     for r in rows(ds, "daily_cost_by_model"):
-        by_model[r["day"]] += r["cost_usd"]
+        assert r["cost_usd"] is None or r["cost_usd"] > 0, r
+        by_model[r["day"]].append(r["cost_usd"])
     per_day = {r["day"]: r["cost_usd"] for r in rows(ds, "cost_per_day") if r["calls"]}
     assert by_model.keys() == per_day.keys()
+    assert any(cost is not None for cost in per_day.values())
     for day, cost in per_day.items():
-        assert by_model[day] == pytest.approx(cost, rel=1e-12)
+        priced = [c for c in by_model[day] if c is not None]
+        if cost is None:
+            assert not priced, day
+        else:
+            assert math.fsum(priced) == pytest.approx(cost, rel=1e-12), day
 
 
 def test_pages_show_money_durations_and_rates_readably(ds):

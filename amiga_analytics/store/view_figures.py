@@ -14,7 +14,10 @@ the ``(tool_name, day, duration_ms)`` index (no sort), the number of each (tool,
 
 from __future__ import annotations
 
-from .measures import DAILY_KEYS, OUTCOME_DAILY_MEASURES, error_rate
+from .measures import COST, DAILY_KEYS, OUTCOME_DAILY_MEASURES, error_rate
+
+#: A cost no price covers is NULL, never $0 (the rule of ``measures.COST``), per model-day and over a period.
+_COST = COST["cost_usd"].daily
 
 CHART_ROWS = 1000
 LATENCY_ROWS = 600  # ranking the durations costs ~1 µs a call: a year of the busiest tool is about what 300 ms allow
@@ -37,7 +40,7 @@ DAILY_COST_BY_MODEL_SQL = f"""WITH picked AS (
          picked.calls, picked.cost_usd, picked.unpriced_tokens
   FROM picked JOIN models ON models.model_id = picked.model_id
 )
-SELECT day, model_id, SUM(calls) AS calls, TOTAL(cost_usd) AS cost_usd, SUM(unpriced_tokens) AS unpriced_tokens
+SELECT day, model_id, SUM(calls) AS calls, {_COST} AS cost_usd, SUM(unpriced_tokens) AS unpriced_tokens
 FROM labelled
 GROUP BY day, model_id
 ORDER BY day, cost_usd DESC, model_id"""
@@ -117,7 +120,7 @@ def daily_latency_sql(where: str, calls_where: str) -> str:
 
 KEY_FIGURES_SQL = f"""WITH calls AS (
   SELECT {OUTCOME_DAILY_MEASURES},
-         TOTAL(cost_usd) AS cost_usd,
+         {_COST} AS cost_usd,
          {error_rate("daily")} AS error_rate,
          MIN(day) AS first_day, MAX(day) AS last_day
   FROM tool_daily

@@ -4,7 +4,8 @@ An ASGI wrapper (registered by :func:`amiga_analytics.web.serve.build_datasette`
 
 * only GET, HEAD and OPTIONS (405 otherwise);
 * of Datasette's ``/-/`` pages only the ones a reader needs (:data:`PUBLIC_DASH_PAGES`: static files, the
-  dashboards, metadata, settings, versions, plugins); ``/-/databases``, ``/-/threads`` (local paths), the
+  dashboards, metadata, settings, versions, plugins) and the view's own ``/-/amiga-follow.json`` (the state of
+  ``serve --follow``); ``/-/databases``, ``/-/threads`` (local paths), the
   permission and debug pages answer 404;
 * at most :data:`MAX_FACETS` facets asked for in one request, none on a free-text column (400): with
   ``facet_time_limit_ms`` a request's facets take a bounded time, so a few requests cannot hold every SQL thread;
@@ -22,7 +23,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 PUBLIC_DASH_PAGES = ("/-/static/", "/-/static-plugins/", "/-/dashboards", "/-/metadata", "/-/settings",
-                     "/-/versions", "/-/plugins")
+                     "/-/versions", "/-/plugins", "/-/amiga-follow.json")
 MAX_FACETS = 3
 FREE_TEXT_COLUMNS: dict[str, tuple[str, ...]] = {
     "tool_calls": ("parameters", "error"),
