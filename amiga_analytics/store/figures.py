@@ -142,7 +142,7 @@ SUBAGENT_USAGE_SQL = """SELECT subagent_type, COUNT(*) AS calls,
        COALESCE(SUM(outcome = 'unknown'), 0) AS unknown,
        COALESCE(SUM(input_tokens), 0) AS input_tokens,
        COALESCE(SUM(output_tokens), 0) AS output_tokens,
-       TOTAL(cost_usd) AS cost_usd
+       NULLIF(TOTAL(cost_usd), 0) AS cost_usd
 FROM tool_calls
 WHERE tool_name = 'Task' AND {where}
 GROUP BY subagent_type
@@ -176,10 +176,10 @@ TASKS_PER_USER_SQL = """WITH t AS (
     SELECT user_ref FROM t UNION SELECT user_ref FROM m
 )
 SELECT u.user_ref, COALESCE(t.tasks, 0) AS tasks, COALESCE(t.completed, 0) AS completed,
-       COALESCE(t.failed, 0) AS failed, COALESCE(t.stopped, 0) AS stopped, COALESCE(t.cost_usd, 0.0) AS cost_usd,
+       COALESCE(t.failed, 0) AS failed, COALESCE(t.stopped, 0) AS stopped, NULLIF(t.cost_usd, 0) AS cost_usd,
        COALESCE(m.router_messages, 0) AS router_messages, COALESCE(m.router_cost_usd, 0.0) AS router_cost_usd
 FROM u LEFT JOIN t ON t.user_ref IS u.user_ref LEFT JOIN m ON m.user_ref IS u.user_ref
-ORDER BY tasks DESC, cost_usd DESC, router_messages DESC, u.user_ref IS NULL, u.user_ref"""
+ORDER BY tasks DESC, COALESCE(cost_usd, 0) DESC, router_messages DESC, u.user_ref IS NULL, u.user_ref"""
 
 DATA_QUALITY_SQL = """SELECT data_quality.check_name, data_quality.value, data_quality.detail, data_quality.sync_id,
        syncs.finished_at AS measured_at

@@ -15,6 +15,7 @@ served and is reported on stderr and at ``/-/amiga-follow.json``.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -63,14 +64,14 @@ class Follower(threading.Thread):
         self.status["last_sync_at"] = started
         if done.returncode != 0:
             message = (done.stderr or done.stdout).strip().splitlines()
-            self.status["last_error"] = message[-1] if message else f"sync exited with {done.returncode}"
+            self.status["last_error"] = _without_paths(message[-1]) if message else f"sync exited with {done.returncode}"
             print(f"follow: sync failed, still serving the previous snapshot: {self.status['last_error']}",
                   file=sys.stderr, flush=True)
             return False
         try:
             swap(self.ds, self.analytics_db)
         except Exception as exc:  # keep serving: the next round tries again
-            self.status["last_error"] = f"snapshot failed: {exc}"
+            self.status["last_error"] = _without_paths(f"snapshot failed: {exc}")
             print(f"follow: {self.status['last_error']}", file=sys.stderr, flush=True)
             return False
         self.status["swaps"] += 1
@@ -103,3 +104,15 @@ def swap(ds: Any, analytics_db: Path) -> Path:
     for old in sorted(workdir.glob(f"{name}.*.db"), key=lambda p: p.stat().st_mtime)[:-KEEP_SNAPSHOTS]:
         old.unlink(missing_ok=True)
     return path
+
+
+_PATH = re.compile(r"(?:~|\.{0,2})?(?:/[^\s/'\":]+)+/([^\s/'\":]+)")
+
+
+def _without_paths(text: str) -> str:
+    """``text`` with every file path cut to its last part: the status page is public, local paths are not.
+
+    >>> _without_paths("analytics.db: /home/ana/bots/agentlab.db is not a bot database")
+    'analytics.db: agentlab.db is not a bot database'
+    """
+    return _PATH.sub(r"\1", text)
