@@ -22,6 +22,7 @@ import os
 from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import InputError
@@ -86,7 +87,7 @@ class TimeConverter:
         self.source = zone(source_tz)
         self.report = zone(report_tz)
         self.same_zone = source_tz == report_tz
-        self._hour_cache: dict[tuple, tuple[timedelta, str | None] | bool] = {}
+        self._hour_cache: dict[tuple, tuple[timedelta, str | None] | Literal[False]] = {}
         self._day_cache: dict[str, str] = {}
 
     def _exact_offset(self, naive: datetime) -> tuple[timedelta, str | None]:

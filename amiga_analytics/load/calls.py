@@ -48,11 +48,11 @@ class Call:
         self.params = row[PARAMS]
         self.gated = gated
         self.has_copy = False
-        self.c_row = None
-        self.c_epoch = None
-        self.d_row = row if gated else None
-        self.d_epoch = epoch if gated else None
-        self.updated = None
+        self.c_row: tuple | None = None
+        self.c_epoch: float | None = None
+        self.d_row: tuple | None = row if gated else None
+        self.d_epoch: float | None = epoch if gated else None
+        self.updated: tuple | None = None
         self.lost: set = set()
         self.ambiguous = False
         self.no_evidence = gated
@@ -60,7 +60,7 @@ class Call:
         self.first_epoch = epoch
         self.last_epoch = epoch
         self.first_done = not gated and success is not None
-        self.pre = [] if gated else [row]  # its pre row and the server's copy of it
+        self.pre: list[tuple] = [] if gated else [row]  # its pre row and the server's copy of it
         self.together: list = []  # calls of its group that started within a couple of seconds
 
     def touch(self, epoch: float | None) -> None:

@@ -4,12 +4,13 @@ functions of :mod:`.charts` share: day axes, shaded report week, circled anomali
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 __all__ = ["COLORS", "DPI", "FIGSIZE", "FONT_SIZE", "TITLE_SIZE", "axes", "bar_axes", "category_labels", "circle",
@@ -44,7 +45,7 @@ def axes(ax: Axes | None, figsize: tuple[float, float] = FIGSIZE) -> Axes:
     return new_ax
 
 
-def style(ax: Axes, *, title: str | None, xlabel: str | None, ylabel: str | None, grid_axis: str = "y") -> Axes:
+def style(ax: Axes, *, title: str | None, xlabel: str | None, ylabel: str | None, grid_axis: Literal["both", "x", "y"] = "y") -> Axes:
     """The one style every chart shares (set explicitly, so it does not depend on rcParams)."""
     ax.set_facecolor("white")
     for side in ("top", "right"):
@@ -201,7 +202,7 @@ def save(ax: Axes, path, *, close_figure: bool = True) -> None:
     from pathlib import Path
 
     path = Path(path)
-    fig = ax.figure
+    fig = figure_of(ax)
     if path.suffix.lower() == ".svg":
         with plt.rc_context({"svg.hashsalt": "amiga-analytics"}):
             fig.savefig(path, format="svg", metadata={"Date": None, "Creator": None})
@@ -213,7 +214,15 @@ def save(ax: Axes, path, *, close_figure: bool = True) -> None:
 
 def close(ax: Axes) -> None:
     """Close the figure an Axes belongs to (what tests and loops should do after each chart)."""
-    plt.close(ax.figure)
+    plt.close(figure_of(ax))
+
+
+def figure_of(ax: Axes) -> Figure:
+    """The figure an Axes is drawn on (every chart here draws on a top-level figure, not a subfigure)."""
+    fig = ax.figure
+    if not isinstance(fig, Figure):
+        raise TypeError(f"a chart's Axes must belong to a top-level Figure, not {type(fig).__name__}")
+    return fig
 
 
 def daily_bars(df: pd.DataFrame | None, column: str, *, ax: Axes | None, title: str | None, ylabel: str, color: str,

@@ -41,6 +41,7 @@ def open_analytics(path) -> sqlite3.Connection:
             f"{path} is not an analytics database written by amiga-analytics; "
             f"give the file `amiga-analytics sync` wrote, or a new path to create one"
         )
+    assert conn is not None  # ok is True only once the connection was opened
     return conn
 
 
