@@ -147,7 +147,7 @@ class TimeConverter:
             self._day_cache[key] = day
         return day
 
-    def convert(self, text) -> tuple[str | None, str | None, str | None]:
+    def convert(self, text: object) -> tuple[str | None, str | None, str | None]:
         """``(utc_iso, report_day, issue)`` for one bot timestamp; issue is None, dst_gap, dst_fold or unparseable."""
         if not isinstance(text, str):
             return None, None, "unparseable"
@@ -171,7 +171,7 @@ class TimeConverter:
         return utc_text, day, issue
 
 
-def parse_bound(value, report_tz: str, *, name: str) -> datetime | None:
+def parse_bound(value: object, report_tz: str, *, name: str) -> datetime | None:
     """A ``since``/``until`` bound (date, ISO string, datetime, pandas Timestamp, or ``7d``/``4w`` ago) → aware UTC.
 
     Naive values are read in the report timezone; a bare date means its midnight there.

@@ -9,7 +9,7 @@ _TRUE = {"1", "true", "t", "yes"}
 _FALSE = {"0", "false", "f", "no", ""}
 
 
-def normalise_success(value) -> int | None | str:
+def normalise_success(value: object) -> int | None | str:
     """The bot's ``success`` as 1, 0 or None; anything else (text that is no boolean) gives ``'invalid'``."""
     if value is None:
         return None
@@ -43,7 +43,7 @@ class Call:
     __slots__ = ("rows", "params", "gated", "has_copy", "c_row", "d_row", "d_epoch", "updated", "lost",
                  "ambiguous", "open", "first_epoch", "last_epoch", "no_evidence", "first_done", "pre", "together", "c_epoch")
 
-    def __init__(self, row: tuple, success, epoch: float | None = None, gated: bool = False):
+    def __init__(self, row: tuple, success: object, epoch: float | None = None, gated: bool = False):
         self.rows = [row]
         self.params = row[PARAMS]
         self.gated = gated
@@ -67,7 +67,7 @@ class Call:
         if epoch is not None and (self.last_epoch is None or epoch > self.last_epoch):
             self.last_epoch = epoch
 
-    def add_copy(self, row: tuple, success) -> None:
+    def add_copy(self, row: tuple, success: object) -> None:
         self.rows.append(row)
         self.pre.append(row)
         self.has_copy = True

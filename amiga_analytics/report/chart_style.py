@@ -3,7 +3,8 @@ functions of :mod:`.charts` share: day axes, shaded report week, circled anomali
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import matplotlib.pyplot as plt
@@ -161,7 +162,7 @@ def circle(ax: Axes, periods: pd.Series, values: pd.Series, flagged: Sequence | 
                    label="anomaly", clip_on=False)
 
 
-def legend(ax: Axes, **kwargs) -> None:
+def legend(ax: Axes, **kwargs: Any) -> None:
     handles, labels = ax.get_legend_handles_labels()
     if handles:
         ax.legend(frameon=False, fontsize=FONT_SIZE - 1, **kwargs)
@@ -197,7 +198,7 @@ def bar_axes(ax: Axes | None, n: int) -> Axes:
     return axes(None, (FIGSIZE[0], min(1.3 + 0.32 * max(n, 1), 6.0)))
 
 
-def save(ax: Axes, path, *, close_figure: bool = True) -> None:
+def save(ax: Axes, path: str | os.PathLike[str], *, close_figure: bool = True) -> None:
     """Save the chart's figure reproducibly (no software or date stamp) as PNG or SVG, then close it."""
     from pathlib import Path
 
@@ -251,7 +252,7 @@ def daily_bars(df: pd.DataFrame | None, column: str, *, ax: Axes | None, title: 
 
 
 def hbars(ax: Axes | None, labels: list[str], values: np.ndarray, texts: list[str], *, color: str,
-          title: str | None, xlabel: str, xfmt=None, headroom: float = 1.25) -> Axes:
+          title: str | None, xlabel: str, xfmt: Callable[[float, int], str] | None = None, headroom: float = 1.25) -> Axes:
     """Horizontal bars, first item on top, each labelled with its value; the one look of every breakdown."""
     own_figure = ax is None
     ax = bar_axes(ax, len(values))
