@@ -22,6 +22,7 @@ import os
 from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import InputError
@@ -86,7 +87,7 @@ class TimeConverter:
         self.source = zone(source_tz)
         self.report = zone(report_tz)
         self.same_zone = source_tz == report_tz
-        self._hour_cache: dict[tuple, tuple[timedelta, str | None] | bool] = {}
+        self._hour_cache: dict[tuple, tuple[timedelta, str | None] | Literal[False]] = {}
         self._day_cache: dict[str, str] = {}
 
     def _exact_offset(self, naive: datetime) -> tuple[timedelta, str | None]:
@@ -146,7 +147,7 @@ class TimeConverter:
             self._day_cache[key] = day
         return day
 
-    def convert(self, text) -> tuple[str | None, str | None, str | None]:
+    def convert(self, text: object) -> tuple[str | None, str | None, str | None]:
         """``(utc_iso, report_day, issue)`` for one bot timestamp; issue is None, dst_gap, dst_fold or unparseable."""
         if not isinstance(text, str):
             return None, None, "unparseable"
@@ -170,7 +171,7 @@ class TimeConverter:
         return utc_text, day, issue
 
 
-def parse_bound(value, report_tz: str, *, name: str) -> datetime | None:
+def parse_bound(value: object, report_tz: str, *, name: str) -> datetime | None:
     """A ``since``/``until`` bound (date, ISO string, datetime, pandas Timestamp, or ``7d``/``4w`` ago) → aware UTC.
 
     Naive values are read in the report timezone; a bare date means its midnight there.

@@ -6,6 +6,7 @@ import bisect
 import itertools
 import random
 from datetime import date, datetime, timedelta
+from typing import cast
 from zoneinfo import ZoneInfo
 
 from .constants import DAY, EPOCH, EPOCH_UTC, MINUTE, US
@@ -22,7 +23,8 @@ class Clock:
         self._prefixes: dict[int, str] = {}
 
     def _exact_offset(self, t: int) -> int:
-        return int(datetime.fromtimestamp(t // US, self.tz).utcoffset().total_seconds()) * US
+        offset = cast(timedelta, datetime.fromtimestamp(t // US, self.tz).utcoffset())  # aware: never None
+        return int(offset.total_seconds()) * US
 
     def offset(self, t: int) -> int:
         bucket = t // self._BUCKET
@@ -81,8 +83,8 @@ def server_schedule(rng: random.Random, days: list[date], clock: Clock) -> Serve
     if len(days) >= 2 and not any(states):
         states[rng.randrange(len(days))] = True
     down = []
-    for is_up, run in itertools.groupby(enumerate(states), key=lambda item: item[1]):
-        run = list(run)
+    for is_up, group in itertools.groupby(enumerate(states), key=lambda item: item[1]):
+        run = list(group)
         if not is_up:
             first, last = days[run[0][0]], days[run[-1][0]]
             down.append((clock.at_local(first), clock.at_local(last + timedelta(days=1))))

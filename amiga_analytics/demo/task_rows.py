@@ -34,7 +34,7 @@ class _TaskLog:
     def add_activity(self, rel: int, message: str, output_lines: int | None = None) -> None:
         t = self.base + rel
         if t < self.snapshot:
-            entry = {"timestamp": self.iso(t), "message": message}
+            entry: dict[str, str | int] = {"timestamp": self.iso(t), "message": message}
             if output_lines is not None:
                 entry["output_lines"] = output_lines
             self.activity.append(entry)
@@ -101,6 +101,7 @@ class TaskRows(DemoState):
             log.bumps += [base + run.session + 1_500, base + run.session + 4_000]  # pid/uuid, then workflow
             if not run.running_at_end:
                 status, error, result = self._finish(run, source, task_id, pid, ctx, record, log.add_activity)
+                assert run.finish is not None  # a run that ended has its last status write
                 final_at = base + run.finish + rng.randint(2_000, 9_000)
                 if status == "failed" and rng.random() < 0.03:  # /api/tasks/<id>/mark-fixed, hours later
                     fixed_at = final_at + rng.randint(1, 36) * HOUR
@@ -112,6 +113,7 @@ class TaskRows(DemoState):
                 add_activity: Callable[..., None]) -> tuple[str, str | None, str | None]:
         """Status, error and result of a task that ran, with the agent_status and activity rows it leaves."""
         rng, fate, finish = self.rng, run.fate, run.finish
+        assert finish is not None  # a run that ended has its last status write
         elapsed = (finish - run.session) // US
         suffix = (lambda s: f" (elapsed: {s}s)") if source == "self" else (lambda s: "")  # the scheduler's callback
         if fate == "completed" or fate == "minimal_output":

@@ -9,7 +9,7 @@ _TRUE = {"1", "true", "t", "yes"}
 _FALSE = {"0", "false", "f", "no", ""}
 
 
-def normalise_success(value) -> int | None | str:
+def normalise_success(value: object) -> int | None | str:
     """The bot's ``success`` as 1, 0 or None; anything else (text that is no boolean) gives ``'invalid'``."""
     if value is None:
         return None
@@ -43,16 +43,16 @@ class Call:
     __slots__ = ("rows", "params", "gated", "has_copy", "c_row", "d_row", "d_epoch", "updated", "lost",
                  "ambiguous", "open", "first_epoch", "last_epoch", "no_evidence", "first_done", "pre", "together", "c_epoch")
 
-    def __init__(self, row: tuple, success, epoch: float | None = None, gated: bool = False):
+    def __init__(self, row: tuple, success: object, epoch: float | None = None, gated: bool = False):
         self.rows = [row]
         self.params = row[PARAMS]
         self.gated = gated
         self.has_copy = False
-        self.c_row = None
-        self.c_epoch = None
-        self.d_row = row if gated else None
-        self.d_epoch = epoch if gated else None
-        self.updated = None
+        self.c_row: tuple | None = None
+        self.c_epoch: float | None = None
+        self.d_row: tuple | None = row if gated else None
+        self.d_epoch: float | None = epoch if gated else None
+        self.updated: tuple | None = None
         self.lost: set = set()
         self.ambiguous = False
         self.no_evidence = gated
@@ -60,14 +60,14 @@ class Call:
         self.first_epoch = epoch
         self.last_epoch = epoch
         self.first_done = not gated and success is not None
-        self.pre = [] if gated else [row]  # its pre row and the server's copy of it
+        self.pre: list[tuple] = [] if gated else [row]  # its pre row and the server's copy of it
         self.together: list = []  # calls of its group that started within a couple of seconds
 
     def touch(self, epoch: float | None) -> None:
         if epoch is not None and (self.last_epoch is None or epoch > self.last_epoch):
             self.last_epoch = epoch
 
-    def add_copy(self, row: tuple, success) -> None:
+    def add_copy(self, row: tuple, success: object) -> None:
         self.rows.append(row)
         self.pre.append(row)
         self.has_copy = True

@@ -93,6 +93,7 @@ def _schedule(model) -> list[tuple[str | None, object]] | None:
     """``[(start day or None for the first, ModelPrice), …]`` of one model, or None if it is not token-priced."""
     from genai_prices.types import ModelPrice, StartDateConstraint
 
+    entries: list[tuple[str | None, object]]
     if isinstance(model.prices, ModelPrice):
         entries = [(None, model.prices)]
     else:

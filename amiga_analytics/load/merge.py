@@ -201,7 +201,7 @@ class CallMerger:
         if gated and success is not None:
             return self._gate_completion(group, row, now)
         copy_of = self._copy_candidate(group, params, now)
-        if copy_of is not None:
+        if copy_of is not None and now is not None:  # (_copy_candidate finds none without a time)
             if self._is_copy(copy_of, row, success, now):
                 copy_of.add_copy(row, success)
                 return copy_of
@@ -233,6 +233,7 @@ class CallMerger:
     def _is_copy(self, call: Call, row: tuple, success, now: float) -> bool:
         """A pre row and a row of the same text soon after: the server's copy, unless the server was down then
         and the two rows look like two calls run together (both NULL, or both completed in place)."""
+        assert call.first_epoch is not None  # _copy_candidate offers only calls with a time
         if now - call.first_epoch <= QUICK_COPY_S or self.server.up_at(call.first_epoch - self.copy_window_s) is not False:
             return True
         first_done = call.rows[0][SUCCESS] is not None and normalise_success(call.rows[0][SUCCESS]) != "invalid"

@@ -164,14 +164,20 @@ def _price(row: dict) -> Price:
     base = [_number(row, c) for c in _PRICE_NUMBERS]
     threshold = row.get("tier_above_input_tokens") or ""
     if not threshold:
-        return Price(*base)
+        return _five(base)
     try:
         above = int(threshold)
     except ValueError:
         raise InputError(f"price of {row['model_id']} from {row['effective_from']}: tier_above_input_tokens "
                          f"{threshold!r} is not a whole number of tokens") from None
     tier = [_number(row, f"tier_{c}") if row.get(f"tier_{c}") else b for c, b in zip(_PRICE_NUMBERS, base)]
-    return Price(*base, tier_above_input_tokens=above, tier=Price(*tier))
+    return _five(base, tier_above_input_tokens=above, tier=_five(tier))
+
+
+def _five(numbers: list[float], tier_above_input_tokens: int | None = None, tier: Price | None = None) -> Price:
+    """A Price from the five numbers of ``_PRICE_NUMBERS``, in that order."""
+    p_input, p_output, cache_write_5m, cache_write_1h, cache_read = numbers
+    return Price(p_input, p_output, cache_write_5m, cache_write_1h, cache_read, tier_above_input_tokens, tier)
 
 
 class PriceBook:

@@ -169,13 +169,15 @@ def _load_windows(conn: sqlite3.Connection, book: PriceBook) -> None:
     (a day before its first row takes that row, as :meth:`PriceBook.price` does)."""
     for sql in CREATE_WINDOWS_SQL:
         conn.execute(sql)
-    aliases, prices = [], []
+    aliases: list[tuple[dict, dict]] = []
+    prices: list[tuple[dict, dict]] = []
     for rows, key, out in ((book.alias_rows, "alias", aliases), (book.price_rows, "model_id", prices)):
         for i, r in enumerate(rows):
             following = rows[i + 1] if i + 1 < len(rows) else None
-            same_next = following is not None and following[key] == r[key]
             first = i == 0 or rows[i - 1][key] != r[key]
-            window = {key: r[key], "to_day": following["effective_from"] if same_next else OPEN_END,
+            same_next = following is not None and following[key] == r[key]
+            to_day = following["effective_from"] if following is not None and same_next else OPEN_END
+            window = {key: r[key], "to_day": to_day,
                       "from_day": "" if (first and out is prices) else r["effective_from"]}
             out.append((r, window))
     conn.executemany(INSERT_ALIAS_WINDOW_SQL, [w | {"model_id": r["model_id"]} for r, w in aliases])
@@ -184,4 +186,5 @@ def _load_windows(conn: sqlite3.Connection, book: PriceBook) -> None:
 
 def _base_prices(book: PriceBook, row: dict) -> dict:
     p = book.price(row["model_id"], row["effective_from"])
+    assert p is not None  # the row is one of the book's own price rows
     return {"p_in": p.input, "p_out": p.output, "p_cw": p.cache_write_5m, "p_cr": p.cache_read}

@@ -180,9 +180,9 @@ def _period_edges(window: _Window, data_days: list, off: BaseOffset) -> pd.Datet
     last = window.last_day or (days[-1] if days else None)
     if first is None and last is None:
         return pd.DatetimeIndex([], dtype="datetime64[us]")
-    if first is None:
+    if first is None and last is not None:  # (one of the two is set)
         first = min(days[0], last) if days else last
-    if last is None:
+    if last is None and first is not None:
         last = max(days[-1], first) if days else first
     if window.since is not None and window.until is not None and window.since >= window.until:
         return pd.DatetimeIndex([], dtype="datetime64[us]")

@@ -3,13 +3,15 @@ functions of :mod:`.charts` share: day axes, shaded report week, circled anomali
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+import os
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 __all__ = ["COLORS", "DPI", "FIGSIZE", "FONT_SIZE", "TITLE_SIZE", "axes", "bar_axes", "category_labels", "circle",
@@ -44,7 +46,7 @@ def axes(ax: Axes | None, figsize: tuple[float, float] = FIGSIZE) -> Axes:
     return new_ax
 
 
-def style(ax: Axes, *, title: str | None, xlabel: str | None, ylabel: str | None, grid_axis: str = "y") -> Axes:
+def style(ax: Axes, *, title: str | None, xlabel: str | None, ylabel: str | None, grid_axis: Literal["both", "x", "y"] = "y") -> Axes:
     """The one style every chart shares (set explicitly, so it does not depend on rcParams)."""
     ax.set_facecolor("white")
     for side in ("top", "right"):
@@ -160,7 +162,7 @@ def circle(ax: Axes, periods: pd.Series, values: pd.Series, flagged: Sequence | 
                    label="anomaly", clip_on=False)
 
 
-def legend(ax: Axes, **kwargs) -> None:
+def legend(ax: Axes, **kwargs: Any) -> None:
     handles, labels = ax.get_legend_handles_labels()
     if handles:
         ax.legend(frameon=False, fontsize=FONT_SIZE - 1, **kwargs)
@@ -196,12 +198,12 @@ def bar_axes(ax: Axes | None, n: int) -> Axes:
     return axes(None, (FIGSIZE[0], min(1.3 + 0.32 * max(n, 1), 6.0)))
 
 
-def save(ax: Axes, path, *, close_figure: bool = True) -> None:
+def save(ax: Axes, path: str | os.PathLike[str], *, close_figure: bool = True) -> None:
     """Save the chart's figure reproducibly (no software or date stamp) as PNG or SVG, then close it."""
     from pathlib import Path
 
     path = Path(path)
-    fig = ax.figure
+    fig = figure_of(ax)
     if path.suffix.lower() == ".svg":
         with plt.rc_context({"svg.hashsalt": "amiga-analytics"}):
             fig.savefig(path, format="svg", metadata={"Date": None, "Creator": None})
@@ -213,7 +215,15 @@ def save(ax: Axes, path, *, close_figure: bool = True) -> None:
 
 def close(ax: Axes) -> None:
     """Close the figure an Axes belongs to (what tests and loops should do after each chart)."""
-    plt.close(ax.figure)
+    plt.close(figure_of(ax))
+
+
+def figure_of(ax: Axes) -> Figure:
+    """The figure an Axes is drawn on (every chart here draws on a top-level figure, not a subfigure)."""
+    fig = ax.figure
+    if not isinstance(fig, Figure):
+        raise TypeError(f"a chart's Axes must belong to a top-level Figure, not {type(fig).__name__}")
+    return fig
 
 
 def daily_bars(df: pd.DataFrame | None, column: str, *, ax: Axes | None, title: str | None, ylabel: str, color: str,
@@ -242,7 +252,7 @@ def daily_bars(df: pd.DataFrame | None, column: str, *, ax: Axes | None, title: 
 
 
 def hbars(ax: Axes | None, labels: list[str], values: np.ndarray, texts: list[str], *, color: str,
-          title: str | None, xlabel: str, xfmt=None, headroom: float = 1.25) -> Axes:
+          title: str | None, xlabel: str, xfmt: Callable[[float, int], str] | None = None, headroom: float = 1.25) -> Axes:
     """Horizontal bars, first item on top, each labelled with its value; the one look of every breakdown."""
     own_figure = ax is None
     ax = bar_axes(ax, len(values))

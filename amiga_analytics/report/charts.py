@@ -250,7 +250,7 @@ def plot_cycle_times(df: pd.DataFrame, *, ax: Axes | None = None, column: str = 
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:g}"))
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    counts, _edges, _patches = ax.hist(values.to_numpy(), bins=bins, color=COLORS["main"], edgecolor="white",
+    counts, _edges, _patches = ax.hist(values.to_numpy(), bins=bins.tolist(), color=COLORS["main"], edgecolor="white",
                                        linewidth=0.6, zorder=2)
     # Headroom above the tallest bar for the legend; the marker lines stop below it.
     ax.set_ylim(0, max(float(np.max(counts)), 1.0) * 1.45)

@@ -22,7 +22,7 @@ from .fmt import day_text, tilde
 from .model import WeeklyReport
 from .stats import HISTORY_DAYS, week_over_week
 from .tables import anomalies_table, cost_by_model, errors_by_category, finished_cycles, quality_table
-from .weeks import Week, parse_week
+from .weeks import Span, Week, parse_week
 
 __all__ = ["weekly_report"]
 
@@ -48,7 +48,7 @@ def weekly_report(db: str | Path | Database, *, week: str | date | Week | None =
     opened = not isinstance(db, Database)
     database = db_mod.connect(db)
     try:
-        name = Path(db).name if opened else _db_name(database)
+        name = Path(db).name if not isinstance(db, Database) else _db_name(database)  # (opened)
         report = _gather(database, week, daily, monthly, {"daily": daily_src, "monthly": monthly_src}, name)
         return _with_actions(database, report, datasette_base(datasette_url))
     finally:
@@ -123,12 +123,12 @@ def _gather(database: Database, week_arg: str | date | Week | None, daily_limit:
             f"{span}; pick a week with data"
         )
     headline, notes = _headline(database, week, days, in_week)
-    hist = {"since": max(days[0], week.start - timedelta(days=HISTORY_DAYS)), "until": week.end}
+    hist: Span = {"since": max(days[0], week.start - timedelta(days=HISTORY_DAYS)), "until": week.end}
     cost_per_day = _cost_per_day(database, hist)
     error_per_day = queries.error_rates(database, by=None, freq="D", **hist)
 
     # Breakdowns of the week.
-    w = {"since": week.start, "until": week.end}
+    w: Span = {"since": week.start, "until": week.end}
     by_model = queries.tool_cost(database, by="model_id", **w)
     by_tool = queries.tool_cost(database, by="tool_name", **w)
     transcripts = _transcript_coverage(database, w)
@@ -156,7 +156,7 @@ WITNESS_COLUMNS = ("cost_transcript_usd", "cost_bot_usd")
 ANY_TRANSCRIPT_SQL = "SELECT EXISTS (SELECT 1 FROM api_requests)"
 
 
-def _transcript_coverage(database: Database, window: dict) -> dict:
+def _transcript_coverage(database: Database, window: Span) -> dict:
     """The week's transcript coverage (empty when the database holds no transcripts): days with calls, days
     whose calls all take their cost from the transcripts, calls seen by each witness, the cost split."""
     if not database.execute(ANY_TRANSCRIPT_SQL).fetchone()[0]:
@@ -175,7 +175,7 @@ def _transcript_coverage(database: Database, window: dict) -> dict:
 def _figures(database: Database, w: Week) -> dict:
     """The headline figures of one week, by :data:`~amiga_analytics.report.stats.HEADLINE` key, and what their
     noise tests need (:data:`~amiga_analytics.report.stats.EVIDENCE`)."""
-    window = {"since": w.start, "until": w.end}
+    window: Span = {"since": w.start, "until": w.end}
     total = queries.tool_cost(database, by=None, **window).iloc[0]
     errors = queries.error_rates(database, by=None, **window).iloc[0]
     tasks = queries.task_throughput(database, freq=None, **window).iloc[0]
@@ -199,7 +199,7 @@ def _figures(database: Database, w: Week) -> dict:
     }
 
 
-def _turns_without_tools(database: Database, window: dict) -> float:
+def _turns_without_tools(database: Database, window: Span) -> float:
     """The cost of the transcripts' API requests that issued no tool_use, in the window (0 without transcripts)."""
     if not database.execute(ANY_TRANSCRIPT_SQL).fetchone()[0]:
         return 0.0
@@ -244,7 +244,7 @@ def _headline(database: Database, week: Week, days: list[date], in_week: list[da
     return headline, notes
 
 
-def _cost_per_day(database: Database, hist: dict) -> pd.DataFrame:
+def _cost_per_day(database: Database, hist: Span) -> pd.DataFrame:
     """Daily cost over the history window: tool calls and the web-chat router, each and together (USD)."""
     tools_daily_cost = queries.tool_cost(database, by=None, freq="D", **hist)
     router_daily = queries.router_usage(database, freq="D", **hist)
@@ -263,7 +263,7 @@ def _cost_per_day(database: Database, hist: dict) -> pd.DataFrame:
     return cost_per_day
 
 
-def top_errors_table(database, window: dict) -> pd.DataFrame:
+def top_errors_table(database: Database, window: Span) -> pd.DataFrame:
     """The week's top errors as the report publishes them: structured fields only (tool, template, category,
     counts), without the free error text (``example_error``), which stays in the database and its view."""
     return queries.top_errors(database, limit=10, **window).drop(columns=["example_error"])

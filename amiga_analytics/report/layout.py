@@ -134,7 +134,7 @@ def _errors(page: _Page) -> Section:
     er = head.loc["error_rate"]
     unknown = wq("calls_unknown_outcome")
     errors_tool = report.error_rates_by_tool
-    blocks = [P(
+    blocks: list[Block] = [P(
         f"{fmt_count(errors_tool['failed'].sum())} of {fmt_count(errors_tool['completed'].sum())} completed calls "
         f"failed: an error rate of {fmt_pct(er['this_week'])} ({change_text('pct', er)}). "
         f"{fmt_count(unknown)} calls never reported an outcome and are left out of the rate. A failure is the bot's "
@@ -173,7 +173,7 @@ def _tasks(page: _Page) -> Section:
     created, completed = int(tp["created"].sum()), int(tp["completed"].sum())
     failed, stopped = int(tp["failed"].sum()), int(tp["stopped"].sum())
     cyc = report.cycle_times["cycle_s"]
-    blocks = [P(
+    blocks: list[Block] = [P(
         f"{created} tasks created and {completed + failed + stopped} finished: {completed} completed, {failed} failed, "
         f"{stopped} stopped. Success rate (completed of completed + failed) "
         f"{fmt_pct(head.loc['success_rate', 'this_week'])}. Cycle time (created to finished, queue included): "
@@ -194,7 +194,7 @@ def _subagents(page: _Page) -> Section:
     report, chart = page.report, page.chart
     sa = report.subagents
     if len(sa):
-        blocks = [P(f"{fmt_count(sa['calls'].sum())} Task calls delegated work to {len(sa)} sub-agent types. Their "
+        blocks: list[Block] = [P(f"{fmt_count(sa['calls'].sum())} Task calls delegated work to {len(sa)} sub-agent types. Their "
                     f"tokens are the only ones the bot records, so this is where almost all of the recorded cost "
                     f"comes from.")]
         blocks += chart("subagents.png")
@@ -211,7 +211,7 @@ def _subagents(page: _Page) -> Section:
 def _anomalies(page: _Page) -> Section:
     """Anomalies: the rule, then the flagged days."""
     report = page.report
-    blocks = [P(ANOMALY_RULE, muted=True)]
+    blocks: list[Block] = [P(ANOMALY_RULE, muted=True)]
     an = report.anomalies
     if len(an):
         rows = []

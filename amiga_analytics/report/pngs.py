@@ -80,14 +80,15 @@ def render_charts(report: WeeklyReport) -> dict[str, bytes]:
     import matplotlib.pyplot as plt
 
     from . import charts
+    from .chart_style import figure_of
 
     out = {}
     for name, (_alt, draw) in chart_specs(report).items():
         ax = draw()
         buf = io.BytesIO()
         try:
-            ax.figure.savefig(buf, format="png", dpi=charts.DPI, metadata={"Software": None})
+            figure_of(ax).savefig(buf, format="png", dpi=charts.DPI, metadata={"Software": None})
         finally:
-            plt.close(ax.figure)
+            plt.close(figure_of(ax))
         out[name] = buf.getvalue()
     return out

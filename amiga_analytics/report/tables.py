@@ -9,7 +9,7 @@ from sqlite_utils import Database
 
 from .. import queries
 from .stats import MIN_CALLS, SCALE_FLOORS, find_anomalies
-from .weeks import Week
+from .weeks import Span, Week
 
 __all__ = ["anomalies_table", "cost_by_model", "errors_by_category", "finished_cycles", "quality_table"]
 
@@ -65,7 +65,7 @@ def _series(df: pd.DataFrame, column: str) -> pd.Series:
     return pd.Series(df[column].astype("float64").to_numpy(), index=list(df["period_start"].dt.date))
 
 
-def anomalies_table(database: Database, week: Week, hist: dict, cost_per_day: pd.DataFrame,
+def anomalies_table(database: Database, week: Week, hist: Span, cost_per_day: pd.DataFrame,
                     error_per_day: pd.DataFrame) -> pd.DataFrame:
     """The flagged days of the week: all activity (cost, calls, error rate), then every busy tool.
 

@@ -5,12 +5,20 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import TypedDict
 
 from ..errors import InputError
 
 __all__ = ["Week", "parse_week"]
 
 WEEK_RE = re.compile(r"^\s*(\d{4})-?W(\d{1,2})\s*$", re.IGNORECASE)
+
+
+class Span(TypedDict):
+    """The ``since``/``until`` keywords of a query over the days ``[since, until)``."""
+
+    since: date
+    until: date
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ amiga_analytics.errors.NotAnAnalyticsDatabase: no-such.db: no such analytics dat
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from ..sqlitefile import read_only_connection, recover_interrupted_write
 from . import schema as analytics_schema
 
 
-def open_analytics(path) -> sqlite3.Connection:
+def open_analytics(path: str | os.PathLike[str]) -> sqlite3.Connection:
     """Open an existing analytics database read-only (``mode=ro``), or raise ``NotAnAnalyticsDatabase``."""
     path = Path(path)
     if not path.is_file():
@@ -41,10 +42,11 @@ def open_analytics(path) -> sqlite3.Connection:
             f"{path} is not an analytics database written by amiga-analytics; "
             f"give the file `amiga-analytics sync` wrote, or a new path to create one"
         )
+    assert conn is not None  # ok is True only once the connection was opened
     return conn
 
 
-def connect(path) -> Database:
+def connect(path: str | os.PathLike[str] | Database) -> Database:
     """A read-only ``sqlite_utils.Database`` on an analytics database.
 
     Every query function also accepts a path (or an already open ``Database``).

@@ -24,7 +24,7 @@ migrations = Migrations(MIGRATION_SET)
 
 @migrations()
 def m001_initial(db: Database) -> None:
-    db["tool_calls"].create(
+    db.table("tool_calls").create(
         {
             "call_id": int, "source_id": str, "task_id": str, "tool_name": str, "subagent_type": str,
             "file_path": str, "started_at": str, "ended_at": str, "duration_ms": float, "day": str,
@@ -35,12 +35,12 @@ def m001_initial(db: Database) -> None:
         },
         pk="call_id",
     )
-    db["tool_calls"].create_index(["day"])
-    db["tool_calls"].create_index(["started_at"])
-    db["tool_calls"].create_index(["task_id"])
-    db["tool_calls"].create_index(["tool_name", "outcome"])
-    db["tool_calls"].create_index(["source_id", "tool_name", "started_at"])
-    db["tasks"].create(
+    db.table("tool_calls").create_index(["day"])
+    db.table("tool_calls").create_index(["started_at"])
+    db.table("tool_calls").create_index(["task_id"])
+    db.table("tool_calls").create_index(["tool_name", "outcome"])
+    db.table("tool_calls").create_index(["source_id", "tool_name", "started_at"])
+    db.table("tasks").create(
         {
             "task_id": str, "status": str, "created_at": str, "finished_at": str, "cycle_s": float,
             "created_day": str, "finished_day": str, "model_alias": str, "model_id": str, "agent_type": str,
@@ -51,19 +51,19 @@ def m001_initial(db: Database) -> None:
         },
         pk="task_id",
     )
-    db["tasks"].create_index(["created_day"])
-    db["tasks"].create_index(["finished_day"])
-    db["tasks"].create_index(["cost_usd"])
-    db["agent_events"].create(
+    db.table("tasks").create_index(["created_day"])
+    db.table("tasks").create_index(["finished_day"])
+    db.table("tasks").create_index(["cost_usd"])
+    db.table("agent_events").create(
         {
             "event_id": int, "source_id": str, "task_id": str, "at": str, "day": str, "status": str,
             "message": str, "tool_name": str, "tool_success": int,
         },
         pk="event_id",
     )
-    db["agent_events"].create_index(["source_id", "status", "tool_name", "at"])
-    db["agent_events"].create_index(["task_id", "status"])
-    db["router_messages"].create(
+    db.table("agent_events").create_index(["source_id", "status", "tool_name", "at"])
+    db.table("agent_events").create_index(["task_id", "status"])
+    db.table("router_messages").create(
         {
             "message_id": int, "user_ref": str, "at": str, "day": str, "role": str, "input_method": str,
             "created_task": int, "model": str, "model_id": str, "input_tokens": int, "output_tokens": int,
@@ -71,8 +71,8 @@ def m001_initial(db: Database) -> None:
         },
         pk="message_id",
     )
-    db["router_messages"].create_index(["day"])
-    db["tool_daily"].create(
+    db.table("router_messages").create_index(["day"])
+    db.table("tool_daily").create(
         {
             "day": str, "tool_name": str, "model_id": str, "agent_type": str, "outcome": str,
             "error_category": str, "calls": int, "calls_with_tokens": int, "input_tokens": int,
@@ -81,10 +81,10 @@ def m001_initial(db: Database) -> None:
         },
         pk=("day", "tool_name", "model_id", "agent_type", "outcome", "error_category"),
     )
-    db["model_aliases"].create(
+    db.table("model_aliases").create(
         {"alias": str, "effective_from": str, "model_id": str, "source": str}, pk=("alias", "effective_from")
     )
-    db["model_prices"].create(
+    db.table("model_prices").create(
         {
             "model_id": str, "effective_from": str, "input_usd_per_mtok": float, "output_usd_per_mtok": float,
             "cache_write_5m_usd_per_mtok": float, "cache_write_1h_usd_per_mtok": float,
@@ -92,7 +92,7 @@ def m001_initial(db: Database) -> None:
         },
         pk=("model_id", "effective_from"),
     )
-    db["syncs"].create(
+    db.table("syncs").create(
         {
             "sync_id": int, "mode": str, "started_at": str, "finished_at": str, "seconds": float,
             "bot_schema_version": int, "source_tz": str, "report_tz": str, "bot_rows_read": int,
@@ -100,12 +100,12 @@ def m001_initial(db: Database) -> None:
         },
         pk="sync_id",
     )
-    db["data_quality"].create(
+    db.table("data_quality").create(
         {"sync_id": int, "check_name": str, "value": int, "detail": str}, pk=("sync_id", "check_name")
     )
-    db["sync_state"].create({"key": str, "value": str}, pk="key")
-    db["open_call_rows"].create({"row_id": int, "call_id": int}, pk="row_id")
-    db["open_call_rows"].create_index(["call_id"])
+    db.table("sync_state").create({"key": str, "value": str}, pk="key")
+    db.table("open_call_rows").create({"row_id": int, "call_id": int}, pk="row_id")
+    db.table("open_call_rows").create_index(["call_id"])
 
 
 @migrations()
@@ -113,25 +113,25 @@ def m002_incremental_helpers(db: Database) -> None:
     """Rollup columns that let a sync report data quality without scanning every call, the bot's own
     ``updated_at`` so an incremental sync re-reads only the tasks the bot changed, and an index of the calls
     still waiting for an end time."""
-    daily = db["tool_daily"]
+    daily = db.table("tool_daily")
     for column in ("source_rows", "secrets_masked", "dst_issues", "missing_task"):
         if column not in daily.columns_dict:
             daily.add_column(column, int, not_null_default=0)
-    if "bot_updated_at" not in db["tasks"].columns_dict:
-        db["tasks"].add_column("bot_updated_at", str)
-    if "secrets_masked" not in db["tasks"].columns_dict:
-        db["tasks"].add_column("secrets_masked", int, not_null_default=0)
+    if "bot_updated_at" not in db.table("tasks").columns_dict:
+        db.table("tasks").add_column("bot_updated_at", str)
+    if "secrets_masked" not in db.table("tasks").columns_dict:
+        db.table("tasks").add_column("secrets_masked", int, not_null_default=0)
     db.execute(
         """CREATE INDEX IF NOT EXISTS idx_tool_calls_awaiting_end ON tool_calls (source_id)
            WHERE ended_at IS NULL AND outcome IN ('success', 'failure')"""
     )
-    db["agent_events"].create_index(["status", "task_id", "at"], if_not_exists=True)
+    db.table("agent_events").create_index(["status", "task_id", "at"], if_not_exists=True)
 
 
 @migrations()
 def m003_price_tiers(db: Database) -> None:
     """Long-context tiers of the price table (the default prices come from genai-prices, which has them)."""
-    prices = db["model_prices"]
+    prices = db.table("model_prices")
     if "tier_above_input_tokens" not in prices.columns_dict:
         prices.add_column("tier_above_input_tokens", int)
     for column in ("input", "output", "cache_write_5m", "cache_write_1h", "cache_read"):
@@ -147,7 +147,7 @@ migrations()(m005_transcript_witness)
 def m006_error_templates(db: Database) -> None:
     """Structured fields derived from the masked free text: the error template (what top errors group by) and
     the Bash command's program. The next sync fills them for the rows loaded before (load/templates.py)."""
-    calls = db["tool_calls"]
+    calls = db.table("tool_calls")
     for column in ("error_template", "program"):
         if column not in calls.columns_dict:
             calls.add_column(column, str)
@@ -193,6 +193,6 @@ def migrate(db: Database) -> None:
 
 def is_analytics_database(db: Database) -> bool:
     """True if ``db`` was built by this package's migrations."""
-    if not db["_sqlite_migrations"].exists():
+    if not db.table("_sqlite_migrations").exists():
         return False
     return any(m.name == "m001_initial" for m in migrations.applied(db))

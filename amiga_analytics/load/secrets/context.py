@@ -138,7 +138,7 @@ RULES: list[tuple[tuple[str, ...], re.Pattern[str], Check]] = [
      lambda v, n: v.rsplit(".", 1)[1].lower() not in _FILE_EXTENSIONS),
 ]
 
-_FILE_EXTENSIONS = frozenset(
+_FILE_EXTENSIONS: frozenset[str] = frozenset(
     "png jpg jpeg gif svg webp ico bmp pdf js mjs cjs ts tsx jsx css scss less py rb go rs java kt json yaml yml "
     "toml md txt html htm xml lock sh zip gz tgz tar whl so dll exe wasm map vue php ini cfg conf log csv".split()
 )
