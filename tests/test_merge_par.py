@@ -254,7 +254,7 @@ def _cut_and_compare(tmp_path: Path, timeline: Timeline, full: Path, n: int, las
     sync(bot, out, source_tz=ZONE)
     shutil.copyfile(PAR_DB, bot)
     result = sync(bot, out, source_tz=ZONE)
-    _assert_same_analytics(out, full)
+    _assert_same_analytics(out, full, float_rel=1e-12)  # REAL sums may differ in the last digit: order
     out.unlink()
     bot.unlink()
     return result.mode
