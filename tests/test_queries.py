@@ -652,7 +652,7 @@ def test_router_usage_equals_truth(sample_analytics, truth):
     want = typed(pd.DataFrame([{
         "messages": 2 * len(msgs), "assistant_messages": len(msgs), "tasks_created": len(truth["tasks"]),
         "input_tokens": sum(m["tokens_input"] for m in msgs), "output_tokens": sum(m["tokens_output"] for m in msgs),
-        "cost_usd": cost}]))
+        "cost_usd": cost, "unpriced_tokens": 0}]))
     assert_frame_equal(got, want, check_exact=False, rtol=1e-12)
     daily = aa.router_usage(sample_analytics, freq="D")
     per_day = collections.Counter(_utc(m["at"]).date() for m in msgs)
@@ -660,6 +660,29 @@ def test_router_usage_equals_truth(sample_analytics, truth):
     assert daily["period_start"].tolist() == local_midnights(days, "UTC")
     assert daily["assistant_messages"].tolist() == [per_day.get(d, 0) for d in days]
     assert daily["cost_usd"].sum() == pytest.approx(cost, rel=1e-12)
+
+
+def test_router_usage_unpriced_is_missing_not_zero(sample_analytics, truth, tmp_path):
+    # The router's answers on the first truth day lose their price (as an unknown model would): that day's cost is
+    # NaN, not $0, its tokens are counted as unpriced, and the week's cost is the other answers' cost.
+    db_path = tmp_path / "analytics.db"
+    shutil.copyfile(sample_analytics, db_path)
+    msgs = truth["messages"]
+    first = min(_utc(m["at"]).date() for m in msgs)
+    on_first = [m for m in msgs if _utc(m["at"]).date() == first]
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("UPDATE router_messages SET cost_usd = NULL, model_id = NULL, "
+                     "unpriced_tokens = COALESCE(input_tokens, 0) + COALESCE(output_tokens, 0) WHERE day = ?",
+                     (first.isoformat(),))
+    conn.close()
+    unpriced = sum(m["tokens_input"] + m["tokens_output"] for m in on_first)
+    rest = sum((m["tokens_input"] * ROUTER_PRICE[0] + m["tokens_output"] * ROUTER_PRICE[1]) / 1e6
+               for m in msgs if _utc(m["at"]).date() != first)
+    daily = aa.router_usage(db_path, freq="D")
+    row = daily[daily["period_start"].dt.date == first].iloc[0]
+    assert np.isnan(row["cost_usd"]) and row["unpriced_tokens"] == unpriced > 0
+    total = aa.router_usage(db_path).iloc[0]
+    assert total["cost_usd"] == pytest.approx(rest, rel=1e-12) and total["unpriced_tokens"] == unpriced
 
 
 def test_data_quality_is_the_last_sync(sample_analytics, truth, tmp_path):
@@ -703,7 +726,7 @@ def test_empty_database_gives_documented_columns_and_zero_totals(empty_analytics
         "cost_with_cache_usd": 0.0, "savings_usd": 0.0}])))
     assert_frame_equal(aa.router_usage(empty_analytics), typed(pd.DataFrame([{
         "messages": 0, "assistant_messages": 0, "tasks_created": 0, "input_tokens": 0, "output_tokens": 0,
-        "cost_usd": 0.0}])))
+        "cost_usd": np.nan, "unpriced_tokens": 0}])))  # nothing priced: cost missing, not $0
     for name in ("task_cost", "top_errors", "subagent_usage", "file_activity", "tasks_per_user"):
         df = queries.QUERIES[name](empty_analytics)
         assert df.empty, name

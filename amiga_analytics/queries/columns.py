@@ -47,7 +47,7 @@ TASKS_PER_USER_COLUMNS = {
 DATA_QUALITY_COLUMNS = {"check_name": STR, "value": INT, "detail": STR}
 ROUTER_USAGE_MEASURES = {
     "messages": INT, "assistant_messages": INT, "tasks_created": INT, "input_tokens": INT, "output_tokens": INT,
-    "cost_usd": FLOAT,
+    "cost_usd": FLOAT, "unpriced_tokens": INT,
 }
 
 TOOL_COST_BY = ("tool_name", "model_id", "agent_type", "outcome", "task_id")

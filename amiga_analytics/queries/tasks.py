@@ -250,14 +250,15 @@ def router_usage(db: DB, *, since: Bound = None, until: Bound = None, freq: str 
         - ``assistant_messages``: the router's answers, count
         - ``tasks_created``: answers that created a background task, count
         - ``input_tokens``, ``output_tokens``: router tokens, tokens
-        - ``cost_usd``: priced cost of the router's turns, USD
+        - ``cost_usd``: priced cost of the router's turns, USD; NaN (not $0) when none of their tokens is priced
+        - ``unpriced_tokens``: router tokens no price covers (no model recorded, or an unknown one), tokens
 
     Examples
     --------
     >>> db = analytics_db
     >>> df = router_usage(db)
     >>> list(df.columns)
-    ['messages', 'assistant_messages', 'tasks_created', 'input_tokens', 'output_tokens', 'cost_usd']
+    ['messages', 'assistant_messages', 'tasks_created', 'input_tokens', 'output_tokens', 'cost_usd', 'unpriced_tokens']
     >>> int(router_usage(db, freq="D")["messages"].sum()) == int(df["messages"].iloc[0])
     True
     """
@@ -274,7 +275,7 @@ def router_usage(db: DB, *, since: Bound = None, until: Bound = None, freq: str 
         return _cast(raw, ROUTER_USAGE_MEASURES, window.tz)
     measures = list(ROUTER_USAGE_MEASURES)
     raw[measures] = raw[measures].apply(pd.to_numeric).fillna(0)
-    out = _spread(raw, None, measures, window, off)
+    out = unpriced_as_missing(_spread(raw, None, measures, window, off))  # no priced token: NaN, not $0
     return _sort(_cast(out, {"period_start": TIME} | ROUTER_USAGE_MEASURES, window.tz), [("period_start", True)])
 
 

@@ -185,7 +185,7 @@ def _figures(database: Database, w: Week) -> dict:
     daily = _cost_per_day(database, window)
     return {
         # Transcripts: the week's whole transcript cost (turns without tools too), not only the tools' shares.
-        "cost_usd": _usd(total["cost_usd"]) + float(router["cost_usd"]) + _turns_without_tools(database, window)
+        "cost_usd": _usd(total["cost_usd"]) + _usd(router["cost_usd"]) + _turns_without_tools(database, window)
         if has_tokens else np.nan,
         "calls": float(total["calls"]),
         "error_rate": float(errors["error_rate"]),

@@ -42,7 +42,7 @@ def cost_by_model(by_model: pd.DataFrame, router: pd.DataFrame) -> pd.DataFrame:
             "source": "web-chat router", "model_id": None, "calls": int(r["assistant_messages"]),
             "calls_with_tokens": int(r["assistant_messages"]), "input_tokens": int(r["input_tokens"]),
             "output_tokens": int(r["output_tokens"]), "cache_write_tokens": 0, "cache_read_tokens": 0,
-            "cost_usd": float(r["cost_usd"]), "unpriced_tokens": 0,
+            "cost_usd": float(r["cost_usd"]), "unpriced_tokens": int(r["unpriced_tokens"]),
         }])
         out = pd.concat([out, extra], ignore_index=True)
     return out.astype({"source": "str", "model_id": "str", "cost_usd": "float64"}).reset_index(drop=True)
@@ -151,7 +151,7 @@ def quality_table(database: Database, by_tool: pd.DataFrame, errors_tool: pd.Dat
         "task_calls_with_tokens": task_tokens,
         "calls_unknown_outcome": int(errors_tool["unknown"].sum()),
         "recorded_tokens": recorded,
-        "unpriced_tokens": int(by_tool["unpriced_tokens"].sum()),
+        "unpriced_tokens": int(by_tool["unpriced_tokens"].sum()) + int(r["unpriced_tokens"]),
         "calls_without_model": no_model,
     }
     rows = [{"scope": "week", "check_name": k, "value": v, "detail": QUALITY_LABELS[k]} for k, v in week_rows.items()]

@@ -193,7 +193,8 @@ ROUTER_USAGE_MEASURES = """COUNT(*) AS messages,
        COALESCE(SUM(created_task), 0) AS tasks_created,
        COALESCE(SUM(input_tokens), 0) AS input_tokens,
        COALESCE(SUM(output_tokens), 0) AS output_tokens,
-       TOTAL(cost_usd) AS cost_usd"""
+       NULLIF(TOTAL(cost_usd), 0) AS cost_usd,
+       COALESCE(SUM(unpriced_tokens), 0) AS unpriced_tokens"""
 
 # The days that hold data (report timezone): what an empty answer reports as the range the data covers.
 DATA_RANGE_SQL = """SELECT MIN(d), MAX(d) FROM (
