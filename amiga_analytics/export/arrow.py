@@ -16,6 +16,9 @@ from ..errors import InputError
 from .layout import ExportTable
 
 COMPRESSION = "zstd"
+#: kind → what a value of it is, for messages
+WHAT = {"int": "an integer", "float": "a number", "bool": "a 0/1 flag", "text": "text",
+        "timestamp": "a UTC ISO 8601 time", "date": "a YYYY-MM-DD date"}
 MISSING = ("Parquet export needs pyarrow, which is not installed: pip install 'amiga-analytics[parquet]' "
            "(or pip install pyarrow)")
 
@@ -74,8 +77,9 @@ def to_arrow(table: ExportTable, rows: list[tuple], skip: int) -> Any:
         try:
             arrays.append(_array(values, column.kind))
         except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError) as exc:
+            why = str(exc).split(". ")[0]
             raise InputError(
-                f"{table.name}.{column.name} holds a value that is not a {column.kind} ({exc}); the analytics "
+                f"{table.name}.{column.name} holds a value that is not {WHAT[column.kind]} ({why}); the analytics "
                 f"database looks damaged: rebuild it with `amiga-analytics sync BOT_DB ANALYTICS_DB --full`"
             ) from None
     return pa.Table.from_arrays(arrays, schema=schema(table))
