@@ -42,7 +42,7 @@ from .load.sync import SyncResult, sync
 
 _moved.install(sys.modules)
 
-_LAZY = {"WeeklyReport": "report", "weekly_report": "report", "write_report": "report"}
+_LAZY = {"WeeklyReport": "report", "weekly_report": "report", "write_report": "report", "export_parquet": "export"}
 
 __all__ = [
     "QUERIES",
@@ -60,6 +60,7 @@ __all__ = [
     "demo_analytics",
     "demo_bot_database",
     "error_rates",
+    "export_parquet",
     "file_activity",
     "latency",
     "router_usage",
@@ -92,4 +93,5 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for type checkers; at run time the report's names load lazily
+    from .export import export_parquet
     from .report import WeeklyReport, weekly_report, write_report

@@ -309,6 +309,28 @@ def serve(analytics_db: Path, host: str, port: int, follow: Path | None, every: 
     run_serve(analytics_db, host=host, port=port, follow=follow, every=every)
 
 
+@cli.command()
+@click.argument("analytics_db", type=click.Path(path_type=Path))
+@click.argument("directory", metavar="DIR", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", default="parquet", show_default=True, help="File format (parquet).")
+@click.option("--quiet", is_flag=True, help="Print nothing but errors.")
+@friendly_errors
+def export(analytics_db: Path, directory: Path, fmt: str, quiet: bool) -> None:
+    """Write every table as Parquet, by day (DIR/<table>/day=YYYY-MM-DD/), rewriting only what changed.
+
+    \b
+    Example:
+        amiga-analytics export analytics.db export/ --format parquet
+    """
+    from .export import export as run_export
+    from .load.progress import LineProgress
+
+    progress = None if quiet else _progress_bar() if sys.stderr.isatty() else LineProgress()
+    result = run_export(analytics_db, directory, fmt=fmt, progress=progress)
+    if not quiet:
+        click.echo(result.summary())
+
+
 def _usage_report(kind: str):
     """One ccusage-style report command (daily, weekly, monthly, tasks, sessions) over queries/reports.py."""
     grouped = kind in ("daily", "weekly", "monthly")

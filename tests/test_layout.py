@@ -22,7 +22,7 @@ STAGES = {
     "store": 2,
     "load": 3,
     "queries": 4,
-    "report": 5, "web": 5,
+    "report": 5, "web": 5, "export": 5,
     "demo": 6,
     "cli_output": 7, "cli": 7, "pipeline": 7, "metadata": 7, "__init__": 7, "__main__": 7,
 }
