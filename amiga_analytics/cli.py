@@ -86,17 +86,22 @@ def cli(debug: bool) -> None:
 @click.option("--tz", "tz", default="Europe/Madrid", show_default=True, help="IANA zone of the simulated bot host.")
 @click.option("--calls", type=click.IntRange(1), default=None, help="Logical tool calls to write (default: a busy bot).")
 @click.option("--end", default=None, help="Last simulated day, YYYY-MM-DD (default: a fixed date, for repeatable output).")
+@click.option("--transcripts/--no-transcripts", default=True, show_default=True,
+              help="Also write the Claude Code transcripts of the same sessions, as a Claude config dir beside "
+                   "BOT_DB (demo-bot.db → demo-bot.claude/, for `sync --transcripts`).")
 @friendly_errors
-def demo(bot_db: Path, days: int, seed: int, tz: str, calls: int | None, end: str | None) -> None:
-    """Write a realistic synthetic bot database (and its ground truth beside it).
+def demo(bot_db: Path, days: int, seed: int, tz: str, calls: int | None, end: str | None, transcripts: bool) -> None:
+    """Write a realistic synthetic bot database, the Claude Code transcripts of its sessions, and their ground
+    truth beside them.
 
     \b
     Example:
         amiga-analytics demo demo-bot.db --days 14 --seed 7 --tz America/Los_Angeles
+        amiga-analytics sync demo-bot.db analytics.db --source-tz America/Los_Angeles --transcripts demo-bot.claude
     """
     from . import demo as demo_mod
 
-    result = demo_mod.write_demo(bot_db, days=days, seed=seed, tz=tz, calls=calls, end=end)
+    result = demo_mod.write_demo(bot_db, days=days, seed=seed, tz=tz, calls=calls, end=end, transcripts=transcripts)
     click.echo(result.summary())
 
 

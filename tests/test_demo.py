@@ -436,7 +436,8 @@ def test_bad_inputs_are_input_errors(tmp_path):
     assert existing.read_text() == "keep me"
     result = write_demo(existing, calls=10, days=1, overwrite=True, truth=False)
     assert result.truth_path is None and not Path(f"{existing}.truth.json").exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.db"]  # no temporary files left behind
+    assert result.transcripts_truth_path is None  # the transcripts (b.claude/) come without their truth too
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.claude", "b.db"]  # no temporary files left behind
     assert query(existing, "PRAGMA journal_mode") == [("wal",)]
     assert query(existing, "SELECT version FROM schema_version") == [(14,)]
 
@@ -447,7 +448,7 @@ def test_cli_demo_prints_the_summary_and_refuses_to_overwrite(tmp_path):
     first = runner.invoke(cli, ["demo", str(path), "--days", "3", "--calls", "300", "--seed", "1"])
     assert first.exit_code == 0, first.output
     assert first.output.startswith(f"wrote {path}: 3 days") and "300 logical tool calls" in first.output
-    assert Path(f"{path}.truth.json").exists()
+    assert Path(f"{path}.truth.json").exists() and (tmp_path / "demo-bot.claude" / "projects").is_dir()
     again = runner.invoke(cli, ["demo", str(path), "--calls", "300"])
     assert again.exit_code == 2
     assert "already exists" in again.stderr

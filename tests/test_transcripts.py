@@ -293,6 +293,16 @@ def test_workspace_maps_a_session_to_its_task_only_when_unique():
     assert index.task_for(task_session_uuid("cccccc"), "/wt/task-a") == "cccccc"
 
 
+def test_a_cli_session_the_bot_named_keeps_no_task_in_a_tasks_folder():
+    """A developer's own session in the workspace of a task is not that task's: the bot's rows name it as a CLI
+    session (tool_usage.task_id = its id)."""
+    cli = "5802931d-fbf9-442b-bba3-3dad933023ef"
+    index = TaskIndex.from_tasks([("aaaaaa", None, "/repo")], interactive=[cli, task_session_uuid("aaaaaa")])
+    assert index.task_for(cli, "/repo") is None
+    assert index.task_for("another-session", "/repo/src") == "aaaaaa"
+    assert index.task_for(task_session_uuid("aaaaaa"), "/repo") == "aaaaaa"  # a task's own id stays the task's
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Incremental reading
 

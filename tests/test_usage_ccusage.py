@@ -1,4 +1,5 @@
-"""The real peer as referee: ccusage 20.0.24 (npm, offline) reads the same transcripts as ``aa.usage``.
+"""The real peer as referee: ccusage 20.0.24 (npm, offline) reads the same transcripts as ``aa.usage``: the sample's
+and the demo generator's.
 
 ``scripts/ensure-ccusage`` installs it into ``.tools/`` when missing (``make test`` calls it first).
 """
@@ -15,6 +16,8 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
+import amiga_analytics as aa
+from amiga_analytics.demo import write_demo
 from amiga_analytics.load.transcripts import read_transcripts, request_rows, write_requests
 from amiga_analytics.queries.usage import usage
 from amiga_analytics.store import schema
@@ -144,3 +147,33 @@ def test_a_null_speed_drops_the_line_in_ccusage_not_here(tmp_path):
     theirs = run_ccusage(tmp_path / "claude", "UTC")
     assert theirs["totals"]["inputTokens"] == 1
     assert sum(r["input_tokens"] for r in request_rows(read_transcripts(tmp_path / "claude"))) == 1 + 10
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> tuple[Path, Path, dict]:
+    """A demo on a Los Angeles host, synced with its transcripts in UTC days."""
+    base = tmp_path_factory.mktemp("ccusage-demo")
+    bot = base / "demo-bot.db"
+    result = write_demo(bot, days=10, seed=4, tz="America/Los_Angeles", calls=2500)
+    db = base / "analytics.db"
+    aa.sync(bot, db, source_tz="America/Los_Angeles", report_tz="UTC", transcripts=[result.transcripts_path])
+    return result.transcripts_path, db, json.loads(Path(f"{bot}.transcripts.truth.json").read_text())
+
+
+def test_ccusage_agrees_on_the_demo_token_for_token_per_day(demo):
+    claude_dir, db, truth = demo
+    theirs = run_ccusage(claude_dir, "UTC")
+    got = {(d["date"], m["modelName"]): (m["inputTokens"], m["outputTokens"], m["cacheCreationTokens"],
+                                         m["cacheReadTokens"]) for d in theirs["daily"] for m in d["modelBreakdowns"]}
+    df = aa.usage(db, by="model_id", freq="D")
+    ours = {(p.strftime("%Y-%m-%d"), r["model_id"]): (r["input_tokens"], r["output_tokens"],
+                                                       r["cache_write_5m_tokens"] + r["cache_write_1h_tokens"],
+                                                       r["cache_read_tokens"])
+            for p, r in zip(df["period_start"], df.to_dict("records")) if r["requests"]}
+    assert got == ours
+    assert ours == {(day, model): (s["input"], s["output"], s["cache_write_5m"] + s["cache_write_1h"], s["cache_read"])
+                    for day, models in truth["daily_utc"].items() for model, s in models.items()}
+    per_day = {d["date"]: d["totalTokens"] for d in theirs["daily"]}
+    assert per_day == {day: sum(sum(s[f] for f in ("input", "output", "cache_write_5m", "cache_write_1h", "cache_read"))
+                                for s in models.values()) for day, models in truth["daily_utc"].items()}
+    assert len(per_day) >= 10 and theirs["totals"]["totalTokens"] == sum(per_day.values())

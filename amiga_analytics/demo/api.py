@@ -15,6 +15,7 @@ from ..errors import InputError
 from .clock import Clock
 from .constants import DEFAULT_END
 from .simulation import Demo
+from .transcript_output import TranscriptOutput
 from .truth import write_truth
 from .writer import write_database
 
@@ -34,12 +35,15 @@ class DemoResult:
     last_day: date
     days: int
     tz: str
+    transcripts_path: Path | None = None  # the Claude config directory of the transcripts (None: not written)
+    transcripts_truth_path: Path | None = None
+    transcripts_summary: str = ""
 
     def summary(self) -> str:
         truth = f"; truth in {self.truth_path}" if self.truth_path else "; no truth file"
         return (f"wrote {self.path}: {self.days} days ({self.first_day}..{self.last_day}, {self.tz}), "
                 f"{self.tasks:,} tasks, {self.calls:,} logical tool calls in {self.tool_usage_rows:,} tool_usage "
-                f"rows, {self.messages:,} router messages{truth} ({self.seconds:.1f} s)")
+                f"rows, {self.messages:,} router messages{truth}{self.transcripts_summary} ({self.seconds:.1f} s)")
 
 
 
@@ -89,11 +93,25 @@ def _remove(*paths: Path) -> None:
                 pass
 
 
+def _check_paths(path: Path, files: tuple[Path, ...], output: TranscriptOutput | None, overwrite: bool) -> None:
+    for existing in files:
+        if existing.exists() and not overwrite:
+            raise InputError(f"{existing} already exists; the demo never overwrites a file - delete it or choose "
+                             "another path")
+    if output is not None:
+        output.check(overwrite)
+    if not path.parent.is_dir():
+        raise InputError(f"cannot write {path}: the directory {path.parent} does not exist")
+
+
 def write_demo(path: str | os.PathLike, *, days: int = 28, seed: int = 42, tz: str = "Europe/Madrid",
                calls: int | None = None, end: str | date | None = None, truth: bool = True,
-               overwrite: bool = False) -> DemoResult:
+               overwrite: bool = False, transcripts: bool = True) -> DemoResult:
     """Write a synthetic bot database (schema v14) at ``path`` and, unless ``truth=False``, its ground truth at
     ``<path>.truth.json``. See the module docstring for what is simulated.
+
+    Unless ``transcripts=False``, the Claude Code transcripts of its sessions go in ``<stem>.claude/`` (for ``sync
+    --transcripts``; :mod:`.transcripts`), their truth in ``<path>.transcripts.truth.json`` (when ``truth``).
 
     ``days`` local calendar days ending on ``end`` (default :data:`DEFAULT_END`) on a host whose clock runs in
     ``tz``; ``calls`` logical tool calls exactly (default: a busy bot, a few hundred a day); the same ``seed`` gives
@@ -108,12 +126,8 @@ def write_demo(path: str | os.PathLike, *, days: int = 28, seed: int = 42, tz: s
         raise InputError(f"calls must be a whole number, 0 or more, not {calls!r}")
     zone = _zone(tz)
     last_day = _parse_end(end)
-    for existing in (path, truth_path) if truth else (path,):
-        if existing.exists() and not overwrite:
-            raise InputError(f"{existing} already exists; the demo never overwrites a file - delete it or choose "
-                             "another path")
-    if not path.parent.is_dir():
-        raise InputError(f"cannot write {path}: the directory {path.parent} does not exist")
+    output = TranscriptOutput(path, truth) if transcripts else None
+    _check_paths(path, (path, truth_path) if truth else (path,), output, overwrite)
 
     rng = random.Random(seed)
     clock = Clock(zone)
@@ -121,6 +135,7 @@ def write_demo(path: str | os.PathLike, *, days: int = 28, seed: int = 42, tz: s
     snapshot = clock.at_local(last_day + timedelta(days=1))
     budgets = _day_budgets(rng, day_list, calls)
     demo = Demo(rng, clock, day_list, snapshot)
+    demo.plans.enabled = transcripts
     demo.run(budgets)
 
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
@@ -131,14 +146,20 @@ def write_demo(path: str | os.PathLike, *, days: int = 28, seed: int = 42, tz: s
         if truth:
             write_truth(tmp_truth, demo, {"seed": seed, "days": days, "tz": str(tz), "calls": calls,
                                            "end": last_day.isoformat()}, str(tz))
+        if output is not None:
+            output.write(demo, seed, str(tz))
         if overwrite:
             _remove(path, truth_path)
         os.replace(tmp, path)
         if truth:
             os.replace(tmp_truth, truth_path)
+        if output is not None:
+            output.commit(overwrite)
     finally:
         _remove(tmp, tmp_truth)
+        if output is not None:
+            output.cleanup()
     return DemoResult(path=path, truth_path=truth_path if truth else None, tool_usage_rows=len(demo.tool_rows),
                       calls=demo.calls_made, tasks=len(demo.task_rows), seconds=time.perf_counter() - began,
                       messages=len(demo.message_rows), first_day=day_list[0], last_day=last_day, days=days,
-                      tz=str(tz))
+                      tz=str(tz), **(output.result_fields() if output else {}))

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .clock import Clock, Server
     from .tools import Tools
+    from .transcript_plan import Plans
 
 
 class DemoState:
@@ -43,3 +44,4 @@ class DemoState:
     usernames: list[str]
     password_hashes: list[str]
     _tool_meta: dict  # (tool, success) -> agent_status message and metadata
+    plans: Plans  # the Claude Code sessions, for the transcripts

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 class Call:
     """A logical tool call; times are µs relative to the unit's creation."""
 
-    __slots__ = ("category", "emails", "end", "error", "error_secret", "outcome", "params", "secrets", "start",
+    __slots__ = ("category", "emails", "end", "error", "error_secret", "outcome", "params", "raw", "secrets", "start",
                  "subagent", "tokens", "tool")
 
     def __init__(self, start: int, end: int, tool: str, params: str | None):
@@ -34,6 +34,7 @@ class Call:
         self.secrets: tuple[str, ...] = ()
         self.error_secret: str | None = None
         self.emails: tuple[str, ...] = ()
+        self.raw: dict | None = None  # the input Claude Code sent, where the hook's sanitiser changed it
 
 
 @dataclass

@@ -16,6 +16,7 @@ from .credentials import Secrets
 from .profiles import HOUR_WEIGHTS, PROFILES
 from .tasks import BotTasks
 from .tools import Tools
+from .transcript_plan import Plans
 from .vocab import WORKSPACES
 
 
@@ -41,6 +42,7 @@ class Demo(BotTasks):
         self.task_ids: set[str] = set()
         self.calls_made = 0
         self._tool_meta = {}
+        self.plans = Plans()  # the Claude Code sessions, for the transcripts (demo/transcripts.py)
         self._users()
         self.tools = Tools(rng, Secrets(rng), self.dev_emails)
         self._si_minute = rng.randrange(60)
@@ -109,5 +111,6 @@ class Demo(BotTasks):
         if cut is not None:
             calls = cut_calls(calls, cut)
         self._emit_calls(session_id, calls, base, None, None)
+        self.plans.cli(session_id, ctx.ws, calls, base, cut)
         return len(calls)
 

@@ -67,6 +67,7 @@ class BotTasks(People, TaskRows, ToolRows):
         phase_updates: list[tuple[int, str, int]] = []
         self._emit_calls(task_id, run.calls, base, spec["model"], phase_updates)
         self._write_task(task_id, source, spec, ctx, run, base, phase_updates)
+        self.plans.task(task_id, self.task_rows[-1][1], run, base)
         return len(run.calls)
 
     def _plan_run(self, source: str, fate: str, n: int, ctx: Ctx) -> Run:

@@ -82,6 +82,8 @@ class Tools(BashParams, ToolErrors):
         median, sigma, p_fail, p_unknown = TOOL_TIMING[tool]
         duration = int(rng.lognormvariate(math.log(median), sigma) * US) + 1
         call = Call(start, start + duration, tool, json.dumps(params) if params else None)
+        if params != raw:
+            call.raw = raw
         if tool == "Task":
             call.subagent = params.get("subagent_type", "unknown")
         if self._found_secrets:

@@ -3,7 +3,9 @@
 A session belongs to a bot task when its id is ``uuid5(NAMESPACE_DNS, "agentlab.task.<task_id>")`` (what the bot
 passes to ``claude --session-id``; also ``tasks.session_uuid``), or when its ``cwd`` is the workspace (worktree)
 of exactly one task. :class:`TaskIndex` takes that mapping from the caller (the sync feeds it from the bot's
-tasks); interactive CLI sessions get no task.
+tasks); interactive CLI sessions get no task, and a session the bot's rows name as one (its id is the
+``tool_usage.task_id`` of calls of no task) is never given a task by its ``cwd``: a developer may work in the
+folder of a task.
 """
 
 from __future__ import annotations
@@ -38,10 +40,13 @@ class TaskIndex:
 
     by_session: dict[str, str]
     by_workspace: dict[str, str]
+    interactive: frozenset[str] = frozenset()  # session ids the bot's rows know as CLI sessions
 
     @classmethod
-    def from_tasks(cls, tasks: Iterable[tuple[str, str | None, str | None]]) -> "TaskIndex":
-        """From ``(task_id, session_uuid or None, workspace or None)`` triples (the bot's ``tasks`` rows)."""
+    def from_tasks(cls, tasks: Iterable[tuple[str, str | None, str | None]],
+                   interactive: Iterable[str] = ()) -> "TaskIndex":
+        """From ``(task_id, session_uuid or None, workspace or None)`` triples (the bot's ``tasks`` rows), and the
+        CLI sessions the bot's rows name."""
         by_session: dict[str, str] = {}
         workspaces: dict[str, set[str]] = {}
         for task_id, session_uuid, workspace in tasks:
@@ -51,12 +56,12 @@ class TaskIndex:
             if workspace:
                 workspaces.setdefault(str(PurePosixPath(workspace)), set()).add(task_id)
         unique = {w: next(iter(ids)) for w, ids in workspaces.items() if len(ids) == 1}
-        return cls(by_session, unique)
+        return cls(by_session, unique, frozenset(interactive) - set(by_session))
 
     def task_for(self, session_id: str | None, cwd: str | None) -> str | None:
         if session_id and session_id in self.by_session:
             return self.by_session[session_id]
-        if not cwd:
+        if not cwd or session_id in self.interactive:
             return None
         path = PurePosixPath(cwd)
         for candidate in (path, *path.parents):  # the workspace itself or a folder inside it

@@ -28,6 +28,7 @@ from .store import LINK_AGENT_SQL, UPSERT_REQUEST_SQL
 from .witness import GroupJoiner
 
 TASK_SESSIONS_SQL = "SELECT task_id, {session_uuid}, {workspace} FROM tasks"
+CLI_SESSIONS_SQL = "SELECT DISTINCT source_id FROM tool_calls WHERE task_id IS NULL AND call_id > 0"
 ALL_GROUPS_SQL = """SELECT COALESCE(task_id, source_id) FROM tool_calls
 UNION SELECT COALESCE(task_id, session_id) FROM tool_uses
 UNION SELECT COALESCE(task_id, session_id) FROM api_requests"""
@@ -44,16 +45,18 @@ def transcript_dirs(given: Iterable[str | os.PathLike], remembered: Iterable[str
     return dirs
 
 
-def task_index(snap: Snapshot) -> TaskIndex:
-    """Which task a session belongs to, from the bot's tasks (session_uuid, the bot's uuid5, the workspace)."""
+def task_index(snap: Snapshot, conn: sqlite3.Connection | None = None) -> TaskIndex:
+    """Which task a session belongs to, from the bot's tasks (session_uuid, the bot's uuid5, the workspace); with
+    ``conn`` (the analytics database, its bot calls loaded) the CLI sessions the bot's rows name keep no task."""
+    interactive = [s for (s,) in conn.execute(CLI_SESSIONS_SQL) if s] if conn is not None else []
     columns = snap.columns("tasks")
     if "task_id" not in columns:
-        return TaskIndex({}, {})
+        return TaskIndex({}, {}, frozenset(interactive))
     sql = TASK_SESSIONS_SQL.format(session_uuid="session_uuid" if "session_uuid" in columns else "NULL",
                                    workspace="workspace" if "workspace" in columns else "NULL")
     rows = [(str(t), s if isinstance(s, str) else None, w if isinstance(w, str) else None)
             for t, s, w in snap.conn.execute(sql) if t is not None]
-    return TaskIndex.from_tasks(rows)
+    return TaskIndex.from_tasks(rows, interactive)
 
 
 def run_transcripts(conn: sqlite3.Connection, snap: Snapshot, state: dict[str, Any], *, given: list[str],
@@ -68,7 +71,7 @@ def run_transcripts(conn: sqlite3.Connection, snap: Snapshot, state: dict[str, A
     dirs = transcript_dirs(given, state.get(DIRS_KEY, []))
     if not dirs:
         return None
-    index = task_index(snap)
+    index = task_index(snap, conn)
     found = carry_from_json(state.get(CARRY_KEY))
     if not incremental and previous_db is not None and previous_db.exists() and state.get(CARRY_KEY):
         copy_previous(conn, previous_db, book, report_tz, index, found.session_cwd)
