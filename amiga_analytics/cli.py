@@ -87,12 +87,10 @@ def cli(debug: bool) -> None:
 @click.option("--calls", type=click.IntRange(1), default=None, help="Logical tool calls to write (default: a busy bot).")
 @click.option("--end", default=None, help="Last simulated day, YYYY-MM-DD (default: a fixed date, for repeatable output).")
 @click.option("--transcripts/--no-transcripts", default=True, show_default=True,
-              help="Also write the Claude Code transcripts of the same sessions, as a Claude config dir beside "
-                   "BOT_DB (demo-bot.db → demo-bot.claude/, for `sync --transcripts`).")
+              help="Also write the sessions' Claude Code transcripts beside BOT_DB (demo-bot.claude/).")
 @friendly_errors
 def demo(bot_db: Path, days: int, seed: int, tz: str, calls: int | None, end: str | None, transcripts: bool) -> None:
-    """Write a realistic synthetic bot database, the Claude Code transcripts of its sessions, and their ground
-    truth beside them.
+    """Write a synthetic bot database, its sessions' Claude Code transcripts and their ground truth beside them.
 
     \b
     Example:
