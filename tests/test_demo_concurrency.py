@@ -162,7 +162,9 @@ def test_the_transcripts_still_match_every_call(demo):
 MERGER_BUG = ("issue 12, the merger (load/merge.py): with the server down, two same-key pre rows up to 0.5 s apart "
               "are taken for a pre row and its server copy, so two parallel calls count as one (when the first never "
               "completes, or when the server's state was last seen over 10 min before); a call during which the "
-              "server came back (A updated in place, then C, no B) counts as two. See "
+              "server came back (A updated in place, then C, no B) counts as two; with the update window missed "
+              "and the server down, a call's A and D 0.35 s apart read as a server copy (server up), so a later "
+              "completed row is taken for an earlier call's C. See "
               "test_merger_on_minimal_row_sequences")
 
 
@@ -227,6 +229,8 @@ def assert_found(merged: list, truth_calls: list[dict]) -> None:
 
 TASK = "abc123"
 GREP = '{"pattern": "console.log", "path": "/w"}'
+SNAPSHOT, EVALUATE = "mcp__playwright__browser_snapshot", "mcp__playwright__browser_evaluate"
+EVAL_PARAMS = '{"function": "() => document.title"}'
 TASK_PARAMS = '{"subagent_type": "frontend_agent", "description": "Add dark mode", "prompt": "..."}'
 
 
@@ -266,16 +270,25 @@ MINIMAL = {
     "server came back mid-call": (
         _down(1, 8) + [_row(6, "08:20:00.000000", "Task", TASK_PARAMS, 1, 16916),
                        _row(7, "08:22:00.016000", "Task", TASK_PARAMS, 1)] + _up(8, 9), {6: ("success", 2)}),
+    # A Los Angeles evening (the update window misses), server down, from the demo (task 5b32da): a snapshot
+    # call without parameters (no window: completed in place), an evaluate call (A, then its post-hook's D 0.35 s
+    # later), another snapshot (in place): three calls; the A + D pair must not read as a server copy.
+    "window missed, server down: A + D is no copy": (
+        [_row(6, "18:56:47.085800", SNAPSHOT, None, 1), _row(7, "19:00:13.290775", EVALUATE, EVAL_PARAMS),
+         _row(8, "19:00:13.637636", EVALUATE, EVAL_PARAMS, 1), _row(9, "19:00:18.375577", SNAPSHOT, None, 1)],
+        {6: ("success", 1), 7: ("success", 2), 9: ("success", 1)}, "America/Los_Angeles"),
 }
 
 
 @pytest.mark.xfail(strict=True, reason=MERGER_BUG)
 @pytest.mark.parametrize("name", list(MINIMAL))
 def test_merger_on_minimal_row_sequences(name):
-    rows, want = MINIMAL[name]
-    merger = CallMerger()
+    rows, want, *zone = MINIMAL[name]
+    tz = zone[0] if zone else TZ
+    merger = CallMerger(window_missed=TimeConverter(tz, tz).bot_window_missed)
     calls = [c for r in rows for c in merger.feed(r)] + merger.finish()
-    got = {c.call_id: (c.outcome, c.source_rows) for c in calls if c.call_id in range(6, 8) or c.rows[0][0] in (6, 7)}
+    pattern = {r[0] for r in rows if r[3] != "Read"}  # the evidence around it is Read calls
+    got = {c.rows[0][0]: (c.outcome, c.source_rows) for c in calls if c.rows[0][0] in pattern}
     assert got == want
     assert len(calls) == len(rows) - sum(n for _, n in want.values()) + len(want)  # the lone calls stay lone
 
