@@ -154,7 +154,9 @@ def write_demo(path: str | os.PathLike, *, days: int = 28, seed: int = 42, tz: s
 
     ``concurrency=True`` adds what happens when calls overlap (bot-data.md §8; :mod:`.concurrency`, :mod:`.replay`):
     bursts of concurrent tasks, parallel tool batches and sub-agents, the same key twice in flight (crossed rows),
-    gate-blocked git commands and server outages in the middle of calls, with their truth by row role.
+    gate-blocked git commands and server outages in the middle of calls, with their truth by row role. A refused
+    git command cut before its end leaves no row: it is in the truth's ``notes.invisible_calls``, and ``calls``
+    counts one call less for each.
     """
     began = time.perf_counter()
     path = Path(path)
