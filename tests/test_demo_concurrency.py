@@ -164,7 +164,8 @@ MERGER_BUG = ("issue 12, the merger (load/merge.py): with the server down, two s
               "completes, or when the server's state was last seen over 10 min before); a call during which the "
               "server came back (A updated in place, then C, no B) counts as two; with the update window missed "
               "and the server down, a call's A and D 0.35 s apart read as a server copy (server up), so a later "
-              "completed row is taken for an earlier call's C. See "
+              "completed row is taken for an earlier call's C; with the server up, a same-key call of another text "
+              "(Read with offset) starting between a call's end and its C loses its own C (A1 B1 A2 B2 C1 C2). See "
               "test_merger_on_minimal_row_sequences")
 
 
@@ -231,6 +232,8 @@ TASK = "abc123"
 GREP = '{"pattern": "console.log", "path": "/w"}'
 SNAPSHOT, EVALUATE = "mcp__playwright__browser_snapshot", "mcp__playwright__browser_evaluate"
 EVAL_PARAMS = '{"function": "() => document.title"}'
+GIT_LOG = '{"command": "git log --oneline -10", "description": "Look around"}'
+READ, READ_PART = '{"file_path": "/w/base.yaml"}', '{"file_path": "/w/base.yaml", "offset": 950, "limit": 200}'
 TASK_PARAMS = '{"subagent_type": "frontend_agent", "description": "Add dark mode", "prompt": "..."}'
 
 
@@ -239,18 +242,18 @@ def _row(i: int, clock: str, tool: str, params: str, success=None, tokens=None) 
 
 
 def _down(first_id: int, hour: int) -> list[tuple]:
-    """Five lone calls a minute apart with the server down: one row each, completed in place."""
-    return [_row(first_id + i, f"{hour:02d}:0{i}:00.000100", "Read", f'{{"file_path": "/w/d{hour}{i}.py"}}', 1)
+    """Five lone Glob calls a minute apart with the server down: one row each, completed in place."""
+    return [_row(first_id + i, f"{hour:02d}:0{i}:00.000100", "Glob", f'{{"pattern": "d{hour}{i}/*.py"}}', 1)
             for i in range(5)]
 
 
 def _up(first_id: int, hour: int) -> list[tuple]:
-    """Three calls with the server up: A, B (updated in place, 1.2 ms later), C."""
+    """Three Glob calls with the server up: A, B (updated in place, 1.2 ms later), C."""
     rows = []
     for i in range(3):
-        p, k = f'{{"file_path": "/w/u{hour}{i}.py"}}', first_id + 3 * i
-        rows += [_row(k, f"{hour:02d}:0{i}:00.000100", "Read", p), _row(k + 1, f"{hour:02d}:0{i}:00.001300", "Read", p, 1),
-                 _row(k + 2, f"{hour:02d}:0{i}:00.300000", "Read", p, 1)]
+        p, k = f'{{"pattern": "u{hour}{i}/*.py"}}', first_id + 3 * i
+        rows += [_row(k, f"{hour:02d}:0{i}:00.000100", "Glob", p), _row(k + 1, f"{hour:02d}:0{i}:00.001300", "Glob", p, 1),
+                 _row(k + 2, f"{hour:02d}:0{i}:00.300000", "Glob", p, 1)]
     return rows
 
 
@@ -277,6 +280,17 @@ MINIMAL = {
         [_row(6, "18:56:47.085800", SNAPSHOT, None, 1), _row(7, "19:00:13.290775", EVALUATE, EVAL_PARAMS),
          _row(8, "19:00:13.637636", EVALUATE, EVAL_PARAMS, 1), _row(9, "19:00:18.375577", SNAPSHOT, None, 1)],
         {6: ("success", 1), 7: ("success", 2), 9: ("success", 1)}, "America/Los_Angeles"),
+    # Server up, a parallel batch (from the 200,000-call demo): a Bash call, a Read of a file, then a Read of the
+    # same file with offset/limit (same key, other text) that starts after the first ended but before its C:
+    # A1 B1* A2 B2* C1 C2, each B updated in place. Three calls of three rows; C2 must not read as a lone call
+    # (server down), which also cost the Bash call its C.
+    "same key, other text, server up: A1 B1 A2 B2 C1 C2": (
+        _up(1, 9) + [_row(20, "10:36:43.101267", "Bash", GIT_LOG), _row(21, "10:36:43.102144", "Bash", GIT_LOG, 1),
+                     _row(22, "10:36:43.208323", "Read", READ), _row(23, "10:36:43.209302", "Read", READ, 1),
+                     _row(24, "10:36:43.263378", "Read", READ_PART), _row(25, "10:36:43.264159", "Read", READ_PART, 1),
+                     _row(26, "10:36:43.265958", "Read", READ, 1), _row(27, "10:36:43.608559", "Read", READ_PART, 1),
+                     _row(28, "10:36:52.853746", "Bash", GIT_LOG, 1)],
+        {20: ("success", 3), 22: ("success", 3), 24: ("success", 3)}),
 }
 
 
@@ -287,7 +301,7 @@ def test_merger_on_minimal_row_sequences(name):
     tz = zone[0] if zone else TZ
     merger = CallMerger(window_missed=TimeConverter(tz, tz).bot_window_missed)
     calls = [c for r in rows for c in merger.feed(r)] + merger.finish()
-    pattern = {r[0] for r in rows if r[3] != "Read"}  # the evidence around it is Read calls
+    pattern = {r[0] for r in rows if r[3] != "Glob"}  # the evidence around it is Glob calls
     got = {c.rows[0][0]: (c.outcome, c.source_rows) for c in calls if c.rows[0][0] in pattern}
     assert got == want
     assert len(calls) == len(rows) - sum(n for _, n in want.values()) + len(want)  # the lone calls stay lone
