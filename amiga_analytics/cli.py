@@ -86,10 +86,10 @@ def cli(debug: bool) -> None:
 @click.option("--tz", "tz", default="Europe/Madrid", show_default=True, help="IANA zone of the simulated bot host.")
 @click.option("--calls", type=click.IntRange(1), default=None, help="Logical tool calls to write (default: a busy bot).")
 @click.option("--end", default=None, help="Last simulated day, YYYY-MM-DD (default: a fixed date, for repeatable output).")
-@click.option("--transcripts/--no-transcripts", default=True, show_default=True,
-              help="Also write the sessions' Claude Code transcripts beside BOT_DB (demo-bot.claude/).")
+@click.option("--transcripts/--no-transcripts", default=True, help="Also write Claude Code transcripts (<stem>.claude/).")
+@click.option("--concurrency/--no-concurrency", default=False, help="Parallel tasks, tools, sub-agents (bot-data §8).")
 @friendly_errors
-def demo(bot_db: Path, days: int, seed: int, tz: str, calls: int | None, end: str | None, transcripts: bool) -> None:
+def demo(bot_db: Path, **options) -> None:
     """Write a synthetic bot database, its sessions' Claude Code transcripts and their ground truth beside them.
 
     \b
@@ -99,7 +99,7 @@ def demo(bot_db: Path, days: int, seed: int, tz: str, calls: int | None, end: st
     """
     from . import demo as demo_mod
 
-    result = demo_mod.write_demo(bot_db, days=days, seed=seed, tz=tz, calls=calls, end=end, transcripts=transcripts)
+    result = demo_mod.write_demo(bot_db, **options)  # days, seed, tz, calls, end, transcripts, concurrency
     click.echo(result.summary())
 
 

@@ -1,6 +1,7 @@
 """The benchmark: speed and memory as ratios against baselines measured in the same run (`make bench`).
 
-Builds (once, cached under build/bench/) a demo bot database of at least 1,000,000 tool_usage rows, then
+Builds (once, cached under build/bench/) a demo bot database of at least 1,000,000 tool_usage rows, with the
+demo's concurrency patterns (parallel tasks, tools and sub-agents, crossed rows, gate-blocked commits), then
 measures, each heavy step in a fresh subprocess so its peak memory is its own:
 
 * full sync ÷ SQLite copying the raw table (``CREATE TABLE t AS SELECT * FROM src.tool_usage``)   target ≤ 4
@@ -64,7 +65,7 @@ def step(args: list[str]) -> None:
     elif name == "demo":
         from amiga_analytics.demo import write_demo
 
-        write_demo(Path(args[1]), calls=int(args[2]), days=int(args[3]), seed=7, tz=TZ, truth=False)
+        write_demo(Path(args[1]), calls=int(args[2]), days=int(args[3]), seed=7, tz=TZ, truth=False, concurrency=True)
     else:
         raise SystemExit(f"unknown step {name}")
     seconds = time.perf_counter() - start
@@ -81,7 +82,7 @@ def peak_rss_mb() -> float:
 
 def build_source(calls: int, days: int) -> Path:
     BUILD.mkdir(parents=True, exist_ok=True)
-    path = BUILD / f"bot-{calls}-{days}.db"
+    path = BUILD / f"bot-{calls}-{days}-conc.db"  # -conc: with write_demo(concurrency=True)
     if not path.exists():
         print(f"building the demo bot database ({calls:,} logical calls over {days} days)…", flush=True)
         info = run_step("demo", str(path), str(calls), str(days))

@@ -31,7 +31,9 @@ What is modelled
   ``pending``. ``activity_log`` holds the progress-callback entries ("Processing... 1 output lines", "Completed in
   Ns", …). ``agent_status``: two ``started`` rows per started task, one ``tool_call`` row per post-hook run with
   ``{"tool", "success"}``, then ``completed``/``failed``/``stopped`` where the bot's code writes one.
-* **Tool calls.** Sequential within a unit; a ``Task`` call (a sub-agent) contains the sub-agent's own calls,
+* **Tool calls.** Sequential within a unit (with ``concurrency=True``: parallel batches, parallel sub-agents,
+  same-key pairs in flight, gate-blocked git commands and server outages mid-call, their rows replayed hook by
+  hook, see :mod:`.concurrency` and :mod:`.replay`); a ``Task`` call (a sub-agent) contains the sub-agent's own calls,
   which carry the parent's task id (§3.2). Parameters follow Claude Code's shapes (§2.6) and go through the
   hook's :func:`sanitize_parameters`. About 4 % of calls never reach the post-hook (failures, denials,
   interrupts: the rows stay NULL). Failures carry the error text the post-hook extracts and the category of
@@ -65,8 +67,9 @@ schema_version row's ``applied_at`` is simulated too.
 
 The package's modules, bottom to top: ``constants``, ``vocab`` (the texts, from ``data/``), ``rules`` (the bot's
 sanitiser and error categories), ``clock`` (local time, server schedule), ``profiles`` (tool weights and timing),
-``calls``, ``credentials``, ``bash``, ``tool_errors`` and ``tools`` (one logical call), ``lifecycle`` (a task's
-fates and the monitor rule), ``people``, ``tool_rows``, ``task_rows`` and ``tasks`` (the parts of the simulation),
+``calls``, ``credentials``, ``bash``, ``tool_errors`` and ``tools`` (one logical call), ``concurrency`` (overlapping
+calls planned), ``lifecycle`` (a task's fates and the monitor rule), ``people``, ``tool_rows``, ``replay``,
+``task_rows`` and ``tasks`` (the parts of the simulation),
 ``simulation`` (:class:`simulation.Demo`), ``writer`` and ``truth`` (the two files), ``api`` (:func:`write_demo`).
 ``embedded`` keeps a cached demo for the package's examples.
 """

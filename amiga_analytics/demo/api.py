@@ -104,9 +104,44 @@ def _check_paths(path: Path, files: tuple[Path, ...], output: TranscriptOutput |
         raise InputError(f"cannot write {path}: the directory {path.parent} does not exist")
 
 
+def _check_numbers(days, calls) -> None:
+    if not isinstance(days, int) or days < 1:
+        raise InputError(f"days must be a whole number of days, 1 or more, not {days!r}")
+    if calls is not None and (not isinstance(calls, int) or calls < 0):
+        raise InputError(f"calls must be a whole number, 0 or more, not {calls!r}")
+
+
+def _write_files(path: Path, demo: Demo, generator: dict, truth: bool, output: TranscriptOutput | None,
+                 overwrite: bool) -> None:
+    """Write the database, the truth and the transcripts beside ``path`` under temporary names, then move them into
+    place (nothing is left behind on an error)."""
+    truth_path = Path(f"{path}.truth.json")
+    tz = generator["tz"]
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp_truth = path.with_name(f".{truth_path.name}.tmp-{os.getpid()}")
+    _remove(tmp, tmp_truth)
+    try:
+        write_database(tmp, demo)
+        if truth:
+            write_truth(tmp_truth, demo, generator, tz)
+        if output is not None:
+            output.write(demo, generator["seed"], tz)
+        if overwrite:
+            _remove(path, truth_path)
+        os.replace(tmp, path)
+        if truth:
+            os.replace(tmp_truth, truth_path)
+        if output is not None:
+            output.commit(overwrite)
+    finally:
+        _remove(tmp, tmp_truth)
+        if output is not None:
+            output.cleanup()
+
+
 def write_demo(path: str | os.PathLike, *, days: int = 28, seed: int = 42, tz: str = "Europe/Madrid",
                calls: int | None = None, end: str | date | None = None, truth: bool = True,
-               overwrite: bool = False, transcripts: bool = True) -> DemoResult:
+               overwrite: bool = False, transcripts: bool = True, concurrency: bool = False) -> DemoResult:
     """Write a synthetic bot database (schema v14) at ``path`` and, unless ``truth=False``, its ground truth at
     ``<path>.truth.json``. See the module docstring for what is simulated.
 
@@ -116,14 +151,17 @@ def write_demo(path: str | os.PathLike, *, days: int = 28, seed: int = 42, tz: s
     ``days`` local calendar days ending on ``end`` (default :data:`DEFAULT_END`) on a host whose clock runs in
     ``tz``; ``calls`` logical tool calls exactly (default: a busy bot, a few hundred a day); the same ``seed`` gives
     the same rows. An existing ``path`` is an error unless ``overwrite=True``.
+
+    ``concurrency=True`` adds what happens when calls overlap (bot-data.md §8; :mod:`.concurrency`, :mod:`.replay`):
+    bursts of concurrent tasks, parallel tool batches and sub-agents, the same key twice in flight (crossed rows),
+    gate-blocked git commands and server outages in the middle of calls, with their truth by row role. A refused
+    git command cut before its end leaves no row: it is in the truth's ``notes.invisible_calls``, and ``calls``
+    counts one call less for each.
     """
     began = time.perf_counter()
     path = Path(path)
     truth_path = Path(f"{path}.truth.json")
-    if not isinstance(days, int) or days < 1:
-        raise InputError(f"days must be a whole number of days, 1 or more, not {days!r}")
-    if calls is not None and (not isinstance(calls, int) or calls < 0):
-        raise InputError(f"calls must be a whole number, 0 or more, not {calls!r}")
+    _check_numbers(days, calls)
     zone = _zone(tz)
     last_day = _parse_end(end)
     output = TranscriptOutput(path, truth) if transcripts else None
@@ -136,29 +174,14 @@ def write_demo(path: str | os.PathLike, *, days: int = 28, seed: int = 42, tz: s
     budgets = _day_budgets(rng, day_list, calls)
     demo = Demo(rng, clock, day_list, snapshot)
     demo.plans.enabled = transcripts
+    if concurrency:
+        demo.enable_concurrency()
     demo.run(budgets)
+    if concurrency:
+        demo.number_rows()
 
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp_truth = path.with_name(f".{truth_path.name}.tmp-{os.getpid()}")
-    _remove(tmp, tmp_truth)
-    try:
-        write_database(tmp, demo)
-        if truth:
-            write_truth(tmp_truth, demo, {"seed": seed, "days": days, "tz": str(tz), "calls": calls,
-                                           "end": last_day.isoformat()}, str(tz))
-        if output is not None:
-            output.write(demo, seed, str(tz))
-        if overwrite:
-            _remove(path, truth_path)
-        os.replace(tmp, path)
-        if truth:
-            os.replace(tmp_truth, truth_path)
-        if output is not None:
-            output.commit(overwrite)
-    finally:
-        _remove(tmp, tmp_truth)
-        if output is not None:
-            output.cleanup()
+    generator = {"seed": seed, "days": days, "tz": str(tz), "calls": calls, "end": last_day.isoformat()}
+    _write_files(path, demo, generator | ({"concurrency": True} if concurrency else {}), truth, output, overwrite)
     return DemoResult(path=path, truth_path=truth_path if truth else None, tool_usage_rows=len(demo.tool_rows),
                       calls=demo.calls_made, tasks=len(demo.task_rows), seconds=time.perf_counter() - began,
                       messages=len(demo.message_rows), first_day=day_list[0], last_day=last_day, days=days,

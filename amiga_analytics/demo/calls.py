@@ -18,8 +18,8 @@ if TYPE_CHECKING:
 class Call:
     """A logical tool call; times are µs relative to the unit's creation."""
 
-    __slots__ = ("category", "emails", "end", "error", "error_secret", "outcome", "params", "raw", "secrets", "start",
-                 "subagent", "tokens", "tool")
+    __slots__ = ("batch", "category", "emails", "end", "error", "error_secret", "outcome", "owner", "params", "raw",
+                 "secrets", "start", "subagent", "tokens", "tool")
 
     def __init__(self, start: int, end: int, tool: str, params: str | None):
         self.start = start
@@ -35,6 +35,8 @@ class Call:
         self.error_secret: str | None = None
         self.emails: tuple[str, ...] = ()
         self.raw: dict | None = None  # the input Claude Code sent, where the hook's sanitiser changed it
+        self.owner: Call | None = None  # the Task call whose sub-agent made it (set by .concurrency only)
+        self.batch: int | None = None  # the turn of parallel calls it belongs to, per unit (.concurrency only)
 
 
 @dataclass

@@ -66,6 +66,11 @@ class Server:
         self.down = down
         self._starts = [s for s, _ in down]
 
+    def set_down(self, down: list[tuple[int, int]]) -> None:
+        """Replace the down spells (sorted, not overlapping)."""
+        self.down = down
+        self._starts = [s for s, _ in down]
+
     def up(self, t: int) -> bool:
         i = bisect.bisect_right(self._starts, t) - 1
         return i < 0 or t >= self.down[i][1]

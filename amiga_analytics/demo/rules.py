@@ -3,6 +3,8 @@ parameter sanitiser."""
 
 from __future__ import annotations
 
+import json
+
 _ERROR_RULES = (
     ("permission_error", ("permission denied", "access denied", "forbidden", "not permitted")),
     ("file_not_found", ("no such file", "file not found", "cannot find", "does not exist")),
@@ -62,3 +64,46 @@ def sanitize_parameters(params: dict | None) -> dict:
 
 
 _SENSITIVE_CACHE: dict = {}
+
+
+# -- which row the post-hook completes (bot-data.md §3.1, §8): for the demo's replay of the hooks (.replay) -------
+
+_FILE_KEY_TOOLS = ("Read", "Write", "Edit")
+_PATTERN_KEY_TOOLS = ("Grep", "Glob")
+
+
+def match_key(tool: str, params: str | None) -> tuple:
+    """What the post-hook compares besides task and tool: ``file_path`` for Read/Write/Edit (offset and limit do
+    not count), the command for Bash (the bot compares an md5 prefix of it), the first 50 characters of the
+    pattern for Grep/Glob (the path does not count), else the whole stored input (``params``, as stored)."""
+    if params is None:
+        return (tool, None)
+    if tool in _FILE_KEY_TOOLS or tool == "Bash" or tool in _PATTERN_KEY_TOOLS:
+        value = json.loads(params)
+        if tool == "Bash":
+            return (tool, "c", str(value.get("command", "")))
+        if tool in _FILE_KEY_TOOLS:
+            return (tool, "f", str(value.get("file_path", "")))
+        return (tool, "p", str(value.get("pattern", ""))[:50])
+    return (tool, "j", params)
+
+
+def gate_blocked(tool: str, command: str) -> bool:
+    """The shell pre-hook's ``exit 1`` (§8): ``git commit`` with ``--no-verify``, ``--no-gpg-sign`` or ``-n``
+    anywhere in the command text (``user-name`` too), and ``git push`` with ``--force`` or ``-f``. The call still
+    runs, with no pre row."""
+    if tool != "Bash" or "git " not in command:
+        return False
+    if "git commit" in command and ("--no-verify" in command or "--no-gpg-sign" in command or "-n" in command):
+        return True
+    if "git push" not in command:
+        return False
+    if "--force" in command:
+        return True
+    at = command.find("-f")
+    while at >= 0:
+        after = command[at + 2:at + 3]
+        if after and not ("a" <= after <= "z") and after != "\n":
+            return True
+        at = command.find("-f", at + 1)
+    return False

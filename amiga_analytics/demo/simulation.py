@@ -9,8 +9,9 @@ import random
 import uuid
 from datetime import date
 
-from .calls import Ctx, cut_calls, plan_calls
+from .calls import Ctx, cut_calls
 from .clock import Clock, server_schedule
+from .concurrency import BURST_P, add_outages
 from .constants import HOME, US
 from .credentials import Secrets
 from .profiles import HOUR_WEIGHTS, PROFILES
@@ -46,6 +47,14 @@ class Demo(BotTasks):
         self._users()
         self.tools = Tools(rng, Secrets(rng), self.dev_emails)
         self._si_minute = rng.randrange(60)
+        self.concurrency = False
+        self.invisible_calls = []
+        self._utc_dates = {}
+
+    def enable_concurrency(self) -> None:
+        """Plan and write the concurrency patterns (:mod:`.concurrency`, :mod:`.replay`), with server outages."""
+        self.concurrency = True
+        add_outages(self.rng, self.server, self.days, self.clock)
 
     # -- scheduling -----------------------------------------------------------------------------------------------
 
@@ -74,12 +83,24 @@ class Demo(BotTasks):
                     source = ("web" if r < 0.70 else "dashboard" if r < 0.78 else "telegram") if up else "telegram"
                     web_tasks += source == "web"
                     made = self._bot_task(source, start, min(budget, self._draw_n(18, 0.8, 1, 250)))
+                    if self.concurrency and budget > made and rng.random() < BURST_P:
+                        made += self._burst(start, budget - made)
                 budget -= made
                 idle = idle + 1 if made == 0 else 0
                 if idle > 1000:  # pragma: no cover - a guard, not a path
                     raise RuntimeError("demo generator made no progress")
             self._chat_only_turns(day, web_tasks)
         self._documents()
+
+    def _burst(self, start: int, budget: int) -> int:
+        """1-3 more bot tasks created within two minutes of ``start``: up to 4 running at once."""
+        made = 0
+        for _ in range(self.rng.randint(1, 3)):
+            if budget <= made:
+                break
+            at = start + self.rng.randint(1, 120) * US
+            made += self._bot_task("telegram", at, min(budget - made, self._draw_n(18, 0.8, 1, 250)))
+        return made
 
     def _draw_n(self, median: float, sigma: float, low: int, high: int) -> int:
         return max(low, min(high, int(self.rng.lognormvariate(math.log(median), sigma))))
@@ -100,8 +121,8 @@ class Demo(BotTasks):
         session_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
         name = rng.choice(tuple(WORKSPACES))
         ctx = Ctx(f"{HOME}/{name}", WORKSPACES[name], session_id[:6])
-        calls = plan_calls(rng, self.tools, n, PROFILES["cli"], 0, ctx)
-        end_rel = calls[-1].end
+        calls = self._plan(n, PROFILES["cli"], 0, ctx)
+        end_rel = self._last_end(calls)
         cut = rng.randint(calls[0].start, end_rel) if rng.random() < 0.06 else None  # terminal closed, Ctrl-C
         base = start
         if base + end_rel + 10 * US > self.snapshot:
@@ -110,7 +131,7 @@ class Demo(BotTasks):
             cut = min(cut if cut is not None else end_rel, self.snapshot - base)
         if cut is not None:
             calls = cut_calls(calls, cut)
-        self._emit_calls(session_id, calls, base, None, None)
+        self._write_calls(session_id, calls, base, None, None, cli=True)
         self.plans.cli(session_id, ctx.ws, calls, base, cut)
         return len(calls)
 

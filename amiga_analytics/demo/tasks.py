@@ -4,18 +4,36 @@ from __future__ import annotations
 
 import math
 
-from .calls import Ctx, cut_calls, plan_calls
+from .calls import Call, Ctx, cut_calls, plan_calls
+from .concurrency import plan_calls_par
 from .constants import HOUR, MONITOR_INTERVAL, US
 from .lifecycle import FATES, ZERO_CALL_FATES, Run, monitor_kill
 from .people import People
-from .profiles import PROFILES
+from .profiles import PROFILES, Profile
+from .replay import ReplayRows
 from .task_rows import TaskRows
 from .tool_rows import ToolRows
 from .vocab import WORKSPACES
 
 
-class BotTasks(People, TaskRows, ToolRows):
+class BotTasks(People, TaskRows, ToolRows, ReplayRows):
     """Creating one bot task: the part of :class:`simulation.Demo` that decides what happens to it."""
+
+    concurrency: bool  # plan with .concurrency and write with .replay (else .calls and .tool_rows)
+
+    def _plan(self, n: int, profile: Profile, origin: int, ctx: Ctx) -> list[Call]:
+        return (plan_calls_par if self.concurrency else plan_calls)(self.rng, self.tools, n, profile, origin, ctx)
+
+    def _write_calls(self, unit: str, calls: list[Call], base: int, model: str | None, phase_updates: list | None,
+                     cli: bool = False) -> None:
+        if self.concurrency:
+            self._emit_replay(unit, calls, base, model, phase_updates, cli)
+        else:
+            self._emit_calls(unit, calls, base, model, phase_updates)
+
+    def _last_end(self, calls: list[Call]) -> int:
+        """When the unit's last call ends (sequential plans: the last call's end, as they always had it)."""
+        return max(c.end for c in calls) if self.concurrency else calls[-1].end
 
     def _new_task_id(self) -> str:
         while True:
@@ -65,7 +83,7 @@ class BotTasks(People, TaskRows, ToolRows):
         if source == "web":
             self._chat_turn(base - rng.randint(20_000, 400_000), spec["user_id"], spec)
         phase_updates: list[tuple[int, str, int]] = []
-        self._emit_calls(task_id, run.calls, base, spec["model"], phase_updates)
+        self._write_calls(task_id, run.calls, base, spec["model"], phase_updates)
         self._write_task(task_id, source, spec, ctx, run, base, phase_updates)
         self.plans.task(task_id, self.task_rows[-1][1], run, base)
         return len(run.calls)
@@ -80,14 +98,14 @@ class BotTasks(People, TaskRows, ToolRows):
         if fate in ZERO_CALL_FATES:
             return run
         profile = PROFILES["self" if source == "self" else "bot"]
-        calls = plan_calls(rng, self.tools, n, profile, session + int(rng.uniform(1.5, 8) * US), ctx)
+        calls = self._plan(n, profile, session + int(rng.uniform(1.5, 8) * US), ctx)
         if fate == "hang":  # a command that never returns (dev server, interactive prompt)
             i = rng.choice([i for i, c in enumerate(calls) if c.tool == "Bash"] or [len(calls) - 1])
             calls[i].end = calls[i].start + 3 * HOUR
             calls[i].outcome = "unknown"
             del calls[i + 1:]
         run.calls = calls
-        run.t_fin = calls[-1].end + int(rng.lognormvariate(math.log(15.0), 0.8) * US)
+        run.t_fin = self._last_end(calls) + int(rng.lognormvariate(math.log(15.0), 0.8) * US)
         run.finish = run.t_fin
         if fate in ("dead", "stop_pool", "stop_manager", "stop_cleanup", "stop_restart", "stop_shutdown"):
             run.cut = rng.randint(calls[0].start, run.t_fin)
@@ -101,7 +119,7 @@ class BotTasks(People, TaskRows, ToolRows):
                 run.finish = run.cut + rng.randint(5, 90) * US
         # While `claude -p` runs, only successful Task calls (phase updates) bump updated_at (§3.6).
         until = run.finish if run.cut is None else run.cut
-        bumps = [session] + [c.end for c in calls if c.tool == "Task" and c.outcome == "success" and c.end < until]
+        bumps = [session] + sorted(c.end for c in calls if c.tool == "Task" and c.outcome == "success" and c.end < until)
         kill = monitor_kill(bumps, rng.randrange(MONITOR_INTERVAL), until)
         if kill is not None:
             run.fate, run.cut, run.finish = "timeout", kill, kill + rng.randint(1_000, 20_000)

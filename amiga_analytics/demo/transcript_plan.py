@@ -7,7 +7,8 @@ whether transcripts are written or not. :mod:`.transcripts` turns the plans into
 :func:`agent_items` recovers who made each call from the times alone: a call that starts inside a ``Task`` call's
 span belongs to that sub-agent (the generator puts a sub-agent's calls there), and calls of one agent that start
 within :data:`PARALLEL_S` of each other, before the first of them ended, were issued by one API response (parallel
-tool calls).
+tool calls). Calls planned with concurrency name their sub-agent (``Call.owner``: parallel sub-agents' calls
+interleave), and go to it.
 """
 
 from __future__ import annotations
@@ -88,7 +89,11 @@ def agent_items(calls: list[Call]) -> list[Item]:
     running: list[Item] = []  # Task items whose span may still hold later calls (calls come in start order)
     group_start: int | None = None
     group_end = 0
+    task_items: dict[int, Item] = {}  # id(Task call) -> its item, for calls that name their sub-agent (owner)
     for call in calls:
+        if call.owner is not None and id(call.owner) in task_items:
+            task_items[id(call.owner)].inner.append(call)  # type: ignore[union-attr]
+            continue
         parallel = group_start is not None and call.start - group_start <= PARALLEL_S * US and call.start < group_end
         running = [t for t in running if t.call.end > call.start]
         owner = None if parallel or not running else max(running, key=lambda t: t.call.start)
@@ -99,6 +104,7 @@ def agent_items(calls: list[Call]) -> list[Item]:
         items.append(item)
         if item.inner is not None:
             running.append(item)
+            task_items[id(call)] = item
         if not parallel:
             group_start, group_end = call.start, call.end
     return items

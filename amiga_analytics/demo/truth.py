@@ -33,6 +33,8 @@ def write_truth(path: Path, demo: Demo, generator: dict, tz: str) -> None:
         "emails": list(demo.emails),
         "password_hashes": demo.password_hashes,
     }
+    if demo.concurrency:
+        truth["notes"] = {"invisible_calls": demo.invisible_calls}
     if len(truth["calls"]) > COMPACT_TRUTH_ABOVE:
         text = json.dumps(truth, separators=(",", ":"), ensure_ascii=False)
     else:

@@ -1,0 +1,315 @@
+"""The demo with concurrency (``write_demo(concurrency=True)``, ``demo --concurrency``): concurrent tasks, parallel
+batches, parallel sub-agents, gate-blocked commits, server changes mid-call and crossed rows, each present, and
+the sync exact against the demo's truth (bot-data.md §3.1, §8).
+
+Expected figures come from the demo's truth file (its calls and their rows by role), counted here with ``json``
+alone; never from the code under test.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import sqlite3
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from amiga_analytics.cli import cli
+from amiga_analytics.demo import write_demo
+from amiga_analytics.load.merge import CallMerger
+from amiga_analytics.sync import sync
+from amiga_analytics.timeutil import TimeConverter
+from dbquery import TOKENS_BY_TOOL_SQL, truth_tokens_by_tool
+
+TZ = "Europe/Madrid"
+ROW_SQL = """SELECT id, timestamp, task_id, tool_name, parameters, success, error, error_category, input_tokens,
+    output_tokens, cache_creation_tokens, cache_read_tokens FROM tool_usage ORDER BY id"""
+
+
+def q(path: Path, sql: str) -> list[tuple]:
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def _demo(tmp_path_factory, name: str, **kwargs):
+    path = tmp_path_factory.mktemp(name) / "demo-bot.db"
+    result = write_demo(path, concurrency=True, **kwargs)
+    return path, result, json.loads(Path(f"{path}.truth.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """Three busy days on a Madrid host (the last one the end of summer time), 5,000 calls."""
+    return _demo(tmp_path_factory, "conc", days=3, seed=7, tz=TZ, calls=5000)
+
+
+@pytest.fixture(scope="module")
+def synced(demo, tmp_path_factory) -> Path:
+    db = tmp_path_factory.mktemp("conc-sync") / "analytics.db"
+    sync(demo[0], db, source_tz=TZ)
+    return db
+
+
+def merged_calls(path: Path, tz: str) -> list:
+    rows = q(path, ROW_SQL)
+    merger = CallMerger(window_missed=TimeConverter(tz, tz).bot_window_missed)
+    return [c for r in rows for c in merger.feed(r)] + merger.finish()
+
+
+def own_rows(call: dict) -> set[int]:
+    """The rows a truth call inserted itself (its U may be another call's row)."""
+    return {v for k, v in call["rows"].items() if k in "ABDC"}
+
+
+# -- the patterns are there -----------------------------------------------------------------------------------
+
+
+def _overlapping_tasks(truth: dict) -> int:
+    """The most bot tasks with a call in flight at one instant (from the truth's call spans)."""
+    spans: dict[str, list] = {}
+    tasks = {t["task_id"] for t in truth["tasks"]}
+    for c in truth["calls"]:
+        if c["task_id"] in tasks and c["end"]:
+            s, e = datetime.fromisoformat(c["start"]), datetime.fromisoformat(c["end"])
+            span = spans.setdefault(c["task_id"], [s, e])
+            span[0], span[1] = min(span[0], s), max(span[1], e)
+    edges = sorted([(s, 1) for s, _ in spans.values()] + [(e, -1) for _, e in spans.values()])
+    most = running = 0
+    for _, step in edges:
+        running += step
+        most = max(most, running)
+    return most
+
+
+def test_each_pattern_occurs(demo):
+    path, result, truth = demo
+    calls = truth["calls"]
+    assert len(calls) == result.calls == 5000 - len(truth["notes"]["invisible_calls"])
+    roles = collections.Counter("".join(sorted(c["rows"])) for c in calls)
+    gated = [c for c in calls if c["gate_blocked"]]
+    assert len(gated) >= 10 and not any(c["rows"].keys() & {"A", "B"} for c in gated)  # no pre row, no copy
+    assert sum(set(c["rows"]) == {"C", "D"} for c in gated) >= 10  # a D and, 1 ms later, a C
+    assert roles["ACU"] + roles["ABU"] >= 4  # server came back (A updated + C, no B) or went down (no C) mid-call
+    assert sum(c["server_change"] for c in calls) >= 4
+    crossed = [c for c in calls if c["crossed"]]
+    assert len(crossed) >= 50 and all("U" in c["rows"] or c["outcome"] == "unknown" or "A" in c["rows"]
+                                      for c in crossed)
+    assert sum(c["rows"].get("U") not in own_rows(c) for c in crossed if "U" in c["rows"]) >= 25
+    batches = collections.Counter(c["batch"] for c in calls if c["batch"] is not None)
+    assert sum(n >= 2 for n in batches.values()) >= 100
+    parallel_tasks = collections.Counter(c["batch"] for c in calls if c["tool"] == "Task" and c["batch"])
+    assert sum(n >= 2 for n in parallel_tasks.values()) >= 10
+    assert sum(c["agent"] == "sub" for c in calls) >= 500
+    assert _overlapping_tasks(truth) >= 4
+    ids = sorted(r for c in calls for r in own_rows(c))
+    assert ids == list(range(1, result.tool_usage_rows + 1))  # every row belongs to exactly one call
+
+
+def test_rows_are_what_the_truth_says(demo):
+    """Each call's own rows carry its task, tool and parameters; U and D carry its outcome; C has no tokens."""
+    path, _, truth = demo
+    rows = {r[0]: r for r in q(path, ROW_SQL)}
+    for c in truth["calls"]:
+        for role, rid in c["rows"].items():
+            row = rows[rid]
+            assert (row[2], row[3]) == (c["task_id"], c["tool"])
+            if role in "UD":
+                assert row[5] == {"success": 1, "failure": 0}[c["outcome"]]
+            if role == "C":
+                assert row[5] in (0, 1) and row[8:] == (None, None, None, None)
+        if c["rows"].keys() & {"A", "B"} and "U" not in c["rows"] and not c["crossed"]:
+            assert all(rows[c["rows"][r]][5] is None for r in "AB" if r in c["rows"])
+
+
+def test_same_seed_same_file_and_off_by_default(demo, tmp_path):
+    path, _, _ = demo
+    again = tmp_path / "again.db"
+    write_demo(again, concurrency=True, days=3, seed=7, tz=TZ, calls=5000, transcripts=False)
+    assert q(again, ROW_SQL) == q(path, ROW_SQL)
+    plain = tmp_path / "plain.db"
+    write_demo(plain, days=3, seed=7, tz=TZ, calls=5000, transcripts=False)
+    assert "notes" not in json.loads(Path(f"{plain}.truth.json").read_text())
+    assert q(plain, ROW_SQL) != q(path, ROW_SQL)
+
+
+def test_the_transcripts_still_match_every_call(demo):
+    """One tool_use per logical call at its start (parallel sub-agents' calls in their own sub-agent's file)."""
+    _, result, truth = demo
+    ttruth = json.loads(Path(f"{result.path}.transcripts.truth.json").read_text())
+    indices = [u["truth_index"] for u in ttruth["tool_calls"]]
+    assert sorted(indices) == list(range(len(truth["calls"])))  # each logical call once (no invisible call here)
+    tokens_by_agent = collections.Counter()
+    for r in ttruth["requests"]:
+        tokens_by_agent[(r["session_id"], r["agent"])] += r["input"]
+    parallel_subagents = 0
+    for use in ttruth["tool_calls"]:
+        call = truth["calls"][use["truth_index"]]
+        assert (use["db_task_id"], use["tool"]) == (call["task_id"], call["tool"])
+        if use["tool"] == "Task" and call["tokens"]:
+            assert tokens_by_agent[(use["session_id"], use["agent_id"])] == call["tokens"]["input_tokens"]
+            parallel_subagents += call["batch"] is not None
+    assert parallel_subagents >= 10
+
+
+# -- the sync is exact against the truth ----------------------------------------------------------------------
+
+MERGER_BUG = ("issue 12, the merger (load/merge.py): with the server down, two same-key pre rows up to 0.5 s apart "
+              "are taken for a pre row and its server copy, so two parallel calls count as one (when the first never "
+              "completes, or when the server's state was last seen over 10 min before); a call during which the "
+              "server came back (A updated in place, then C, no B) counts as two; with the update window missed "
+              "and the server down, a call's A and D 0.35 s apart read as a server copy (server up), so a later "
+              "completed row is taken for an earlier call's C; with the server up, a same-key call of another text "
+              "(Read with offset) starting between a call's end and its C loses its own C (A1 B1 A2 B2 C1 C2). See "
+              "test_merger_on_minimal_row_sequences")
+
+
+@pytest.mark.xfail(strict=True, reason=MERGER_BUG)
+def test_calls_by_tool_and_outcome_equal_truth(demo, synced):
+    want = collections.Counter((c["tool"], c["outcome"]) for c in demo[2]["calls"])
+    got = {(t, o): n for t, o, n in q(synced, "SELECT tool_name, outcome, COUNT(*) FROM tool_calls GROUP BY 1, 2")}
+    assert got == dict(want)
+
+
+def test_tasks_by_status_equal_truth(demo, synced):
+    want = collections.Counter(t["final"] for t in demo[2]["tasks"])
+    assert dict(q(synced, "SELECT status, COUNT(*) FROM tasks GROUP BY 1")) == dict(want)
+
+
+def test_token_sums_by_tool_equal_truth(demo, synced):
+    got = {r[0]: [v or 0 for v in r[1:]] for r in q(synced, TOKENS_BY_TOOL_SQL)}  # an all-NULL SUM is NULL
+    assert got == truth_tokens_by_tool(demo[2])
+
+
+@pytest.mark.xfail(strict=True, reason=MERGER_BUG)
+def test_every_truth_call_is_found_by_its_rows(demo):
+    """Truth and merged calls linked by shared rows form groups of as many merged calls as truth calls, with the
+    same tools and outcomes (a group of several: same-key calls in flight together, flagged ambiguous)."""
+    path, _, truth = demo
+    assert_found(merged_calls(path, TZ), truth["calls"])
+
+
+def assert_found(merged: list, truth_calls: list[dict]) -> None:
+    call_of_row = {}
+    for i, c in enumerate(merged):
+        for r in c.rows:
+            assert r[0] not in call_of_row, "a row in two calls"
+            call_of_row[r[0]] = i
+    parent: dict = {}
+
+    def find(x):
+        while parent.setdefault(x, x) != x:
+            x = parent[x]
+        return x
+
+    for i, c in enumerate(truth_calls):
+        for r in own_rows(c):
+            parent[find(("t", i))] = find(("m", call_of_row[r]))
+    groups: dict = collections.defaultdict(lambda: ([], []))
+    for i in range(len(truth_calls)):
+        groups[find(("t", i))][0].append(i)
+    for i in range(len(merged)):
+        groups[find(("m", i))][1].append(i)
+    for truth_ids, merged_ids in groups.values():
+        assert len(truth_ids) == len(merged_ids), ([truth_calls[i]["rows"] for i in truth_ids],
+                                                   [[r[0] for r in merged[i].rows] for i in merged_ids])
+        want = sorted((truth_calls[i]["task_id"], truth_calls[i]["tool"], truth_calls[i]["outcome"]) for i in truth_ids)
+        got = sorted((merged[i].rows[0][2], merged[i].rows[0][3], merged[i].outcome) for i in merged_ids)
+        if got != want:
+            assert all(merged[i].ambiguous for i in merged_ids), truth_ids
+            assert any(truth_calls[i]["crossed"] for i in truth_ids), truth_ids
+
+
+# The smallest row sequences the demo showed the merger getting wrong (rows as sources.TOOL_USAGE_SQL selects
+# them); each expectation is what the bot's hooks did (bot-data.md §3.1, §8), worked by hand.
+
+TASK = "abc123"
+GREP = '{"pattern": "console.log", "path": "/w"}'
+SNAPSHOT, EVALUATE = "mcp__playwright__browser_snapshot", "mcp__playwright__browser_evaluate"
+EVAL_PARAMS = '{"function": "() => document.title"}'
+GIT_LOG = '{"command": "git log --oneline -10", "description": "Look around"}'
+READ, READ_PART = '{"file_path": "/w/base.yaml"}', '{"file_path": "/w/base.yaml", "offset": 950, "limit": 200}'
+TASK_PARAMS = '{"subagent_type": "frontend_agent", "description": "Add dark mode", "prompt": "..."}'
+
+
+def _row(i: int, clock: str, tool: str, params: str, success=None, tokens=None) -> tuple:
+    return (i, f"2025-10-24T{clock}", TASK, tool, params, success, None, None, tokens, None, None, None)
+
+
+def _down(first_id: int, hour: int) -> list[tuple]:
+    """Five lone Glob calls a minute apart with the server down: one row each, completed in place."""
+    return [_row(first_id + i, f"{hour:02d}:0{i}:00.000100", "Glob", f'{{"pattern": "d{hour}{i}/*.py"}}', 1)
+            for i in range(5)]
+
+
+def _up(first_id: int, hour: int) -> list[tuple]:
+    """Three Glob calls with the server up: A, B (updated in place, 1.2 ms later), C."""
+    rows = []
+    for i in range(3):
+        p, k = f'{{"pattern": "u{hour}{i}/*.py"}}', first_id + 3 * i
+        rows += [_row(k, f"{hour:02d}:0{i}:00.000100", "Glob", p), _row(k + 1, f"{hour:02d}:0{i}:00.001300", "Glob", p, 1),
+                 _row(k + 2, f"{hour:02d}:0{i}:00.300000", "Glob", p, 1)]
+    return rows
+
+
+MINIMAL = {
+    # Server down before and after; a parallel batch greps the same pattern twice, 0.2 s apart, 25 min after the
+    # last evidence; each post-hook completes a pre row in place (no copy, no C): two calls.
+    "same-key pair, server down, quiet before": (
+        _down(1, 8) + [_row(6, "08:30:00.100000", "Grep", GREP, 1), _row(7, "08:30:00.300000", "Grep", GREP, 1)]
+        + _down(8, 9), {6: ("success", 1), 7: ("success", 1)}),
+    # Server down: the first of two same-key calls never completes (interrupted), the second one's post-hook
+    # updates the newest NULL row, its own: two calls, one unknown.
+    "same-key pair, server down, first never completes": (
+        _down(1, 8) + [_row(6, "08:10:00.100000", "Grep", GREP), _row(7, "08:10:00.150000", "Grep", GREP, 1)]
+        + _down(8, 9), {6: ("unknown", 1), 7: ("success", 1)}),
+    # A Task call starts with the server down (no copy), the server comes back, the post-hook updates A in place
+    # and the server inserts C 16 ms later: one call of two rows.
+    "server came back mid-call": (
+        _down(1, 8) + [_row(6, "08:20:00.000000", "Task", TASK_PARAMS, 1, 16916),
+                       _row(7, "08:22:00.016000", "Task", TASK_PARAMS, 1)] + _up(8, 9), {6: ("success", 2)}),
+    # A Los Angeles evening (the update window misses), server down, from the demo (task 5b32da): a snapshot
+    # call without parameters (no window: completed in place), an evaluate call (A, then its post-hook's D 0.35 s
+    # later), another snapshot (in place): three calls; the A + D pair must not read as a server copy.
+    "window missed, server down: A + D is no copy": (
+        [_row(6, "18:56:47.085800", SNAPSHOT, None, 1), _row(7, "19:00:13.290775", EVALUATE, EVAL_PARAMS),
+         _row(8, "19:00:13.637636", EVALUATE, EVAL_PARAMS, 1), _row(9, "19:00:18.375577", SNAPSHOT, None, 1)],
+        {6: ("success", 1), 7: ("success", 2), 9: ("success", 1)}, "America/Los_Angeles"),
+    # Server up, a parallel batch (from the 200,000-call demo): a Bash call, a Read of a file, then a Read of the
+    # same file with offset/limit (same key, other text) that starts after the first ended but before its C:
+    # A1 B1* A2 B2* C1 C2, each B updated in place. Three calls of three rows; C2 must not read as a lone call
+    # (server down), which also cost the Bash call its C.
+    "same key, other text, server up: A1 B1 A2 B2 C1 C2": (
+        _up(1, 9) + [_row(20, "10:36:43.101267", "Bash", GIT_LOG), _row(21, "10:36:43.102144", "Bash", GIT_LOG, 1),
+                     _row(22, "10:36:43.208323", "Read", READ), _row(23, "10:36:43.209302", "Read", READ, 1),
+                     _row(24, "10:36:43.263378", "Read", READ_PART), _row(25, "10:36:43.264159", "Read", READ_PART, 1),
+                     _row(26, "10:36:43.265958", "Read", READ, 1), _row(27, "10:36:43.608559", "Read", READ_PART, 1),
+                     _row(28, "10:36:52.853746", "Bash", GIT_LOG, 1)],
+        {20: ("success", 3), 22: ("success", 3), 24: ("success", 3)}),
+}
+
+
+@pytest.mark.xfail(strict=True, reason=MERGER_BUG)
+@pytest.mark.parametrize("name", list(MINIMAL))
+def test_merger_on_minimal_row_sequences(name):
+    rows, want, *zone = MINIMAL[name]
+    tz = zone[0] if zone else TZ
+    merger = CallMerger(window_missed=TimeConverter(tz, tz).bot_window_missed)
+    calls = [c for r in rows for c in merger.feed(r)] + merger.finish()
+    pattern = {r[0] for r in rows if r[3] != "Glob"}  # the evidence around it is Glob calls
+    got = {c.rows[0][0]: (c.outcome, c.source_rows) for c in calls if c.rows[0][0] in pattern}
+    assert got == want
+    assert len(calls) == len(rows) - sum(n for _, n in want.values()) + len(want)  # the lone calls stay lone
+
+
+def test_cli_flag(tmp_path):
+    path = tmp_path / "d.db"
+    out = CliRunner().invoke(cli, ["demo", str(path), "--calls", "300", "--days", "2", "--concurrency",
+                                   "--no-transcripts"])
+    assert out.exit_code == 0, out.output
+    assert json.loads(Path(f"{path}.truth.json").read_text())["generator"]["concurrency"] is True
