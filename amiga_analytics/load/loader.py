@@ -19,7 +19,7 @@ from typing import Any
 from ..bot.snapshot import Snapshot
 from ..store.figures import ROLLUP_SQL
 from ..timeutil import TimeConverter
-from . import quality, reprice, templates
+from . import idle, quality, reprice, templates
 from .merge import Call, CallMerger
 from .progress import MIN_TOTAL, STEP
 from .rows import FINAL_STATUSES, Link, RowBuilder, text_of
@@ -191,9 +191,12 @@ class Loader:
         for row in reopened:
             self.write_calls(merger.feed(row), batch)
         new_rows = 0
+        every = idle.EVERY_ROWS  # release the merger's idle groups this often (load/idle.py)
         for row in self.snap.rows("tool_usage", "id > :wm", {"wm": watermark}, order="id"):
             self.write_calls(merger.feed(row), batch)
             new_rows += 1
+            if new_rows % every == 0:
+                self.write_calls(idle.release(merger), batch)
             nulls_upto += row[5] is None
             if progress is not None and new_rows % STEP == 0:
                 progress("tool_usage rows", new_rows, total)
