@@ -18,8 +18,8 @@ from typing import Any
 
 from ..bot.snapshot import Snapshot
 from ..store.figures import ROLLUP_SQL
-from ..timeutil import TimeConverter
 from . import idle, quality, reprice, templates
+from .memo import MinuteConverter
 from .merge import Call, CallMerger
 from .progress import MIN_TOTAL, STEP
 from .rows import FINAL_STATUSES, Link, RowBuilder, text_of
@@ -65,7 +65,7 @@ class Loader:
         self.mode = mode
         self.incremental = mode == "incremental"
         settings = options.settings
-        self.conv = TimeConverter(settings["source_tz"], settings["report_tz"])
+        self.conv = MinuteConverter(settings["source_tz"], settings["report_tz"])  # load/memo.py
         self.affected_days: set[str] = set()
         self.affected_tasks: set[str] = set()
         self.affected_groups: set[str] = set()  # task, else source id, of the calls written or removed

@@ -14,9 +14,10 @@ from datetime import datetime
 from typing import Any
 
 from ..timeutil import TimeConverter
+from .memo import MaskMemo
 from .merge import CATEGORY, ERROR, PARAMS, SOURCE, TCR, TCW, TIN, TOOL, TOUT, TS, Call, outcome_of
 from .pricing import PriceBook
-from .redact import mask, tool_name_of
+from .redact import tool_name_of
 from .salt import user_ref
 from .templates import derived
 
@@ -39,6 +40,7 @@ class RowBuilder:
         self.default_model = default_model
         self.keep_message_content = keep_message_content
         self.masks: dict[str, int] = {}  # what this run masked, by carrier (redact.CARRIERS)
+        self.mask = MaskMemo()  # redact.mask, once per distinct text
 
     # -- values ----------------------------------------------------------------------------------------------
 
@@ -47,7 +49,7 @@ class RowBuilder:
 
     def masked(self, text: object, limit: int | None = None, carrier: str = "agent messages") -> str | None:
         """``text`` with secrets masked (then cut to ``limit`` characters); counts what it masked."""
-        value, n = mask(text_of(text))
+        value, n = self.mask(text_of(text))
         self.counts["secrets_streams"] += n
         self.tally(carrier, n)
         return cut(value, limit)
@@ -94,8 +96,8 @@ class RowBuilder:
         # Aliases and prices are looked up on the call's day in the report timezone, as the queries do.
         model_id = self.book.resolve(model_alias, day)
         cost, unpriced = self.book.priced(model_id, day, *tokens)
-        params, n_params = mask(text_of(first[PARAMS]))
-        error, n_error = mask(error)
+        params, n_params = self.mask(text_of(first[PARAMS]))
+        error, n_error = self.mask(error)
         self.tally("parameters", n_params)
         self.tally("tool errors", n_error)
         subagent, file_path = _call_details(tool, params)
@@ -151,8 +153,8 @@ class RowBuilder:
                 finished_day = self.conv.report_day(finished)
                 if created is not None:
                     cycle = (datetime.fromisoformat(finished) - datetime.fromisoformat(created)).total_seconds()
-        masked_description, n_description = mask(text_of(description))
-        masked_error, n_error = mask(text_of(error))
+        masked_description, n_description = self.mask(text_of(description))
+        masked_error, n_error = self.mask(text_of(error))
         self.tally("task descriptions", n_description)
         self.tally("task errors", n_error)
         return {
