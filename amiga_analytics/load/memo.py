@@ -18,6 +18,7 @@ the same minute. Both results depend on the value alone, so caching them changes
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
 from ..timeutil import TimeConverter
@@ -27,7 +28,6 @@ MEMO_TEXT = 4_000
 MEMO_CHARS = 8_000_000  # characters of texts kept (a few tens of MB at most)
 MEMO_MINUTES = 20_000
 _MINUTE_END = timedelta(seconds=59, microseconds=999_999)
-_DIGITS = frozenset("0123456789")
 
 
 class MaskMemo:
@@ -58,7 +58,7 @@ class MinuteConverter(TimeConverter):
         self._minutes: dict[str, tuple[str, str | None, str | None] | None] = {}
 
     def convert(self, text: object) -> tuple[str | None, str | None, str | None]:
-        if not isinstance(text, str) or not _plain_local(text):
+        if not isinstance(text, str) or not _PLAIN_LOCAL.fullmatch(text):
             return super().convert(text)
         minute = text[:16]
         try:
@@ -87,15 +87,6 @@ class MinuteConverter(TimeConverter):
         return start[:17], start_day, start_issue
 
 
-def _plain_local(text: str) -> bool:
-    """``YYYY-MM-DDTHH:MM:SS`` or ``YYYY-MM-DDTHH:MM:SS.ffffff``, naive, with a valid seconds field (the minute
-    part is checked by converting the minute itself)."""
-    n = len(text)
-    if n != 19 and not (n == 26 and text[19] == "."):
-        return False
-    if text[4] != "-" or text[7] != "-" or text[10] != "T" or text[13] != ":" or text[16] != ":":
-        return False
-    seconds = text[17:19]
-    if not _DIGITS.issuperset(seconds) or seconds > "59":
-        return False
-    return n == 19 or _DIGITS.issuperset(text[20:])
+# ``YYYY-MM-DDTHH:MM:SS`` or ``YYYY-MM-DDTHH:MM:SS.ffffff``, naive, with a valid seconds field (the minute part is
+# checked by converting the minute itself).
+_PLAIN_LOCAL = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-5][0-9](?:\.[0-9]{6})?")

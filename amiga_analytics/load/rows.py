@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Callable, Mapping, MutableMapping
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from ..timeutil import TimeConverter
@@ -124,16 +125,13 @@ class RowBuilder:
         at, day, _ = self.conv.convert(ts)
         tool_name = tool_success = None
         if status == "tool_call" and metadata:
-            try:
-                meta = json.loads(metadata)
-                if isinstance(meta, dict):
-                    tool_name, repaired = tool_name_of(meta.get("tool"))
-                    self.counts["invalid_values"] += repaired
-                    tool_name = self.masked(tool_name, 200, "tool names")
-                    success = meta.get("success")
-                    tool_success = None if success is None else int(bool(success))
-            except (ValueError, TypeError):
+            meta = _tool_meta(metadata) if isinstance(metadata, str) else _read_meta(metadata)
+            if meta is None:
                 self.counts["invalid_values"] += 1
+            elif meta:
+                tool_name, repaired, tool_success = meta
+                self.counts["invalid_values"] += repaired
+                tool_name = self.masked(tool_name, 200, "tool names")
         link = self.link(source_id)
         return (event_id, source_id, link[0] if link else None, at, day, status, self.masked(message, 2000),
                 tool_name, tool_success)
@@ -180,6 +178,23 @@ class RowBuilder:
         kept = self.masked(text, carrier="router messages") if self.keep_message_content else None
         return (message_id, self.user_ref(user_id), at, day, role, input_method, created_task, model, model_id,
                 tin, tout, cost, unpriced, kept)
+
+
+def _read_meta(metadata: object) -> tuple | None:
+    """(tool name, whether it was repaired, tool success) of a ``tool_call`` event's metadata; () when it is no
+    JSON object, None when it is no JSON."""
+    try:
+        meta = json.loads(metadata)  # type: ignore[arg-type]  # bytes or text; anything else is invalid
+    except (ValueError, TypeError):
+        return None
+    if not isinstance(meta, dict):
+        return ()
+    tool_name, repaired = tool_name_of(meta.get("tool"))
+    success = meta.get("success")
+    return tool_name, repaired, None if success is None else int(bool(success))
+
+
+_tool_meta = lru_cache(maxsize=4096)(_read_meta)  # the metadata texts of tool_call events repeat
 
 
 def _call_details(tool: str, params: str | None) -> tuple[str | None, str | None]:
