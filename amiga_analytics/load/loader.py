@@ -18,8 +18,8 @@ from typing import Any
 
 from ..bot.snapshot import Snapshot
 from ..store.figures import ROLLUP_SQL
-from ..timeutil import TimeConverter
-from . import quality, reprice, templates
+from . import idle, quality, reprice, templates
+from .memo import MinuteConverter
 from .merge import Call, CallMerger
 from .progress import MIN_TOTAL, STEP
 from .rows import FINAL_STATUSES, Link, RowBuilder, text_of
@@ -65,7 +65,7 @@ class Loader:
         self.mode = mode
         self.incremental = mode == "incremental"
         settings = options.settings
-        self.conv = TimeConverter(settings["source_tz"], settings["report_tz"])
+        self.conv = MinuteConverter(settings["source_tz"], settings["report_tz"])  # load/memo.py
         self.affected_days: set[str] = set()
         self.affected_tasks: set[str] = set()
         self.affected_groups: set[str] = set()  # task, else source id, of the calls written or removed
@@ -191,9 +191,12 @@ class Loader:
         for row in reopened:
             self.write_calls(merger.feed(row), batch)
         new_rows = 0
+        every = idle.EVERY_ROWS  # release the merger's idle groups this often (load/idle.py)
         for row in self.snap.rows("tool_usage", "id > :wm", {"wm": watermark}, order="id"):
             self.write_calls(merger.feed(row), batch)
             new_rows += 1
+            if new_rows % every == 0:
+                self.write_calls(idle.release(merger), batch)
             nulls_upto += row[5] is None
             if progress is not None and new_rows % STEP == 0:
                 progress("tool_usage rows", new_rows, total)

@@ -390,3 +390,9 @@ class CallMerger:
         remaining.sort(key=lambda c: c.call_id)
         self._groups.clear()
         return remaining
+
+    def release(self, idle: Callable[[_Group, float], bool]) -> list[Call]:
+        """Drop the groups ``idle(group, newest epoch)`` says no later row can reach (load/idle.py); their calls."""
+        now = self.newest_epoch
+        keys = [] if now is None else [k for k, g in self._groups.items() if idle(g, now)]
+        return [c for k in keys for c in self._groups.pop(k).calls]

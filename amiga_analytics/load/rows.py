@@ -11,12 +11,14 @@ import json
 import re
 from collections.abc import Callable, Mapping, MutableMapping
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from ..timeutil import TimeConverter
+from .memo import MaskMemo
 from .merge import CATEGORY, ERROR, PARAMS, SOURCE, TCR, TCW, TIN, TOOL, TOUT, TS, Call, outcome_of
 from .pricing import PriceBook
-from .redact import mask, tool_name_of
+from .redact import tool_name_of
 from .salt import user_ref
 from .templates import derived
 
@@ -39,6 +41,7 @@ class RowBuilder:
         self.default_model = default_model
         self.keep_message_content = keep_message_content
         self.masks: dict[str, int] = {}  # what this run masked, by carrier (redact.CARRIERS)
+        self.mask = MaskMemo()  # redact.mask, once per distinct text
 
     # -- values ----------------------------------------------------------------------------------------------
 
@@ -47,7 +50,7 @@ class RowBuilder:
 
     def masked(self, text: object, limit: int | None = None, carrier: str = "agent messages") -> str | None:
         """``text`` with secrets masked (then cut to ``limit`` characters); counts what it masked."""
-        value, n = mask(text_of(text))
+        value, n = self.mask(text_of(text))
         self.counts["secrets_streams"] += n
         self.tally(carrier, n)
         return cut(value, limit)
@@ -94,8 +97,8 @@ class RowBuilder:
         # Aliases and prices are looked up on the call's day in the report timezone, as the queries do.
         model_id = self.book.resolve(model_alias, day)
         cost, unpriced = self.book.priced(model_id, day, *tokens)
-        params, n_params = mask(text_of(first[PARAMS]))
-        error, n_error = mask(error)
+        params, n_params = self.mask(text_of(first[PARAMS]))
+        error, n_error = self.mask(error)
         self.tally("parameters", n_params)
         self.tally("tool errors", n_error)
         subagent, file_path = _call_details(tool, params)
@@ -122,16 +125,13 @@ class RowBuilder:
         at, day, _ = self.conv.convert(ts)
         tool_name = tool_success = None
         if status == "tool_call" and metadata:
-            try:
-                meta = json.loads(metadata)
-                if isinstance(meta, dict):
-                    tool_name, repaired = tool_name_of(meta.get("tool"))
-                    self.counts["invalid_values"] += repaired
-                    tool_name = self.masked(tool_name, 200, "tool names")
-                    success = meta.get("success")
-                    tool_success = None if success is None else int(bool(success))
-            except (ValueError, TypeError):
+            meta = _tool_meta(metadata) if isinstance(metadata, str) else _read_meta(metadata)
+            if meta is None:
                 self.counts["invalid_values"] += 1
+            elif meta:
+                tool_name, repaired, tool_success = meta
+                self.counts["invalid_values"] += repaired
+                tool_name = self.masked(tool_name, 200, "tool names")
         link = self.link(source_id)
         return (event_id, source_id, link[0] if link else None, at, day, status, self.masked(message, 2000),
                 tool_name, tool_success)
@@ -151,8 +151,8 @@ class RowBuilder:
                 finished_day = self.conv.report_day(finished)
                 if created is not None:
                     cycle = (datetime.fromisoformat(finished) - datetime.fromisoformat(created)).total_seconds()
-        masked_description, n_description = mask(text_of(description))
-        masked_error, n_error = mask(text_of(error))
+        masked_description, n_description = self.mask(text_of(description))
+        masked_error, n_error = self.mask(text_of(error))
         self.tally("task descriptions", n_description)
         self.tally("task errors", n_error)
         return {
@@ -178,6 +178,23 @@ class RowBuilder:
         kept = self.masked(text, carrier="router messages") if self.keep_message_content else None
         return (message_id, self.user_ref(user_id), at, day, role, input_method, created_task, model, model_id,
                 tin, tout, cost, unpriced, kept)
+
+
+def _read_meta(metadata: object) -> tuple | None:
+    """(tool name, whether it was repaired, tool success) of a ``tool_call`` event's metadata; () when it is no
+    JSON object, None when it is no JSON."""
+    try:
+        meta = json.loads(metadata)  # type: ignore[arg-type]  # bytes or text; anything else is invalid
+    except (ValueError, TypeError):
+        return None
+    if not isinstance(meta, dict):
+        return ()
+    tool_name, repaired = tool_name_of(meta.get("tool"))
+    success = meta.get("success")
+    return tool_name, repaired, None if success is None else int(bool(success))
+
+
+_tool_meta = lru_cache(maxsize=4096)(_read_meta)  # the metadata texts of tool_call events repeat
 
 
 def _call_details(tool: str, params: str | None) -> tuple[str | None, str | None]:
