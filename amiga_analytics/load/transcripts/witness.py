@@ -33,7 +33,9 @@ from ..rows import _call_details
 from .join import BotCall, TranscriptCall, match
 from .persist import transcript_call_id
 
-_GROUP = "((task_id = :g) OR (task_id IS NULL AND source_id = :g))"
+# "+task_id": the task_id index is for the first branch; the second searches by source_id (the task_id index
+# would scan every call of no task, for every group).
+_GROUP = "((task_id = :g) OR (+task_id IS NULL AND source_id = :g))"
 _USE_GROUP = "((task_id = :g) OR (task_id IS NULL AND session_id = :g))"
 GROUP_DAYS_SQL = f"SELECT DISTINCT day FROM tool_calls WHERE {_GROUP}"
 DELETE_TRANSCRIPT_CALLS_SQL = f"DELETE FROM tool_calls WHERE call_id < 0 AND {_GROUP}"
