@@ -1,5 +1,6 @@
 # Two commands do all the set-up on a fresh machine that has python3 and make:
-#   make report   # demo bot database -> sync -> weekly report (or BOT_DB=path/to/agentlab.db make report)
+#   make report   # demo bot database and its transcripts -> sync -> weekly report
+#                 # (or BOT_DB=path/to/agentlab.db [SOURCE_TZ=zone] [TRANSCRIPTS=~/.claude] make report)
 #   make test     # the whole test suite (installs Debian's Chromium and the ccusage referee first when it can,
 #                 # else says what to install)
 # and:
@@ -12,6 +13,7 @@ STAMP  := $(VENV)/.installed
 BUILD  := build
 BOT_DB ?=
 SOURCE_TZ ?=
+TRANSCRIPTS ?=
 
 .PHONY: install report test test-fast system-deps bench lint clean
 
@@ -23,7 +25,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 report: $(STAMP)
-	$(BIN)/python -m amiga_analytics.pipeline --build-dir $(BUILD) $(if $(BOT_DB),--bot-db "$(BOT_DB)") $(if $(SOURCE_TZ),--source-tz "$(SOURCE_TZ)")
+	$(BIN)/python -m amiga_analytics.pipeline --build-dir $(BUILD) $(if $(BOT_DB),--bot-db "$(BOT_DB)") $(if $(SOURCE_TZ),--source-tz "$(SOURCE_TZ)") $(foreach t,$(TRANSCRIPTS),--transcripts "$(t)")
 
 # What pip cannot install (Chromium, fonts: scripts/ensure-system-deps; the ccusage referee from npm:
 # scripts/ensure-ccusage): checked first, so that a missing piece stops make at once.

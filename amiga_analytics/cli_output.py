@@ -38,7 +38,7 @@ def run_named(path: DB, name: str, *, since: Bound = None, until: Bound = None, 
     >>> run_named(analytics_db, "nonsense")
     Traceback (most recent call last):
     ...
-    amiga_analytics.errors.InputError: unknown query 'nonsense': choose one of tool_cost, error_rates, task_throughput, latency, task_cost, cache_savings, top_errors, subagent_usage, file_activity, tasks_per_user, data_quality, router_usage
+    amiga_analytics.errors.InputError: unknown query 'nonsense': choose one of tool_cost, error_rates, task_throughput, latency, task_cost, cache_savings, top_errors, subagent_usage, file_activity, tasks_per_user, data_quality, router_usage, usage
     >>> print(run_named(analytics_db, "tool_cost", by="none", fmt="csv").splitlines()[0])
     calls,calls_with_tokens,input_tokens,output_tokens,cache_write_tokens,cache_read_tokens,cost_usd,unpriced_tokens,cost_transcript_usd,cost_bot_usd,cost_note
     """

@@ -1,8 +1,10 @@
 """The benchmark: speed and memory as ratios against baselines measured in the same run (`make bench`).
 
 Builds (once, cached under build/bench/) a demo bot database of at least 1,000,000 tool_usage rows, with the
-demo's concurrency patterns (parallel tasks, tools and sub-agents, crossed rows, gate-blocked commits), then
-measures, each heavy step in a fresh subprocess so its peak memory is its own:
+demo's concurrency patterns (parallel tasks, tools and sub-agents, crossed rows, gate-blocked commits) and its
+sessions' Claude Code transcripts (``--no-transcripts``: without them), then measures, each heavy step in a fresh
+subprocess so its peak memory is its own (the syncs read the transcripts, ``sync --transcripts``, and their line
+says how long the transcripts' step took: reading, storing and joining them):
 
 * full sync ÷ SQLite copying the raw table (``CREATE TABLE t AS SELECT * FROM src.tool_usage``)   target ≤ 4
 * incremental sync after 1 % new rows ÷ full sync                                               target ≤ 0.05
@@ -12,7 +14,7 @@ measures, each heavy step in a fresh subprocess so its peak memory is its own:
 * peak memory of sync and report                                                                target ≤ 300 MB
 * every Datasette page and canned query                                                         target ≤ 300 ms
 
-Usage: python benchmarks/bench.py [--calls N] [--json PATH] [--sync-only]
+Usage: python benchmarks/bench.py [--calls N] [--days D] [--json PATH] [--sync-only] [--no-transcripts] [--small]
 """
 
 from __future__ import annotations
@@ -56,8 +58,9 @@ def step(args: list[str]) -> None:
     if name == "sync":
         from amiga_analytics import sync
 
-        result = sync(args[1], args[2], source_tz=TZ, full=args[3] == "full")
-        extra = {"mode": result.mode, "reason": result.reason}
+        timed = time_transcript_step()
+        result = sync(args[1], args[2], source_tz=TZ, full=args[3] == "full", transcripts=args[4:] or None)
+        extra = {"mode": result.mode, "reason": result.reason, "transcripts_s": timed["seconds"]}
     elif name == "report":
         from amiga_analytics.report import write_report
 
@@ -65,11 +68,28 @@ def step(args: list[str]) -> None:
     elif name == "demo":
         from amiga_analytics.demo import write_demo
 
-        write_demo(Path(args[1]), calls=int(args[2]), days=int(args[3]), seed=7, tz=TZ, truth=False, concurrency=True)
+        write_demo(Path(args[1]), calls=int(args[2]), days=int(args[3]), seed=7, tz=TZ, truth=False,
+                   concurrency=True, transcripts=args[4] == "transcripts")
     else:
         raise SystemExit(f"unknown step {name}")
     seconds = time.perf_counter() - start
     print(json.dumps({"seconds": seconds, "peak_mb": peak_rss_mb(), **extra}))
+
+
+def time_transcript_step() -> dict:
+    """Wrap the sync's two transcript steps (read and store, then join) with a timer; returns the running total."""
+    from amiga_analytics.load.loader import Loader
+
+    timed = {"seconds": 0.0}
+    for name in ("read_transcripts", "join_transcripts"):
+        def timer(self, *a, _inner=getattr(Loader, name), **k):
+            start = time.perf_counter()
+            try:
+                return _inner(self, *a, **k)
+            finally:
+                timed["seconds"] += time.perf_counter() - start
+        setattr(Loader, name, timer)
+    return timed
 
 
 def peak_rss_mb() -> float:
@@ -80,14 +100,30 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def build_source(calls: int, days: int) -> Path:
+def build_source(calls: int, days: int, transcripts: bool) -> tuple[Path, list[str]]:
+    """The demo bot database (and, with ``transcripts``, its Claude config directory, as ``sync --transcripts``
+    arguments)."""
+    from amiga_analytics.demo.transcript_output import transcripts_dir
+
     BUILD.mkdir(parents=True, exist_ok=True)
-    path = BUILD / f"bot-{calls}-{days}-conc.db"  # -conc: with write_demo(concurrency=True)
+    path = BUILD / f"bot-{calls}-{days}-conc{'-tx' if transcripts else ''}.db"  # -conc: write_demo(concurrency=True)
     if not path.exists():
-        print(f"building the demo bot database ({calls:,} logical calls over {days} days)…", flush=True)
-        info = run_step("demo", str(path), str(calls), str(days))
+        with_tx = " and its transcripts" if transcripts else ""
+        print(f"building the demo bot database{with_tx} ({calls:,} logical calls over {days} days)…", flush=True)
+        info = run_step("demo", str(path), str(calls), str(days), "transcripts" if transcripts else "none")
         print(f"  demo written in {info['seconds']:.1f} s", flush=True)
-    return path
+    return path, [str(transcripts_dir(path))] if transcripts else []
+
+
+def transcripts_size(dirs: list[str]) -> str:
+    files = [p for d in dirs for p in Path(d).rglob("*.jsonl")]
+    return f"; transcripts: {len(files):,} files, {sum(p.stat().st_size for p in files) / 1e6:,.0f} MB" if dirs else ""
+
+
+def step_seconds(info: dict) -> str:
+    """A sync's transcript step, when it read transcripts."""
+    tx = info.get("transcripts_s") or 0.0
+    return f" (transcripts' step {tx:.2f} s, {tx / info['seconds']:.0%} of it)" if tx else ""
 
 
 def raw_copy_seconds(bot: Path) -> float:
@@ -208,7 +244,7 @@ def print_datasette(pages: dict[str, list[tuple[str, float]]]) -> None:
             print(f"  {s * 1000:7.1f} ms  {p}")
 
 
-def sync_ratios(bot: Path) -> tuple[dict, Path]:
+def sync_ratios(bot: Path, transcripts: list[str]) -> tuple[dict, Path]:
     """The raw copy, a full sync and an incremental one after 1 % new rows, in this run; returns the figures and
     the full sync's analytics database. Each sync's line is printed as soon as it is measured, and says so when
     the incremental sync did not run incrementally (it fell back to a full sync)."""
@@ -218,24 +254,26 @@ def sync_ratios(bot: Path) -> tuple[dict, Path]:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir()
     analytics = work / "analytics.db"
-    full = run_step("sync", str(bot), str(analytics), "full")
+    full = run_step("sync", str(bot), str(analytics), "full", *transcripts)
     print(f"full sync: {full['seconds']:.2f} s = {full['seconds'] / raw:.2f} × raw copy (target ≤ 4), "
-          f"peak {full['peak_mb']:.0f} MB (target ≤ 300)", flush=True)
+          f"peak {full['peak_mb']:.0f} MB (target ≤ 300){step_seconds(full)}", flush=True)
     grown = work / "bot-grown.db"
     added = append_one_percent(bot, grown)
     base = work / "analytics-incremental.db"
     shutil.copyfile(analytics, base)
-    incremental = run_step("sync", str(grown), str(base), "incremental")
+    incremental = run_step("sync", str(grown), str(base), "incremental", *transcripts)
     mode = "" if incremental.get("mode") == "incremental" else \
         f" — NOT incremental: it ran as a {incremental.get('mode')} sync ({incremental.get('reason')})"
     print(f"incremental sync after {added:,} new rows (1 %): {incremental['seconds']:.2f} s = "
           f"{incremental['seconds'] / full['seconds']:.3f} × full (target ≤ 0.05), "
-          f"peak {incremental['peak_mb']:.0f} MB (target ≤ 300){mode}", flush=True)
+          f"peak {incremental['peak_mb']:.0f} MB (target ≤ 300){step_seconds(incremental)}{mode}", flush=True)
     figures = {
         "raw_copy_s": raw, "full_s": full["seconds"], "full_peak_mb": full["peak_mb"],
         "full_over_raw_copy": full["seconds"] / raw, "rows_added": added,
         "incremental_s": incremental["seconds"], "incremental_peak_mb": incremental["peak_mb"],
         "incremental_over_full": incremental["seconds"] / full["seconds"], "incremental_mode": incremental.get("mode"),
+        "transcripts": bool(transcripts), "full_transcripts_s": full.get("transcripts_s"),
+        "incremental_transcripts_s": incremental.get("transcripts_s"),
     }
     return figures, analytics
 
@@ -248,6 +286,10 @@ def main() -> None:
     parser.add_argument("--step", nargs=argparse.REMAINDER)
     parser.add_argument("--sync-only", action="store_true",
                         help="only the sync figures: raw copy, full sync, incremental sync after 1 %% new rows")
+    parser.add_argument("--no-transcripts", action="store_true",
+                        help="a demo without Claude Code transcripts, synced without --transcripts")
+    parser.add_argument("--small", action="store_true",
+                        help="allow fewer than 1,000,000 tool_usage rows (for trying the benchmark out; not its figures)")
     parser.add_argument("--datasette-only", type=Path, default=None, metavar="ANALYTICS_DB",
                         help="only time the Datasette pages of an existing analytics database")
     args = parser.parse_args()
@@ -258,16 +300,17 @@ def main() -> None:
         print_datasette(datasette_timings(args.datasette_only))
         return
 
-    bot = build_source(args.calls, args.days)
+    bot, transcripts = build_source(args.calls, args.days, not args.no_transcripts)
     conn = sqlite3.connect(f"file:{bot}?mode=ro", uri=True)
     rows = conn.execute("SELECT COUNT(*) FROM tool_usage").fetchone()[0]
     conn.close()
-    print(f"source: {bot.name}: {rows:,} tool_usage rows, {bot.stat().st_size / 1e6:.0f} MB", flush=True)
-    if rows < 1_000_000:
+    print(f"source: {bot.name}: {rows:,} tool_usage rows, {bot.stat().st_size / 1e6:.0f} MB"
+          f"{transcripts_size(transcripts)}", flush=True)
+    if rows < 1_000_000 and not args.small:
         raise SystemExit("the benchmark needs at least 1,000,000 tool_usage rows: raise --calls")
     results: dict = {"tool_usage_rows": rows}
 
-    results["sync"], analytics = sync_ratios(bot)
+    results["sync"], analytics = sync_ratios(bot, transcripts)
     if args.sync_only:
         write_results(args.json, results)
         return

@@ -17,7 +17,7 @@ from amiga_analytics import queries
 from amiga_analytics.cli import cli
 from amiga_analytics.errors import InputError
 from amiga_analytics.sync import sync
-from conftest import SAMPLE_DB
+from conftest import FIXTURES, SAMPLE_DB
 
 
 def run(*args: str):
@@ -41,8 +41,21 @@ def tokyo_analytics(tmp_path_factory):
     return base / "analytics.db"
 
 
+@pytest.fixture(scope="module")
+def par_analytics(tmp_path_factory):
+    """sample_par (a Europe/Berlin host) synced with its Claude Code transcripts."""
+    base = tmp_path_factory.mktemp("par-cli")
+    shutil.copyfile(FIXTURES / "sample_par.db", base / "agentlab.db")
+    sync(base / "agentlab.db", base / "analytics.db", source_tz="Europe/Berlin",
+         transcripts=[FIXTURES / "sample_par.claude"])
+    return base / "analytics.db"
+
+
 @pytest.mark.parametrize("name", list(queries.QUERIES))
-def test_every_query_prints_a_table_with_its_columns(sample_analytics, name):
+def test_every_query_prints_a_table_with_its_columns(sample_analytics, par_analytics, name):
+    if name == "usage":  # the sample has no transcripts: usage says how to load them
+        assert_one_line_error(run(sample_analytics, name), "no transcripts are loaded", "--transcripts DIR")
+        sample_analytics = par_analytics
     result = run(sample_analytics, name)
     assert result.exit_code == 0, result.output
     df = queries.QUERIES[name](sample_analytics)
@@ -167,3 +180,27 @@ def test_run_named_equals_the_function(sample_analytics):
     want = aa.latency(sample_analytics, by="outcome")
     assert_frame_equal(got.drop(columns=["outcome"]), want.drop(columns=["outcome"]), check_dtype=False)
     assert got["outcome"].tolist() == want["outcome"].tolist()
+
+
+TOKENS = {"input": "input_tokens", "output": "output_tokens", "cache_write_5m": "cache_write_5m_tokens",
+          "cache_write_1h": "cache_write_1h_tokens", "cache_read": "cache_read_tokens", "requests": "requests"}
+
+
+def test_usage_by_model_and_day_equals_the_transcripts_truth(par_analytics):
+    """`query usage --by model_id --freq D` per report day (Europe/Berlin) and model, and `--by task_id` per task,
+    equal tests/fixtures/sample_par.transcripts.truth.json."""
+    ttruth = json.loads((FIXTURES / "sample_par.transcripts.truth.json").read_text())
+    result = run(par_analytics, "usage", "--by", "model_id", "--freq", "D", "--format", "csv")
+    assert result.exit_code == 0, result.output
+    got = pd.read_csv(io.StringIO(result.stdout))
+    got = got[got["requests"] > 0]
+    mine = {(p[:10], m): {k: int(r[v]) for k, v in TOKENS.items()}
+            for p, m, r in zip(got["period_start"], got["model_id"], got.to_dict("records"))}
+    assert mine == {(day, model): {k: sums[k] for k in TOKENS}
+                    for day, models in ttruth["daily_local"].items() for model, sums in models.items()}
+    tasks = pd.read_csv(io.StringIO(run(par_analytics, "usage", "--by", "task_id", "--format", "csv").stdout))
+    per_task = {t: {k: int(r[v]) for k, v in TOKENS.items()}
+                for t, r in zip(tasks["task_id"], tasks.to_dict("records")) if isinstance(t, str)}
+    assert per_task == {t: {k: sums[k] for k in TOKENS} for t, sums in ttruth["tasks"].items()}
+    assert_one_line_error(run(par_analytics, "usage", "--by", "tool_name"), "tool_name")
+    assert_one_line_error(run(par_analytics, "usage", "--limit", "3"), "usage does not take --limit")

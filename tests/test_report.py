@@ -666,3 +666,82 @@ def test_cli_limits_options(demo_pair, tmp_path):
     assert "Daily limit $2.50 (given as an option)" in md and "monthly limit of $40.00" in md
     bad = run_cli(demo_pair[2], "--out", tmp_path, "--daily-limit", "-1")
     assert "is not a cost limit" in one_line_error(bad)
+
+
+# --- make report: the embedded demo with its transcripts ------------------------------------------------------------
+
+# shared/pricing.md, USD per million tokens: input, output, 5-minute cache write, 1-hour cache write, cache read;
+# a Sonnet 4.5 request whose whole input exceeds 200,000 tokens pays the long-context rates on all its tokens.
+REQUEST_PRICES = {
+    "claude-sonnet-4-5-20250929": (3.00, 15.00, 3.75, 6.00, 0.30),
+    "claude-opus-4-1-20250805": (15.00, 75.00, 18.75, 30.00, 1.50),
+    "claude-haiku-4-5-20251001": (1.00, 5.00, 1.25, 2.00, 0.10),
+    "claude-3-5-haiku-20241022": (0.80, 4.00, 1.00, 1.60, 0.08),
+}
+SONNET_LONG = (6.00, 22.50, 7.50, 12.00, 0.60)
+REQUEST_FIELDS = ("input", "output", "cache_write_5m", "cache_write_1h", "cache_read")
+
+
+def request_cost(r: dict) -> float:
+    prices = REQUEST_PRICES[r["model"]]
+    if r["model"] == "claude-sonnet-4-5-20250929" and sum(r[f] for f in REQUEST_FIELDS if f != "output") > 200_000:
+        prices = SONNET_LONG
+    return sum(r[f] * p for f, p in zip(REQUEST_FIELDS, prices)) / 1e6
+
+
+@pytest.fixture(scope="module")
+def made_report(tmp_path_factory):
+    """What `make report` runs with no BOT_DB: the embedded demo and its transcripts → sync → report."""
+    from amiga_analytics import pipeline
+
+    build = tmp_path_factory.mktemp("make-report")
+    said: list[str] = []
+    html = pipeline.run(build, echo=said.append)
+    truth = json.loads((build / "demo-bot.db.truth.json").read_text())
+    ttruth = json.loads((build / "demo-bot.db.transcripts.truth.json").read_text())
+    return build, html, "\n".join(said), truth, ttruth
+
+
+def test_make_report_reads_the_demos_transcripts(made_report):
+    build, html, said, _, ttruth = made_report
+    assert html == build / "reports" / "2025-W43" / "report.html"
+    assert f"its transcripts {build / 'demo-bot.claude'}" in said
+    assert f"transcripts: {ttruth['notes']['requests']:,} API requests" in said
+    assert int(aa.usage(build / "analytics.db", by=None)["requests"].iloc[0]) == ttruth["notes"]["requests"]
+
+
+def test_make_report_cost_is_the_transcripts_bill(made_report):
+    """The week's cost: every W43 request of the transcripts' truth (report days in Europe/Madrid) priced by hand,
+    plus the web-chat router's answers; no "floor" where the transcripts cover every day."""
+    build, _, _, truth, ttruth = made_report
+    out = build / "reports" / "2025-W43"
+    requests = [r for r in ttruth["requests"] if W43[0].isoformat() <= r["day_local"] < W43[1].isoformat()]
+    router = sum(((m.get("tokens_input") or 0) * ROUTER_PRICE[0] + (m.get("tokens_output") or 0) * ROUTER_PRICE[1])
+                 / 1e6 for m in truth["messages"] if in_week(m["at"], W43))
+    expected = sum(request_cost(r) for r in requests) + router
+    headline = pd.read_csv(out / "headline.csv").set_index("metric")
+    assert headline.loc["cost_usd", "this_week"] == pytest.approx(expected, rel=1e-9)
+    md = (out / "report.md").read_text()
+    assert f"| Cost | ${expected:,.2f} |" in md
+    assert (f"Claude Code's session transcripts ({len(requests):,} API requests) give the cost of 100.0% of the "
+            f"calls and cover 7 of the 7 days with calls: this is the bill, not a floor.") in md
+    # "floor" is left only in that sentence and in the data-quality check that names the bot's floor
+    assert [line for line in md.splitlines() if "floor" in line and "not a floor" not in line] == [
+        "| bot tasks with calls whose transcript was never read (their cost is the bot's floor) | 0 |"]
+    assert "(floor)" not in (out / "report.html").read_text()
+
+
+def test_make_report_with_a_bot_db_reads_only_the_transcripts_given(demo_pair, tmp_path):
+    from amiga_analytics import pipeline
+
+    bot = demo_pair[0]
+    pipeline.run(tmp_path / "no-tx", bot, "Europe/Madrid", echo=lambda _: None)
+    assert not aa.connect(tmp_path / "no-tx" / "analytics.db")["api_requests"].count
+    md = next((tmp_path / "no-tx" / "reports").glob("*/report.md")).read_text()
+    assert "It is a floor, not the bill" in md
+    pipeline.run(tmp_path / "tx", bot, "Europe/Madrid", echo=lambda _: None,
+                 transcripts=[bot.with_name("demo-bot.claude")])
+    assert aa.connect(tmp_path / "tx" / "analytics.db")["api_requests"].count > 0
+    done = CliRunner().invoke(pipeline.main, ["--build-dir", str(tmp_path / "bad"), "--bot-db", str(bot),
+                                              "--transcripts", str(tmp_path / "missing")])
+    assert done.exit_code == 2 and len(done.output.strip().splitlines()) == 1

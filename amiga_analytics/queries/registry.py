@@ -18,6 +18,7 @@ from .tasks import (
     tasks_per_user,
 )
 from .tools import cache_savings, error_rates, latency, tool_cost
+from .usage import usage
 
 QUERIES: dict[str, Callable[..., pd.DataFrame]] = {
     "tool_cost": tool_cost,
@@ -32,6 +33,7 @@ QUERIES: dict[str, Callable[..., pd.DataFrame]] = {
     "tasks_per_user": tasks_per_user,
     "data_quality": data_quality,
     "router_usage": router_usage,
+    "usage": usage,
 }
 
 OPTIONS = ("since", "until", "by", "freq", "limit")

@@ -80,6 +80,13 @@ def usage(db: DB, *, since: Bound = None, until: Bound = None, by: str | None = 
         - ``unpriced_tokens``: tokens of requests no price covers (never priced at $0), tokens
 
         Sorted by ``cost_usd`` descending, then ``requests`` descending, then the group name.
+
+    >>> db = analytics_db
+    >>> df = usage(db, by="agent", freq="W-MON")
+    >>> list(df.columns)[:4]
+    ['period_start', 'agent', 'requests', 'input_tokens']
+    >>> int(df["requests"].sum()) == int(usage(db, by=None)["requests"].iloc[0])
+    True
     """
     key = _check_by(by, USAGE_BY, "usage")
     off = _offset(freq)

@@ -109,7 +109,8 @@ def _cost(page: _Page) -> Section:
                      fmt_tokens(rec.input_tokens + rec.output_tokens + rec.cache_write_tokens + rec.cache_read_tokens),
                      _cost_cell(rec.cost_usd, rec.calls_with_tokens, rec.unpriced_tokens),
                      fmt_tokens(rec.unpriced_tokens) if rec.unpriced_tokens else "–"])
-    blocks.append(Table(["model", "calls", "with tokens", "tokens", "cost", "unpriced tokens"], rows, "nrrrrr",
+    tok = ["with bot tokens", "bot tokens"] if report.transcripts else ["with tokens", "tokens"]
+    blocks.append(Table(["model", "calls", *tok, "cost", "unpriced tokens"], rows, "nrrrrr",
                         caption="Cost by model"))
     blocks += chart("cost_by_tool.png")
     tools = report.cost_by_tool
@@ -123,7 +124,7 @@ def _cost(page: _Page) -> Section:
     if len(rest):
         rows.append([f"{len(rest)} other tools", fmt_count(rest["calls"].sum()),
                      fmt_count(rest["calls_with_tokens"].sum()), "–", "no tokens", "–"])
-    blocks.append(Table(["tool", "calls", "with tokens", "tokens", "cost", "unpriced tokens"], rows, "nrrrrr",
+    blocks.append(Table(["tool", "calls", *tok, "cost", "unpriced tokens"], rows, "nrrrrr",
                         caption="Cost by tool"))
     return Section("Cost", "cost", blocks)
 
@@ -194,9 +195,12 @@ def _subagents(page: _Page) -> Section:
     report, chart = page.report, page.chart
     sa = report.subagents
     if len(sa):
-        blocks: list[Block] = [P(f"{fmt_count(sa['calls'].sum())} Task calls delegated work to {len(sa)} sub-agent types. Their "
-                    f"tokens are the only ones the bot records, so this is where almost all of the recorded cost "
-                    f"comes from.")]
+        said = (" Tokens and cost here are what the bot recorded on the Task calls; the transcripts count the "
+                "sub-agents' own API requests in the tasks' and tools' cost above." if report.transcripts else
+                " Their tokens are the only ones the bot records, so this is where almost all of the recorded cost "
+                "comes from.")
+        blocks: list[Block] = [P(f"{fmt_count(sa['calls'].sum())} Task calls delegated work to {len(sa)} sub-agent "
+                                 f"types.{said}")]
         blocks += chart("subagents.png")
         rows = [[name_or(s.subagent_type, "(not recorded)"), fmt_count(s.calls), fmt_count(s.failed),
                  fmt_count(s.unknown), fmt_tokens(s.input_tokens + s.output_tokens), fmt_usd(s.cost_usd)]
@@ -233,6 +237,8 @@ def _anomalies(page: _Page) -> Section:
 
 def _cost_cell(cost: float, calls_with_tokens: int, unpriced: int) -> str:
     """A cost that is not a fact is not shown as $0: no tokens → 'no tokens'; only unpriced tokens → 'unpriced'."""
+    if not pd.isna(cost) and cost > 0:  # the bot's tokens, or the transcripts' requests
+        return fmt_usd(cost)
     if not calls_with_tokens:
         return "no tokens"
     if pd.isna(cost) or (not cost and unpriced):
@@ -271,7 +277,8 @@ def _coverage_text(t: dict) -> str:
             f"{fmt_count(t['calls_both'])} calls were seen by both the bot and the transcripts, "
             f"{fmt_count(t['calls_bot_only'])} only in the bot's rows, {fmt_count(t['calls_transcript_only'])} "
             f"only in the transcripts; {fmt_pct(_ratio(t['calls_cost_transcript'], t['calls']))} of the calls take "
-            f"their cost from the transcripts, the rest from the bot's recorded tokens (a floor).")
+            f"their cost from the transcripts" + ("." if t["calls_cost_transcript"] == t["calls"] else
+                                                  ", the rest from the bot's recorded tokens (a floor)."))
 
 
 def _ratio(a: float, b: float) -> float:

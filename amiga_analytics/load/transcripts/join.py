@@ -21,10 +21,9 @@ from datetime import datetime
 from typing import Any
 
 from ..redact import mask
+from .records import hook_input
 
 MATCH_WINDOW_S = 30.0
-_SECRET_KEY_WORDS = ("token", "password", "secret", "api_key", "auth", "credential")
-_MAX_STRING = 500
 
 
 def bot_parameters(tool_input: Any) -> tuple[str | None, int]:
@@ -39,15 +38,7 @@ def bot_parameters(tool_input: Any) -> tuple[str | None, int]:
     """
     if not tool_input:
         return None, 0
-    if isinstance(tool_input, dict):
-        clean = {}
-        for key, value in tool_input.items():
-            if any(word in str(key).lower() for word in _SECRET_KEY_WORDS):
-                value = "<redacted>"
-            elif isinstance(value, str) and len(value) > _MAX_STRING:
-                value = value[:_MAX_STRING] + "..."
-            clean[key] = value
-        tool_input = clean
+    tool_input = hook_input(tool_input)
     try:
         text = json.dumps(tool_input)
     except (TypeError, ValueError):

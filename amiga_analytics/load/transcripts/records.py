@@ -19,7 +19,7 @@ SUCCESS, FAILURE, INTERRUPTED, NONE = "success", "failure", "interrupted", "none
 TASK_TOOLS = ("Task", "Agent")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: one of each per request or tool_use in memory
 class RequestCopy:
     """One line's copy of an API request's usage (several lines can carry the same request)."""
 
@@ -53,20 +53,44 @@ class RequestCopy:
         return self.input + self.cache_write_5m + self.cache_write_1h + self.cache_read
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ToolUse:
     tool_use_id: str
     session_id: str | None
     agent: str
     tool_name: str | None
-    input: Any  # raw, in memory only
+    input: Any  # as the bot's hook would store it (hook_input), in memory only
     use_ts: datetime | None
     message_id: str | None
     request_id: str
     wrapped: bool
 
 
-@dataclass(frozen=True)
+_SECRET_KEY_WORDS = ("token", "password", "secret", "api_key", "auth", "credential")
+_MAX_STRING = 500
+
+
+def hook_input(tool_input: Any) -> Any:
+    """A tool input after the bot hook's ``sanitize_parameters``: top-level keys naming a secret become
+    ``"<redacted>"``, top-level strings over 500 characters are cut to 500 + ``"..."`` (applying it twice changes
+    nothing). A tool_use keeps only this in memory, not a file's whole content.
+
+    >>> hook_input({"command": "ls", "api_key": "x", "content": "a" * 600})["content"][-4:]
+    'a...'
+    """
+    if not isinstance(tool_input, dict):
+        return tool_input
+    clean = {}
+    for key, value in tool_input.items():
+        if any(word in str(key).lower() for word in _SECRET_KEY_WORDS):
+            value = "<redacted>"
+        elif isinstance(value, str) and len(value) > _MAX_STRING:
+            value = value[:_MAX_STRING] + "..."
+        clean[key] = value
+    return clean
+
+
+@dataclass(frozen=True, slots=True)
 class ToolResult:
     tool_use_id: str
     result_ts: datetime | None
@@ -147,8 +171,8 @@ def _assistant(line: dict, message: dict, ctx: LineContext, sink: Sink) -> None:
     for block in message.get("content") or []:
         if isinstance(block, dict) and block.get("type") == "tool_use" and isinstance(block.get("id"), str):
             name = block.get("name") if isinstance(block.get("name"), str) else None
-            sink.add_tool_use(ToolUse(block["id"], ctx.session_id, ctx.agent, name, block.get("input"), ts,
-                                      message_id, request_id, ctx.wrapped))
+            sink.add_tool_use(ToolUse(block["id"], ctx.session_id, ctx.agent, name, hook_input(block.get("input")),
+                                      ts, message_id, request_id, ctx.wrapped))
             prompt = block.get("input", {}).get("prompt") if isinstance(block.get("input"), dict) else None
             if name in TASK_TOOLS and isinstance(prompt, str):
                 sink.prompt(ctx.session_id, block["id"], prompt_digest(prompt), True)

@@ -33,7 +33,9 @@ from ..rows import _call_details
 from .join import BotCall, TranscriptCall, match
 from .persist import transcript_call_id
 
-_GROUP = "((task_id = :g) OR (task_id IS NULL AND source_id = :g))"
+# "+task_id": the task_id index is for the first branch; the second searches by source_id (the task_id index
+# would scan every call of no task, for every group).
+_GROUP = "((task_id = :g) OR (+task_id IS NULL AND source_id = :g))"
 _USE_GROUP = "((task_id = :g) OR (task_id IS NULL AND session_id = :g))"
 GROUP_DAYS_SQL = f"SELECT DISTINCT day FROM tool_calls WHERE {_GROUP}"
 DELETE_TRANSCRIPT_CALLS_SQL = f"DELETE FROM tool_calls WHERE call_id < 0 AND {_GROUP}"
@@ -70,7 +72,6 @@ TRANSCRIPT_CALL_COLUMNS = (
 INSERT_TRANSCRIPT_CALL_SQL = (f"INSERT OR REPLACE INTO tool_calls ({', '.join(TRANSCRIPT_CALL_COLUMNS)}) "
                               f"VALUES ({', '.join(':' + c for c in TRANSCRIPT_CALL_COLUMNS)})")
 RACE_S = 0.01
-STARTED_SQL = "SELECT started_at FROM tool_calls WHERE call_id = :call_id"
 
 
 def _ts(text: str | None) -> datetime | None:
@@ -117,7 +118,8 @@ class GroupJoiner:
     def join(self, group: str) -> None:
         """Match the group's bot calls to its tool_uses, add the calls only the transcripts saw, share the cost."""
         p = {"g": group}
-        calls = [BotCall(r[0], r[1], r[2], _ts(r[3]), r[4]) for r in self.conn.execute(BOT_CALLS_SQL, p)]
+        rows = self.conn.execute(BOT_CALLS_SQL, p).fetchall()
+        calls = [BotCall(r[0], r[1], r[2], _ts(r[3]), r[4]) for r in rows]
         cols = ("tool_use_id", "session_id", "task_id", "tool_name", "parameters", "secrets_masked", "use_at",
                 "result_at", "result", "message_id", "request_id", "model_id")
         uses = {r[0]: dict(zip(cols, r)) for r in self.conn.execute(GROUP_USES_SQL, p)}
@@ -126,12 +128,11 @@ class GroupJoiner:
             return
         matched = match(calls, [TranscriptCall(u["tool_use_id"], u["tool_name"], u["parameters"], _ts(u["use_at"]),
                                                _ts(u["result_at"]), i) for i, u in enumerate(uses.values())])
-        call_of_use: dict[str, int] = {}
-        for call_id, use_id in matched.items():
-            started = self.conn.execute(STARTED_SQL, {"call_id": call_id}).fetchone()[0]
-            self.conn.execute(SET_BOTH_SQL, {"call_id": call_id, "tool_use_id": use_id,
-                                             **_result(uses[use_id], started)})
-            call_of_use[use_id] = call_id
+        started = {r[0]: r[3] for r in rows}
+        call_of_use: dict[str, int] = {use_id: call_id for call_id, use_id in matched.items()}
+        self.conn.executemany(SET_BOTH_SQL, [{"call_id": call_id, "tool_use_id": use_id,
+                                              **_result(uses[use_id], started[call_id])}
+                                             for call_id, use_id in matched.items()])
         for use_id, use in uses.items():
             if use_id not in call_of_use and use["use_at"] is not None:
                 call_of_use[use_id] = self._insert(use)
