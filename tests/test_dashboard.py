@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from amiga_analytics import metadata as meta_mod
 from test_datasette import METADATA_YML, QUERY_PARAMS, fetch, fetch_one
 
+TEST_SQL_TIME_LIMIT_MS = 30_000
 PERIOD_QUERIES = sorted(q for q, params in QUERY_PARAMS.items() if params)
 BAD = {
     "last week": "is not a date",
@@ -31,7 +32,10 @@ BAD = {
 def ds(sample_analytics):
     from amiga_analytics.web.serve import build_datasette
 
-    return build_datasette(sample_analytics)
+    # Figures, not timings: on a loaded machine the latency queries of the shipped 1 s limit were cut off (load ≈ 10).
+    # Timings belong in the benchmark; the shipped limit (serve.SETTINGS, Datasette's default for the plain
+    # command) stays 1 s and test_datasette / test_view_holes check it.
+    return build_datasette(sample_analytics, settings={"sql_time_limit_ms": TEST_SQL_TIME_LIMIT_MS})
 
 
 def rows(ds, query, **params):
@@ -165,7 +169,8 @@ def test_plain_datasette_checks_the_period_too(sample_analytics, tmp_path):
     runner = CliRunner()
 
     def get(path):
-        return runner.invoke(datasette_cli, [str(db), "-m", str(METADATA_YML), "--get", path])
+        return runner.invoke(datasette_cli, [str(db), "-m", str(METADATA_YML), "--get", path,
+                                            "--setting", "sql_time_limit_ms", str(TEST_SQL_TIME_LIMIT_MS)])
 
     same = [get(f"/analytics/daily_calls.json?_shape=array&since={s}&until=2025-10-13").output
             for s in ("2025-10-06", "2025-10-06T00:00")]

@@ -278,7 +278,7 @@ def test_rewritten_history_falls_back_to_a_full_sync(tmp_path):
 TABLES = {
     "tool_calls": "call_id", "tasks": "task_id", "agent_events": "event_id", "router_messages": "message_id",
     "tool_daily": "day, tool_name, model_id, agent_type, outcome, error_category", "open_call_rows": "row_id",
-    "model_prices": "model_id, effective_from",
+    "model_prices": "model_id, effective_from", "duration_ranks": "tool_name, day, rank",
 }
 
 

@@ -22,6 +22,7 @@ from . import idle, quality, reprice, templates
 from .memo import MinuteConverter
 from .merge import Call, CallMerger
 from .progress import MIN_TOTAL, STEP
+from .ranks import rebuild_duration_ranks
 from .rows import FINAL_STATUSES, Link, RowBuilder, text_of
 from .salt import user_ref_salt
 from .sql import (
@@ -304,9 +305,11 @@ class Loader:
             days = json.dumps(sorted(d for d in self.affected_days if d is not None))
             self.conn.execute(DELETE_ROLLUP_DAYS_SQL, {"days": days})
             self.conn.execute(ROLLUP_SQL.format(and_days="AND day " + IN_JSON.format(name="days")), {"days": days})
+            rebuild_duration_ranks(self.conn, days)
         else:
             self.conn.execute(DELETE_ROLLUPS_SQL)
             self.conn.execute(ROLLUP_SQL.format(and_days=""))
+            rebuild_duration_ranks(self.conn, None)
 
     def finish(self, reason: str, n_tasks: int) -> SyncResult:
         """Record the sync, its data quality and the state the next sync starts from; return what it did."""

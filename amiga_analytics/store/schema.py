@@ -14,6 +14,7 @@ from __future__ import annotations
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from . import duration_ranks
 from .tables import INTERNAL_TABLES, TABLES  # noqa: F401 - importable from here as before
 from .transcripts_schema import m004_api_requests, m005_transcript_witness
 
@@ -184,6 +185,15 @@ def m007_view_indexes(db: Database) -> None:
     005 and 006 are kept for the transcripts' migrations of the same wave.)"""
     for name, on in VIEW_INDEXES.items():
         db.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {on}")
+
+
+@migrations()
+def m008_duration_ranks(db: Database) -> None:
+    """``duration_ranks`` (:mod:`.duration_ranks`): each duration's rank within its tool and day, filled from the
+    calls already loaded; the sync keeps it up to date."""
+    db.execute(duration_ranks.CREATE_SQL)
+    db.execute(duration_ranks.DELETE_ALL_SQL)
+    db.execute(duration_ranks.FILL_ALL_SQL)
 
 
 def migrate(db: Database) -> None:

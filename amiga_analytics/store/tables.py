@@ -6,7 +6,7 @@ from __future__ import annotations
 from .transcripts_schema import TRANSCRIPT_COLUMNS, TRANSCRIPT_TABLES
 
 # Tables a reader of the analytics database never needs to see (hidden in Datasette).
-INTERNAL_TABLES = ("_sqlite_migrations", "sync_state", "open_call_rows")
+INTERNAL_TABLES = ("_sqlite_migrations", "sync_state", "open_call_rows", "duration_ranks")
 
 TABLES: dict[str, dict] = {
     "tool_calls": {
@@ -133,6 +133,15 @@ TABLES: dict[str, dict] = {
             "secrets_masked": "Secrets masked in these calls' parameters and errors.",
             "dst_issues": "Calls whose local start time fell in a DST gap or repeat.",
             "missing_task": "Calls keyed by a task-like id (not a session UUID) that matches no task.",
+        },
+    },
+    "duration_ranks": {
+        "description": "Internal: each known duration's rank within its tool and day (per-day percentiles by look-up).",
+        "columns": {
+            "tool_name": "Tool name.",
+            "day": "Calendar day in the report timezone.",
+            "rank": "0 for the day's shortest call of the tool, then 1, 2, … (ties by call_id).",
+            "duration_ms": "The call's duration, ms.",
         },
     },
     "model_aliases": {

@@ -8,8 +8,9 @@ category (model, tool) keep the most important categories that fit, :data:`CHART
 :data:`MAX_SERIES`, and add the rest up as ``other models``. Latency keeps :data:`LATENCY_ROWS` ÷ days tools
 (five up to 120 days, one for a year), leaves the others out, and takes any one with the tool filter.
 
-Latency percentiles per tool and day are numpy's linear percentiles: the durations are ranked in the order of
-the ``(tool_name, day, duration_ms)`` index (no sort), the number of each (tool, day) comes from the rollup.
+Latency percentiles per tool and day are numpy's linear percentiles: the durations at the needed ranks are
+looked up in ``duration_ranks`` (written by the sync), or, under a model or agent-type filter, ranked in the order
+of the ``(tool_name, day, duration_ms)`` index (no sort); the number of each (tool, day) comes from the rollup.
 """
 
 from __future__ import annotations
@@ -72,13 +73,21 @@ DAILY_LATENCY_SQL = """WITH counts AS (
   SELECT tool_name, day, duration_ms AS v,
          ROW_NUMBER() OVER (PARTITION BY tool_name, day ORDER BY duration_ms) - 1 AS i
   FROM tool_calls
-  WHERE tool_name IN (SELECT tool_name FROM shown) AND duration_ms IS NOT NULL AND {calls_where}
+  WHERE NOT ({all_calls}) AND tool_name IN (SELECT tool_name FROM shown) AND duration_ms IS NOT NULL
+        AND {calls_where}
 ), needed(tool_name, day, i) AS (
   {needed}
 ), picked AS (
   SELECT shown.day, shown.tool_name, shown.n, shown.sum_ms, ranked.i, ranked.v
   FROM ranked JOIN shown ON shown.tool_name = ranked.tool_name AND shown.day = ranked.day
   WHERE (ranked.tool_name, ranked.day, ranked.i) IN needed
+  UNION ALL
+  SELECT shown.day, shown.tool_name, shown.n, shown.sum_ms, needed.i, ranks.duration_ms
+  FROM needed
+  JOIN shown ON shown.tool_name = needed.tool_name AND shown.day = needed.day
+  JOIN duration_ranks AS ranks ON ranks.tool_name = needed.tool_name AND ranks.day = needed.day
+                              AND ranks.rank = needed.i
+  WHERE {all_calls}
 )
 SELECT day, tool_name, n AS calls_with_duration,
        {interpolated},
@@ -111,11 +120,16 @@ def _needed() -> str:
     return "\n  UNION ".join(ranks)
 
 
-def daily_latency_sql(where: str, calls_where: str) -> str:
+def daily_latency_sql(where: str, calls_where: str, all_calls: str) -> str:
     """p50 / p95 / mean duration per day of the most used tools (ms); ``calls_where`` repeats the period and
-    filters of ``where`` on ``tool_calls`` (so that the ranks count the same calls as the rollup's counts)."""
+    filters of ``where`` on ``tool_calls`` (so that the ranks count the same calls as the rollup's counts).
+
+    ``all_calls`` is a constant condition, true when every call of a (tool, day) counts (no filter but the tool):
+    then the ranks are looked up in ``duration_ranks`` (:mod:`.duration_ranks`), else the filtered calls are
+    ranked by window. Both give the same ranks of the same durations."""
     return DAILY_LATENCY_SQL.format(where=where, series=_SERIES.format(rows="counts", budget=LATENCY_ROWS),
-                                    calls_where=calls_where, needed=_needed(), interpolated=_interpolated())
+                                    calls_where=calls_where, needed=_needed(), interpolated=_interpolated(),
+                                    all_calls=all_calls)
 
 
 KEY_FIGURES_SQL = f"""WITH calls AS (
