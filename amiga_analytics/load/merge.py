@@ -258,7 +258,7 @@ class CallMerger:
         missed = [c for c in waiting if not c.done_in_place() and not c.copy_done()
                   and self._window_missed(group, c.rows[0], row)] if updated is None else []
         if missed:  # nothing in the update window: the post-hook INSERTed its completion
-            call = missed[0]
+            call = self._likely_owner(missed)
             if len(missed) > 1:
                 for other in missed:
                     other.ambiguous = True
@@ -291,6 +291,8 @@ class CallMerger:
         if now is None or call.first_epoch is None or now - self.copy_window_s <= call.first_epoch:
             return call.has_copy
         state = self.server.up_at(now - self.copy_window_s)
+        if state is None:  # no recent evidence: a change seen since the call started still holds
+            state = self.server.changed_since(call.first_epoch, now - self.copy_window_s)
         return call.has_copy if state is None else state
 
     @staticmethod
