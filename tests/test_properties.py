@@ -546,6 +546,14 @@ MERGE_CASES = {
         ("2025-07-07T00:00:02.503000", 1, "d4e5f6"), ("2025-07-07T00:00:02.503001", 1, "cli-1"),
         ("2025-07-07T00:10:03.000002", 1, "0a1b2c")],
         [([1, 6], "success"), ([2, 7], "success"), ([3, 9], "success"), ([4, 5, 8], "success")]),
+    # Found by hypothesis. Server up, Los Angeles: A and B at 17:00:03.677586 PDT, which
+    # is 00:00:03 UTC; the post-hook ran before 17:00:05 and its window (UTC text of 5 s earlier, still July 7)
+    # matched A, which it completed; the server's C is at 17:00:05, when the same window replayed at the C's own
+    # time (July 8 UTC) misses every row of July 7. The C is the call's: the completed A was in the post-hook's
+    # window.
+    "c-just-after-utc-midnight": ("America/Los_Angeles", [
+        ("2025-07-07T17:00:03.677586", 1), ("2025-07-07T17:00:03.677586", None), ("2025-07-07T17:00:05", 1)],
+        [([1, 2, 3], "success")]),
 }
 
 

@@ -264,8 +264,10 @@ class CallMerger:
                     other.ambiguous = True
             call.add_post(row, "D", now)
             return call
-        if tokens or not waiting:
+        if tokens:
             return None
+        if updated is None:  # a C comes up to seconds after the post-hook, whose window may have matched more
+            updated = self._newest_null(group, row, done_matched=True)
         if (updated is None or normalise_success(updated[1][SUCCESS]) not in (0, 1)) and not self._repeat:
             return None  # the post-hook would have updated a row that stayed NULL: no C of a held call
         if updated is not None and normalise_success(updated[1][SUCCESS]) not in (0, 1):
@@ -314,16 +316,16 @@ class CallMerger:
             return False
         return 0 <= _age(now, call.first_epoch) <= MAX_CALL_S
 
-    def _newest_null(self, group: _Group, post_row: tuple) -> tuple[Call, tuple] | None:
+    def _newest_null(self, group: _Group, post_row: tuple, done_matched: bool = False) -> tuple[Call, tuple] | None:
         """The pre row the bot's post-hook updates: the newest (by timestamp) not yet taken by another
-        completion, inside the update window."""
+        completion, inside the update window (``done_matched``: a completed row was inside some post-hook's)."""
         taken = group.taken
         # On equal timestamps SQLite's order is not defined: a completed row is the one it found.
         found = [(pre[TS], pre[SUCCESS] is not None, pre[ID], call, pre) for call in group.calls
                  for pre in call.pre_rows() if pre[ID] not in taken and isinstance(pre[TS], str)]
         found.sort(key=lambda f: f[:3], reverse=True)
-        for _, _, _, call, pre in found:
-            if not self._window_missed(group, pre, post_row):
+        for _, done, _, call, pre in found:
+            if done_matched and done or not self._window_missed(group, pre, post_row):
                 return call, pre
         return None
 
