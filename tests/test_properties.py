@@ -554,6 +554,12 @@ MERGE_CASES = {
     "c-just-after-utc-midnight": ("America/Los_Angeles", [
         ("2025-07-07T17:00:03.677586", 1), ("2025-07-07T17:00:03.677586", None), ("2025-07-07T17:00:05", 1)],
         [([1, 2, 3], "success")]),
+    # Server down, Los Angeles evening: A and its D 2 ms later (the window missed: taken for A and a copy), then
+    # the same call at 01:00 the next night completed in place. That row is no C of the first call: the first
+    # call's completed row was in no post-hook's window 3 s before it (the bot's window at 01:00 is July 8).
+    "window-missed-then-next-night-in-place": ("America/Los_Angeles", [
+        ("2025-07-07T22:00:00.002000", None), ("2025-07-07T22:00:00.004000", 1), ("2025-07-08T01:00:00.004000", 1)],
+        [([1, 2], "success"), ([3], "success")]),
 }
 
 
