@@ -301,7 +301,23 @@ class Rendered:
             if end is not None and not up_start and up_end and not any(
                     start < s2 <= end and u2 for s2, _, u2, *_ in self.spans):
                 return True
-        return self.unobservable_godown()
+        return self.unobservable_godown() or self.unobservable_late_d()
+
+    def unobservable_late_d(self) -> bool:
+        """A call that never completed, then (within the merger's 6-hour call limit) the next call of its task with
+        the same key, started with the server down and completed in place, at a time when the bot's window misses
+        the first call's rows (a Los Angeles evening: found by hypothesis, NULL at 21:00, completed row at 00:00).
+        That row reads exactly like the first call's fallback INSERT D after three hours."""
+        spans = self.spans or []
+        for i, (start, end, _, _, task, call, _) in enumerate(spans):
+            if end is not None:
+                continue
+            later = [sp for sp in spans[i + 1:] if sp[4] == task and sp[5].tool == call.tool
+                     and sp[5].params == call.params]
+            if later and later[0][1] is not None and not later[0][2] and not later[0][6] and (
+                    later[0][0] - start <= 6 * HOUR and local(start) < window_bound(later[0][0])):
+                return True
+        return False
 
     def unobservable_godown(self) -> bool:
         """The mirror case: a call started with the server up (A, B) and ended with it down (no C); the next call
@@ -428,12 +444,14 @@ def describe(rendered: Rendered) -> str:
     return "\n".join(lines)
 
 
-# Known open bugs of the concurrency merger (issue 12 stays open for them): with the server down, a call that
-# never completed followed by the same call (same task, tool and key) can be paired wrongly, so hypothesis finds
-# cases where a call is folded into its neighbour, and cuts through such calls can leave different open calls
-# than a full sync. Not strict: a run that draws no such case passes.
+# Known open bugs of the concurrency merger (issue 12 stays open for them). Fixed and kept as MERGE_CASES: the
+# oldest waiting call taking a retry's D, a comeback lost to 10-minute-old evidence, a C just after UTC midnight.
+# Still found by hypothesis at higher max_examples (about 1 run in 1,500): server up, a call that never
+# completed (A, B NULL at 23:00 Los Angeles), then 3 h later the same call whose post-hook updated its A (A done,
+# B NULL with the same timestamp, C): A is taken for the first call's late window-missed D, before its B shows
+# that A was a pre row. Not strict: a run that draws no such case passes.
 KNOWN_MERGER_BUG = pytest.mark.xfail(
-    strict=False, reason="issue 12: same-key calls with the server down (an incomplete call, then the same call)")
+    strict=False, reason="issue 12: a completed pre row taken for an older same-key call's late D")
 
 
 @KNOWN_MERGER_BUG
