@@ -132,6 +132,13 @@ class ServerTimeline:
             return None  # the latest evidence before ``at`` is too old
         return self.states[i - 1]
 
+    def changed_since(self, since: float, at: float) -> bool | None:
+        """The state the latest change point in [``since``, ``at``] set, however old; None without one."""
+        i = bisect_right(self.times, at)
+        if not i or self.times[i - 1] < since:
+            return None
+        return self.states[i - 1]
+
     def export(self, keep_after: float | None) -> dict:
         """The evidence a later sync needs (change points after ``keep_after``, plus the one before)."""
         start = 0

@@ -40,10 +40,11 @@ copy-less calls of one group ran together, the pairing of outcome to call is a g
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 
 from .botrules import ServerTimeline, distinguishing_key, gate_blocked
 from .calls import Call, normalise_success, outcome_of
+from .rowclock import epoch_seconds as _epoch_seconds
+from .rowclock import seconds_before as _seconds_before
 
 # Positions in a bot row tuple, as sources.TOOL_USAGE_SQL selects them.
 ID, TS, SOURCE, TOOL, PARAMS, SUCCESS, ERROR, CATEGORY, TIN, TOUT, TCW, TCR = range(12)
@@ -67,19 +68,6 @@ HOLD_S = 600.0
 STALE_AFTER_S = 24 * 3600.0
 # Copy-less calls of one group that start this close together ran together (their outcomes may be swapped).
 TOGETHER_S = 2.0
-
-_EPOCH = datetime(1970, 1, 1)
-
-
-def _epoch_seconds(ts) -> float | None:
-    try:
-        dt = datetime.fromisoformat(ts)
-    except (TypeError, ValueError):
-        return None
-    if dt.tzinfo is not None:
-        dt = dt.replace(tzinfo=None)
-    return (dt - _EPOCH).total_seconds()
-
 
 def _age(now: float, then: float) -> float:
     return now - then
@@ -258,14 +246,16 @@ class CallMerger:
         missed = [c for c in waiting if not c.done_in_place() and not c.copy_done()
                   and self._window_missed(group, c.rows[0], row)] if updated is None else []
         if missed:  # nothing in the update window: the post-hook INSERTed its completion
-            call = missed[0]
+            call = self._likely_owner(missed)
             if len(missed) > 1:
                 for other in missed:
                     other.ambiguous = True
             call.add_post(row, "D", now)
             return call
-        if tokens or not waiting:
+        if tokens:
             return None
+        if updated is None:  # a C comes seconds after the post-hook, whose window may have matched more
+            updated = self._newest_null(group, row, done_matched=True)
         if (updated is None or normalise_success(updated[1][SUCCESS]) not in (0, 1)) and not self._repeat:
             return None  # the post-hook would have updated a row that stayed NULL: no C of a held call
         if updated is not None and normalise_success(updated[1][SUCCESS]) not in (0, 1):
@@ -291,6 +281,8 @@ class CallMerger:
         if now is None or call.first_epoch is None or now - self.copy_window_s <= call.first_epoch:
             return call.has_copy
         state = self.server.up_at(now - self.copy_window_s)
+        if state is None:  # no recent evidence: a change seen since the call started still holds
+            state = self.server.changed_since(call.first_epoch, now - self.copy_window_s)
         return call.has_copy if state is None else state
 
     @staticmethod
@@ -312,16 +304,19 @@ class CallMerger:
             return False
         return 0 <= _age(now, call.first_epoch) <= MAX_CALL_S
 
-    def _newest_null(self, group: _Group, post_row: tuple) -> tuple[Call, tuple] | None:
+    def _newest_null(self, group: _Group, post_row: tuple, done_matched: bool = False) -> tuple[Call, tuple] | None:
         """The pre row the bot's post-hook updates: the newest (by timestamp) not yet taken by another
-        completion, inside the update window."""
+        completion, inside the update window (``done_matched``: or a completed row inside the window of a
+        post-hook up to :data:`C_AFTER_D_S` before ``post_row``, as for a C)."""
         taken = group.taken
         # On equal timestamps SQLite's order is not defined: a completed row is the one it found.
         found = [(pre[TS], pre[SUCCESS] is not None, pre[ID], call, pre) for call in group.calls
                  for pre in call.pre_rows() if pre[ID] not in taken and isinstance(pre[TS], str)]
         found.sort(key=lambda f: f[:3], reverse=True)
-        for _, _, _, call, pre in found:
-            if not self._window_missed(group, pre, post_row):
+        earlier = _seconds_before(post_row, C_AFTER_D_S) if done_matched else None
+        for _, done, _, call, pre in found:
+            if not self._window_missed(group, pre, post_row) or (
+                    done and earlier is not None and not self._window_missed(group, pre, earlier)):
                 return call, pre
         return None
 
