@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import collections
 import json
-import sqlite3
 from datetime import datetime
 from pathlib import Path
 
@@ -22,19 +21,11 @@ from amiga_analytics.demo import write_demo
 from amiga_analytics.load.merge import CallMerger
 from amiga_analytics.sync import sync
 from amiga_analytics.timeutil import TimeConverter
-from dbquery import TOKENS_BY_TOOL_SQL, truth_tokens_by_tool
+from dbquery import TOKENS_BY_TOOL_SQL, linked_groups, q, truth_tokens_by_tool
 
 TZ = "Europe/Madrid"
 ROW_SQL = """SELECT id, timestamp, task_id, tool_name, parameters, success, error, error_category, input_tokens,
     output_tokens, cache_creation_tokens, cache_read_tokens FROM tool_usage ORDER BY id"""
-
-
-def q(path: Path, sql: str) -> list[tuple]:
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        return conn.execute(sql).fetchall()
-    finally:
-        conn.close()
 
 
 def _demo(tmp_path_factory, name: str, **kwargs):
@@ -195,27 +186,8 @@ def test_every_truth_call_is_found_by_its_rows(demo):
 
 
 def assert_found(merged: list, truth_calls: list[dict]) -> None:
-    call_of_row = {}
-    for i, c in enumerate(merged):
-        for r in c.rows:
-            assert r[0] not in call_of_row, "a row in two calls"
-            call_of_row[r[0]] = i
-    parent: dict = {}
-
-    def find(x):
-        while parent.setdefault(x, x) != x:
-            x = parent[x]
-        return x
-
-    for i, c in enumerate(truth_calls):
-        for r in own_rows(c):
-            parent[find(("t", i))] = find(("m", call_of_row[r]))
-    groups: dict = collections.defaultdict(lambda: ([], []))
-    for i in range(len(truth_calls)):
-        groups[find(("t", i))][0].append(i)
-    for i in range(len(merged)):
-        groups[find(("m", i))][1].append(i)
-    for truth_ids, merged_ids in groups.values():
+    _, groups = linked_groups(merged, truth_calls, own_rows)
+    for truth_ids, merged_ids in groups:
         assert len(truth_ids) == len(merged_ids), ([truth_calls[i]["rows"] for i in truth_ids],
                                                    [[r[0] for r in merged[i].rows] for i in merged_ids])
         want = sorted((truth_calls[i]["task_id"], truth_calls[i]["tool"], truth_calls[i]["outcome"]) for i in truth_ids)

@@ -20,7 +20,7 @@ import pytest
 from amiga_analytics.load.merge import CallMerger
 from amiga_analytics.sync import sync
 from amiga_analytics.timeutil import TimeConverter
-from dbquery import TOKENS_BY_TOOL_SQL, truth_tokens_by_tool
+from dbquery import TOKENS_BY_TOOL_SQL, linked_groups, truth_tokens_by_tool
 from test_sync import _assert_same_analytics, q
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -95,31 +95,12 @@ def test_every_truth_call_is_found_by_its_rows(merged, par_truth):
     """Truth calls and merged calls linked by shared rows form groups: each group has as many merged calls as truth
     calls, with the same outcomes and tools. A group of one is the exact row set; a group of several (calls of one
     text in flight together, whose rows the bot cannot tell apart) must be flagged ambiguous."""
-    call_of_row = {}
-    for i, c in enumerate(merged):
-        for r in c.rows:
-            assert r[0] not in call_of_row, "a row in two calls"
-            call_of_row[r[0]] = i
     truth_calls = par_truth["calls"]
+    call_of_row, groups = linked_groups(merged, truth_calls, own_rows)
     assert sorted(call_of_row) == sorted(r for c in truth_calls for r in own_rows(c))  # every row once
-    parent = {}
-
-    def find(x):
-        while parent.setdefault(x, x) != x:
-            x = parent[x]
-        return x
-
-    for i, c in enumerate(truth_calls):
-        for r in own_rows(c):
-            parent[find(("t", i))] = find(("m", call_of_row[r]))
-    groups = collections.defaultdict(lambda: ([], []))
-    for i in range(len(truth_calls)):
-        groups[find(("t", i))][0].append(i)
-    for i in range(len(merged)):
-        groups[find(("m", i))][1].append(i)
     tangled = 0
     guessed_want, guessed_got = collections.Counter(), collections.Counter()
-    for truth_ids, merged_ids in groups.values():
+    for truth_ids, merged_ids in groups:
         assert len(truth_ids) == len(merged_ids), (truth_ids, [merged[i].call_id for i in merged_ids])
         want = sorted((truth_calls[i]["task_id"], truth_calls[i]["tool"], truth_calls[i]["outcome"]) for i in truth_ids)
         got = sorted((merged[i].rows[0][2], merged[i].rows[0][3], merged[i].outcome) for i in merged_ids)
