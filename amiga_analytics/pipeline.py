@@ -9,6 +9,7 @@ earlier sync of ``BUILD/analytics.db`` remembers.
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -20,12 +21,31 @@ from .errors import InputError
 def run(build_dir: Path, bot_db: Path | None = None, source_tz: str | None = None, echo=click.echo,
         transcripts: list[Path] | None = None) -> Path:
     """Demo (or ``bot_db``) → sync (with ``transcripts``; the demo's own for the demo) → weekly report; returns
-    the path of report.html."""
+    the path of report.html. Bad input raises ``InputError`` and leaves no directory the run made."""
+    made = _missing_ancestor(build_dir)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        return _run(build_dir, bot_db, source_tz, echo, list(transcripts or []))
+    except InputError:
+        if made is not None:  # bad input changes no file: the directories this run made go again
+            shutil.rmtree(made, ignore_errors=True)
+        raise
+
+
+def _missing_ancestor(path: Path) -> Path | None:
+    """The outermost directory of ``path`` (itself included) that does not exist yet, or None."""
+    made = None
+    for p in (path, *path.parents):
+        if p.exists():
+            break
+        made = p
+    return made
+
+
+def _run(build_dir: Path, bot_db: Path | None, source_tz: str | None, echo, transcripts: list[Path]) -> Path:
     from .report import write_report
     from .load.sync import sync
 
-    build_dir.mkdir(parents=True, exist_ok=True)
-    transcripts = list(transcripts or [])
     if bot_db is None:
         bot_db = demo_bot_database(build_dir)
         transcripts = [demo_transcripts(build_dir), *transcripts]

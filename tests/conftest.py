@@ -60,6 +60,19 @@ def demo_pair(tmp_path_factory):
     return bot, truth, out
 
 
+def stopped_wal_bot(path: Path) -> Path:
+    """A bot database at ``path`` in WAL mode with one Read call, closed: a stopped bot (no -wal, no -shm)."""
+    from amiga_analytics.bot_schema import create_bot_database
+
+    conn = create_bot_database(path)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("INSERT INTO tool_usage (timestamp, task_id, tool_name, success, parameters) "
+                 "VALUES ('2025-10-01T10:00:00.000100', 'abc123', 'Read', 1, '{}')")
+    conn.commit()
+    conn.close()
+    return path
+
+
 def table_rows(path: Path, table: str, order: str) -> list[tuple]:
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:

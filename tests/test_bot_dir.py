@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from amiga_analytics.bot import snapshot
-from amiga_analytics.bot_schema import create_bot_database
+from conftest import stopped_wal_bot
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"),
                                 reason="needs root to run the bot and the sync as two other users")
@@ -65,13 +65,7 @@ def shared_dir(reachable_by_other_users):
     directory = Path(tempfile.mkdtemp(prefix="amiga-botdir-"))
     out = Path(tempfile.mkdtemp(prefix="amiga-botdir-out-"))
     try:
-        bot = directory / "agentlab.db"
-        conn = create_bot_database(bot)
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("INSERT INTO tool_usage (timestamp, task_id, tool_name, success, parameters) "
-                     "VALUES ('2025-10-01T10:00:00.000100', 'abc123', 'Read', 1, '{}')")
-        conn.commit()
-        conn.close()
+        bot = stopped_wal_bot(directory / "agentlab.db")
         for p in (directory, out):
             os.chown(p, BOT_USER if p == directory else SYNC_USER, BOT_USER if p == directory else SYNC_USER)
             p.chmod(0o777 if p == directory else 0o755)

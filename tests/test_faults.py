@@ -15,6 +15,7 @@ from __future__ import annotations
 import collections
 import hashlib
 import json
+import os
 import random
 import shutil
 import signal
@@ -27,6 +28,7 @@ from pathlib import Path
 import pytest
 
 from amiga_analytics import bot_schema
+from amiga_analytics.bot import scratch
 from amiga_analytics.db import open_analytics
 from amiga_analytics.sync import sync
 from conftest import artifacts_dir, table_rows
@@ -67,8 +69,19 @@ def fingerprint(conn: sqlite3.Connection) -> tuple:
 
 
 def cli_sync(bot: Path, out: Path, *extra: str) -> subprocess.Popen:
+    """The CLI's sync in a subprocess, with a temporary directory of its own beside ``out`` (see scratch_left)."""
+    tmp = out.parent / "tmp"
+    tmp.mkdir(exist_ok=True)
     return subprocess.Popen([PY, "-m", "amiga_analytics", "sync", str(bot), str(out), "--source-tz", SOURCE_TZ, *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "TMPDIR": str(tmp)})
+
+
+def scratch_left(workdir: Path) -> list[float]:
+    """Ages in seconds of the snapshot copies killed syncs left in their temporary directory (the demo bot is at
+    rest, so every sync reads a private copy; a SIGKILLed one cannot remove it, the next sync sweeps it)."""
+    now = time.time()
+    return [now - p.stat().st_mtime for p in (workdir / "tmp").glob(f"{scratch.PREFIX}*")]
 
 
 def run_writer(bot: Path, seconds: float, task_id: str) -> int:
@@ -203,6 +216,10 @@ class KillLoop:
         _, err = run.communicate(timeout=120)
         assert run.returncode == 0, err
         assert not list(self.out.parent.glob(f".{self.out.name}.sync-*.tmp*"))
+        # Only copies too young to be swept (a sync may have just made its own) outlive the last syncs.
+        ages = scratch_left(self.out.parent)
+        self.figures["snapshot_copies_left"] = len(ages)
+        assert all(age < scratch.GRACE_SECONDS + 5 for age in ages), ages
         kills = self.figures["killed_full"] + self.figures["killed_incremental"]
         figures = {"kills": kills, "runs": self.runs, **dict(self.figures),
                    "library_could_not_open": len(self.unreadable),

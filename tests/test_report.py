@@ -742,6 +742,12 @@ def test_make_report_with_a_bot_db_reads_only_the_transcripts_given(demo_pair, t
     pipeline.run(tmp_path / "tx", bot, "Europe/Madrid", echo=lambda _: None,
                  transcripts=[bot.with_name("demo-bot.claude")])
     assert aa.connect(tmp_path / "tx" / "analytics.db")["api_requests"].count > 0
-    done = CliRunner().invoke(pipeline.main, ["--build-dir", str(tmp_path / "bad"), "--bot-db", str(bot),
+    done = CliRunner().invoke(pipeline.main, ["--build-dir", str(tmp_path / "bad" / "build"), "--bot-db", str(bot),
                                               "--transcripts", str(tmp_path / "missing")])
     assert done.exit_code == 2 and len(done.output.strip().splitlines()) == 1
+    assert not (tmp_path / "bad").exists()  # bad input: the build directory it would have made is not left
+    before = (tmp_path / "tx" / "analytics.db").read_bytes()
+    done = CliRunner().invoke(pipeline.main, ["--build-dir", str(tmp_path / "tx"), "--bot-db", str(bot),
+                                              "--source-tz", "Mars/Olympus"])
+    assert done.exit_code == 2 and "Mars/Olympus" in done.output
+    assert (tmp_path / "tx" / "analytics.db").read_bytes() == before  # a directory that was there stays as it was

@@ -14,6 +14,8 @@ has the database open (every WAL connection holds both for its whole life), so t
 ``-wal`` (a crashed bot's) are at rest; the copy is taken, then checked: if the bot opened the database
 meanwhile (its ``-shm`` appeared, or the files changed size, time or inode), it is taken again, or the live
 files are read in place once both exist. SQLite recovers a leftover ``-wal`` in the copy, as the bot would.
+The copy's directory is removed when the block ends, and one a killed sync left is swept by the next
+(:mod:`.scratch`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
-import tempfile
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -29,6 +30,7 @@ from typing import Iterator
 from ..errors import InputError, NotABotDatabase
 from ..sqlitefile import read_only_connection
 from .check import check_bot_database
+from .scratch import scratch_directory
 
 COPY_ATTEMPTS = 5
 
@@ -168,7 +170,7 @@ def open_snapshot(path: Path | str, *, lenient_text: bool = False) -> Iterator[S
     with ExitStack() as stack:
         readable = path
         if _at_rest(path):
-            directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="amiga-bot-snapshot-")))
+            directory = scratch_directory(stack)
             readable = _private_copy(path, directory) or path
         try:
             version = check_bot_database(readable)
