@@ -3,6 +3,9 @@ notebooks exist; the design's public names exist."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -42,3 +45,16 @@ def test_the_design_contract_names_exist():
 
 def test_changelog_has_this_version():
     assert f"## [{aa.__version__}]" in (ROOT / "CHANGELOG.md").read_text()
+
+
+def test_the_readmes_help_is_the_real_help():
+    """The ``amiga-analytics --help`` pasted in the README is what the command prints in a pipe, and every
+    command has a row in the README's command table."""
+    pasted = README.split("$ amiga-analytics --help\n", 1)[1].split("```", 1)[0]
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    printed = subprocess.run([sys.executable, "-m", "amiga_analytics", "--help"], capture_output=True, text=True,
+                             env=env, check=True).stdout
+    assert printed == pasted
+    rows = {name for line in README.splitlines() if line.startswith("| `")
+            for name in line.split("`")[1].split()[0].split("/")}
+    assert set(cli.commands) <= rows, set(cli.commands) - rows
