@@ -212,7 +212,8 @@ class KillLoop:
         # A --full rebuild clears the temporary files that killed rebuilds left behind.
         leftovers = sorted(p.name for p in self.out.parent.glob(f".{self.out.name}.sync-*.tmp*"))
         self.figures["temp_files_left_by_kills"] = len(leftovers)
-        last_sweep = time.time()  # the --full sync below sweeps the copies older than the grace time at its start
+        # The --full sync below sweeps, after this moment, every copy then older than the grace time.
+        last_sweep = time.time()
         run = cli_sync(self.bot, self.out, "--full")
         _, err = run.communicate(timeout=120)
         assert run.returncode == 0, err
@@ -220,7 +221,7 @@ class KillLoop:
         # Only copies too young to be swept (a sync may have just made its own) outlive the last syncs.
         ages = scratch_left(self.out.parent, last_sweep)
         self.figures["snapshot_copies_left"] = len(ages)
-        assert all(age < scratch.GRACE_SECONDS + 10 for age in ages), ages  # + the sync's start-up, generously
+        assert all(age < scratch.GRACE_SECONDS for age in ages), ages
         kills = self.figures["killed_full"] + self.figures["killed_incremental"]
         figures = {"kills": kills, "runs": self.runs, **dict(self.figures),
                    "library_could_not_open": len(self.unreadable),
