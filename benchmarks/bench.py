@@ -120,10 +120,10 @@ def transcripts_size(dirs: list[str]) -> str:
     return f"; transcripts: {len(files):,} files, {sum(p.stat().st_size for p in files) / 1e6:,.0f} MB" if dirs else ""
 
 
-def step_seconds(info: dict) -> str:
-    """A sync's transcript step, when it read transcripts."""
+def step_seconds(info: dict, transcripts: list[str]) -> str:
+    """A sync's transcript step, when it read transcripts (without them the step only finds none to read)."""
     tx = info.get("transcripts_s") or 0.0
-    return f" (transcripts' step {tx:.2f} s, {tx / info['seconds']:.0%} of it)" if tx else ""
+    return f" (transcripts' step {tx:.2f} s, {tx / info['seconds']:.0%} of it)" if transcripts else ""
 
 
 def raw_copy_seconds(bot: Path) -> float:
@@ -256,7 +256,7 @@ def sync_ratios(bot: Path, transcripts: list[str]) -> tuple[dict, Path]:
     analytics = work / "analytics.db"
     full = run_step("sync", str(bot), str(analytics), "full", *transcripts)
     print(f"full sync: {full['seconds']:.2f} s = {full['seconds'] / raw:.2f} × raw copy (target ≤ 4), "
-          f"peak {full['peak_mb']:.0f} MB (target ≤ 300){step_seconds(full)}", flush=True)
+          f"peak {full['peak_mb']:.0f} MB (target ≤ 300){step_seconds(full, transcripts)}", flush=True)
     grown = work / "bot-grown.db"
     added = append_one_percent(bot, grown)
     base = work / "analytics-incremental.db"
@@ -266,7 +266,7 @@ def sync_ratios(bot: Path, transcripts: list[str]) -> tuple[dict, Path]:
         f" — NOT incremental: it ran as a {incremental.get('mode')} sync ({incremental.get('reason')})"
     print(f"incremental sync after {added:,} new rows (1 %): {incremental['seconds']:.2f} s = "
           f"{incremental['seconds'] / full['seconds']:.3f} × full (target ≤ 0.05), "
-          f"peak {incremental['peak_mb']:.0f} MB (target ≤ 300){step_seconds(incremental)}{mode}", flush=True)
+          f"peak {incremental['peak_mb']:.0f} MB (target ≤ 300){step_seconds(incremental, transcripts)}{mode}", flush=True)
     figures = {
         "raw_copy_s": raw, "full_s": full["seconds"], "full_peak_mb": full["peak_mb"],
         "full_over_raw_copy": full["seconds"] / raw, "rows_added": added,

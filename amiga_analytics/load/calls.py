@@ -23,6 +23,11 @@ def normalise_success(value: object) -> int | None | str:
     return "invalid"
 
 
+def has_tokens(row: tuple) -> bool:
+    """Whether the row carries any of the four token counts."""
+    return any(row[i] is not None for i in TOKENS)
+
+
 def _done(row: tuple) -> bool:
     return normalise_success(row[SUCCESS]) in (0, 1)
 

@@ -43,6 +43,7 @@ from collections.abc import Callable
 
 from .botrules import ServerTimeline, distinguishing_key, gate_blocked
 from .calls import Call, normalise_success, outcome_of
+from .calls import has_tokens as _has_tokens
 from .rowclock import epoch_seconds as _epoch_seconds
 from .rowclock import seconds_before as _seconds_before
 
@@ -68,13 +69,6 @@ HOLD_S = 600.0
 STALE_AFTER_S = 24 * 3600.0
 # Copy-less calls of one group that start this close together ran together (their outcomes may be swapped).
 TOGETHER_S = 2.0
-
-def _age(now: float, then: float) -> float:
-    return now - then
-
-
-def _has_tokens(row: tuple) -> bool:
-    return row[TIN] is not None or row[TOUT] is not None or row[TCW] is not None or row[TCR] is not None
 
 
 class _Group:
@@ -190,12 +184,13 @@ class CallMerger:
             return self._gate_completion(group, row, now)
         copy_of = self._copy_candidate(group, params, now)
         if copy_of is not None and now is not None:  # (_copy_candidate finds none without a time)
-            if self._is_copy(copy_of, row, success, now):
+            if self._is_copy(group, copy_of, row, success, now):
                 copy_of.add_copy(row, success)
                 return copy_of
-            # Two calls run together on a server believed down: neither says anything about the server.
-            copy_of.no_evidence = True
-            self._twin = True
+            if not self._d_after_missed_window(group, copy_of, row, success):
+                # Two calls run together on a server believed down: neither says anything about the server.
+                copy_of.no_evidence = True
+                self._twin = True
         if success is None:
             return None
         return self._completion(group, row, now)
@@ -203,7 +198,7 @@ class CallMerger:
     def _gate_completion(self, group: _Group, row: tuple, now: float | None) -> Call | None:
         for call in reversed(group.calls):
             if (call.params == row[PARAMS] and call.gated and call.c_row is None and now is not None
-                    and call.first_epoch is not None and 0 <= _age(now, call.first_epoch) <= C_AFTER_D_S
+                    and call.first_epoch is not None and 0 <= (now - call.first_epoch) <= C_AFTER_D_S
                     and not _has_tokens(row)):
                 call.add_post(row, "C", now)
                 return call
@@ -214,18 +209,29 @@ class CallMerger:
             return None
         for call in group.calls:
             if (call.params == params and not call.has_copy and not call.gated and len(call.rows) == 1
-                    and call.first_epoch is not None and abs(_age(now, call.first_epoch)) <= self.copy_window_s):
+                    and call.first_epoch is not None and abs((now - call.first_epoch)) <= self.copy_window_s):
                 return call
         return None
 
-    def _is_copy(self, call: Call, row: tuple, success, now: float) -> bool:
-        """A pre row and a row of the same text soon after: the server's copy, unless the server was down then
-        and the two rows look like two calls run together (both NULL, or both completed in place)."""
+    def _is_copy(self, group: _Group, call: Call, row: tuple, success, now: float) -> bool:
+        """A pre row and a row of the same text soon after: the server's copy, unless the server was down (or
+        unknown) then and the two rows look like two calls run together, or like the call's A and D."""
         assert call.first_epoch is not None  # _copy_candidate offers only calls with a time
-        if now - call.first_epoch <= QUICK_COPY_S or self.server.up_at(call.first_epoch - self.copy_window_s) is not False:
+        if now - call.first_epoch <= QUICK_COPY_S:
             return True
         first_done = call.rows[0][SUCCESS] is not None and normalise_success(call.rows[0][SUCCESS]) != "invalid"
+        state = self.server.up_at(call.first_epoch - self.copy_window_s)
+        if state is not False:  # unknown: a copy unless both were completed in place and no evidence up to now
+            # says the server was up (a crossed pair's second copy is completed too)
+            return state or not (first_done and success is not None and self.server.up_at(now) is not True)
+        if self._d_after_missed_window(group, call, row, success):
+            return False  # no post-hook could update a copy in place: the completed row is the call's D
         return first_done != (success is not None)  # a NULL pre row and its updated copy: the server was up
+
+    def _d_after_missed_window(self, group: _Group, call: Call, row: tuple, success) -> bool:
+        """A completed row soon after a NULL pre row while the update window missed: the post-hook's D."""
+        return (success is not None and normalise_success(call.rows[0][SUCCESS]) is None
+                and self._window_missed(group, call.rows[0], row))
 
     def _completion(self, group: _Group, row: tuple, now: float | None) -> Call | None:
         """A completed row that is no copy: the C after a D, a D, or a C of a held call with this text."""
@@ -236,7 +242,7 @@ class CallMerger:
         owners = [c for c in group.calls if c.params == params and not c.gated and c.c_row is None]
         for call in owners:  # the server's C right after the post-hook's D
             if call.d_row is not None and not tokens and now is not None and call.d_epoch is not None and (
-                    0 <= _age(now, call.d_epoch) <= C_AFTER_D_S):
+                    0 <= (now - call.d_epoch) <= C_AFTER_D_S):
                 call.add_post(row, "C", now)
                 return call
         waiting = [c for c in owners if c.d_row is None and self._may_end_now(c, now)]
@@ -302,7 +308,7 @@ class CallMerger:
     def _may_end_now(self, call: Call, now: float | None) -> bool:
         if now is None or call.first_epoch is None:
             return False
-        return 0 <= _age(now, call.first_epoch) <= MAX_CALL_S
+        return 0 <= (now - call.first_epoch) <= MAX_CALL_S
 
     def _newest_null(self, group: _Group, post_row: tuple, done_matched: bool = False) -> tuple[Call, tuple] | None:
         """The pre row the bot's post-hook updates: the newest (by timestamp) not yet taken by another
@@ -338,8 +344,8 @@ class CallMerger:
         if now is None or call.first_epoch is None:
             return True
         if call.d_row is not None:
-            return call.d_epoch is not None and _age(now, call.d_epoch) <= C_AFTER_D_S
-        age = _age(now, call.first_epoch)
+            return call.d_epoch is not None and (now - call.d_epoch) <= C_AFTER_D_S
+        age = (now - call.first_epoch)
         if not call.has_copy and age <= self.copy_window_s:
             return True
         if call.has_copy or not call.done_in_place():
