@@ -1,0 +1,143 @@
+"""The merger's completion rules (see merge.py): which held call a completed row that is no server copy
+belongs to — the C after a post-hook's D, a D when the update window missed the call's pre rows, or the C of a
+call whose post-hook updated the newest NULL row of its group (bot-data.md §3.1, §8) — and the groups they
+work on."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .botrules import ServerTimeline
+from .calls import ID, PARAMS, SUCCESS, TS, Call, normalise_success
+from .calls import has_tokens as _has_tokens
+from .rowclock import seconds_before as _seconds_before
+
+# The server's completion row follows the post-hook's INSERT as soon as the hook's request reaches it.
+C_AFTER_D_S = 3.0
+# A call gets no rows after this long: its pre rows stay NULL for good (killed, interrupted).
+MAX_CALL_S = 6 * 3600.0
+# Copy-less calls of one group that start this close together ran together (their outcomes may be swapped).
+TOGETHER_S = 2.0
+
+
+class _Group:
+    """The calls of one (task, tool, distinguishing key) still held."""
+
+    __slots__ = ("key", "calls", "no_window", "taken")
+
+    def __init__(self, key: tuple):
+        self.key = key
+        self.calls: list[Call] = []
+        self.no_window = key[2] == ("none",)
+        self.taken: set = set()  # ids of pre rows a completion is known to have updated
+
+
+class Completions:
+    """The completion rules, shared by :class:`~.merge.CallMerger` (which sets these attributes)."""
+
+    server: ServerTimeline
+    copy_window_s: float
+    window_missed: Callable[[str, str], bool] | None
+    _repeat: bool
+
+    def _completion(self, group: _Group, row: tuple, now: float | None) -> Call | None:
+        """A completed row that is no copy: the C after a D, a D, or a C of a held call with this text."""
+        params = row[PARAMS]
+        tokens = _has_tokens(row)
+        if not group.calls:
+            return None
+        owners = [c for c in group.calls if c.params == params and not c.gated and c.c_row is None]
+        for call in owners:  # the server's C right after the post-hook's D
+            if call.d_row is not None and not tokens and now is not None and call.d_epoch is not None and (
+                    0 <= (now - call.d_epoch) <= C_AFTER_D_S):
+                call.add_post(row, "C", now)
+                return call
+        waiting = [c for c in owners if c.d_row is None and self._may_end_now(c, now)]
+        if not waiting:
+            return None
+        updated = self._newest_null(group, row)
+        missed = [c for c in waiting if not c.done_in_place() and not c.copy_done()
+                  and self._window_missed(group, c.rows[0], row)] if updated is None else []
+        if missed:  # nothing in the update window: the post-hook INSERTed its completion
+            call = self._likely_owner(missed)
+            if len(missed) > 1:
+                for other in missed:
+                    other.ambiguous = True
+            call.add_post(row, "D", now)
+            return call
+        if tokens:
+            return None
+        if updated is None:  # a C comes seconds after the post-hook, whose window may have matched more
+            updated = self._newest_null(group, row, done_matched=True)
+        if (updated is None or normalise_success(updated[1][SUCCESS]) not in (0, 1)) and not self._repeat:
+            return None  # the post-hook would have updated a row that stayed NULL: no C of a held call
+        if updated is not None and normalise_success(updated[1][SUCCESS]) not in (0, 1):
+            updated = None  # in a repeated local hour it updated an older call's row of a later local time
+        candidates = [c for c in waiting if self._server_up_at_end(c, now)]
+        if not candidates:
+            return None
+        owner = self._likely_owner(candidates)
+        if len(candidates) > 1:  # the completion could be any of theirs: each one's outcome is a guess
+            for call in candidates:
+                call.ambiguous = True
+        owner.add_post(row, "C", now)
+        if updated is not None:
+            owner.updated = updated[1]
+            group.taken.add(updated[1][ID])
+            if updated[0] is not owner:
+                updated[0].lost.add(updated[1][ID])
+        return owner
+
+    def _server_up_at_end(self, call: Call, now: float | None) -> bool:
+        """Whether the server was up when ``call`` ended at ``now``: as at its start (it got the server's copy or
+        not) unless later evidence says the server went down or came back since."""
+        if now is None or call.first_epoch is None or now - self.copy_window_s <= call.first_epoch:
+            return call.has_copy
+        state = self.server.up_at(now - self.copy_window_s)
+        if state is None:  # no recent evidence: a change seen since the call started still holds
+            state = self.server.changed_since(call.first_epoch, now - self.copy_window_s)
+        return call.has_copy if state is None else state
+
+    @staticmethod
+    def _likely_owner(candidates: list[Call]) -> Call:
+        """Which of several calls of one text a completion row belongs to: the bot's rows cannot tell (its
+        first post-hook takes the newest NULL row whoever finishes first). Calls that started well before the
+        newest one were most likely abandoned (interrupted, then retried); of the calls started together, the
+        oldest."""
+        if len(candidates) == 1:
+            return candidates[0]
+        newest = max((c.first_epoch for c in candidates if c.first_epoch is not None), default=None)
+        for call in candidates:
+            if newest is None or call.first_epoch is None or newest - call.first_epoch <= TOGETHER_S / 2:
+                return call
+        return candidates[-1]
+
+    def _may_end_now(self, call: Call, now: float | None) -> bool:
+        if now is None or call.first_epoch is None:
+            return False
+        return 0 <= (now - call.first_epoch) <= MAX_CALL_S
+
+    def _newest_null(self, group: _Group, post_row: tuple, done_matched: bool = False) -> tuple[Call, tuple] | None:
+        """The pre row the bot's post-hook updates: the newest (by timestamp) not yet taken by another
+        completion, inside the update window (``done_matched``: or a completed row inside the window of a
+        post-hook up to :data:`C_AFTER_D_S` before ``post_row``, as for a C)."""
+        taken = group.taken
+        # On equal timestamps SQLite's order is not defined: a completed row is the one it found.
+        found = [(pre[TS], pre[SUCCESS] is not None, pre[ID], call, pre) for call in group.calls
+                 for pre in call.pre_rows() if pre[ID] not in taken and isinstance(pre[TS], str)]
+        found.sort(key=lambda f: f[:3], reverse=True)
+        earlier = _seconds_before(post_row, C_AFTER_D_S) if done_matched else None
+        for _, done, _, call, pre in found:
+            if not self._window_missed(group, pre, post_row) or (
+                    done and earlier is not None and not self._window_missed(group, pre, earlier)):
+                return call, pre
+        return None
+
+    def _window_missed(self, group: _Group, pre_row: tuple, row: tuple) -> bool:
+        """Whether the bot's update window had missed ``pre_row`` when ``row`` was written."""
+        if self.window_missed is None or group.no_window:
+            return False  # the bot matches a call with empty parameters without any time window
+        try:
+            return self.window_missed(pre_row[TS], row[TS])
+        except (TypeError, ValueError):
+            return False
