@@ -150,11 +150,8 @@ def test_the_transcripts_still_match_every_call(demo):
 
 # -- the sync is exact against the truth ----------------------------------------------------------------------
 
-MERGER_BUG = ("issue 12, the merger (load/merge.py): with the server down, two same-key pre rows up to 0.5 s apart "
-              "are taken for a pre row and its server copy when the first never completes, so two parallel calls "
-              "count as one; a call during which the server came back (A updated in place, then C, no B) counts as "
-              "two; with the server up, a same-key call of another text (Read with offset) starting between a call's "
-              "end and its C loses its own C (A1 B1 A2 B2 C1 C2). See "
+MERGER_BUG = ("issue 12, the merger (load/merge.py): a call during which the server came back (A updated in place, "
+              "then C, no B) counts as two. See "
               "test_merger_on_minimal_row_sequences")
 
 
@@ -264,8 +261,7 @@ MINIMAL = {
 }
 
 
-STILL_WRONG = {"same-key pair, server down, first never completes", "server came back mid-call",
-               "same key, other text, server up: A1 B1 A2 B2 C1 C2"}
+STILL_WRONG = {"server came back mid-call"}
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=MERGER_BUG))

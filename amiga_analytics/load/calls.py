@@ -46,7 +46,8 @@ class Call:
     ids of this call's rows that another call's post-hook completed)."""
 
     __slots__ = ("rows", "params", "gated", "has_copy", "c_row", "d_row", "d_epoch", "updated", "lost",
-                 "ambiguous", "open", "first_epoch", "last_epoch", "no_evidence", "first_done", "pre", "together", "c_epoch")
+                 "ambiguous", "open", "first_epoch", "last_epoch", "no_evidence", "first_done", "pre", "together", "c_epoch",
+                 "tentative")
 
     def __init__(self, row: tuple, success: object, epoch: float | None = None, gated: bool = False):
         self.rows = [row]
@@ -67,6 +68,9 @@ class Call:
         self.first_done = not gated and success is not None
         self.pre: list[tuple] = [] if gated else [row]  # its pre row and the server's copy of it
         self.together: list = []  # calls of its group that started within a couple of seconds
+        # With the server believed down, a completed row of the same text just after a NULL pre row is taken for
+        # the server's updated copy only until the call closes: the time of that row, while the call has no C.
+        self.tentative: float | None = None
 
     def touch(self, epoch: float | None) -> None:
         if epoch is not None and (self.last_epoch is None or epoch > self.last_epoch):
@@ -76,6 +80,17 @@ class Call:
         self.rows.append(row)
         self.pre.append(row)
         self.has_copy = True
+
+    def split(self) -> list["Call"]:
+        """A tentative copy that closed without its C: the pre row and the completed row are two calls run
+        together (the first never completed), and nothing says whose post-hook updated the second."""
+        if self.tentative is None or self.c_row is not None or self.d_row is not None or len(self.rows) != 2:
+            return [self]
+        first, second = Call(self.rows[0], None, self.first_epoch), Call(self.rows[1], 1, self.tentative)
+        for call in (first, second):
+            call.no_evidence = call.ambiguous = True
+            call.open = self.open
+        return [first, second]
 
     def add_post(self, row: tuple, role: str, epoch: float | None) -> None:
         self.rows.append(row)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .botrules import ServerTimeline
+from .botrules import STALE_EVIDENCE_S, ServerTimeline
 from .calls import ID, PARAMS, SUCCESS, TS, Call, normalise_success
 from .calls import has_tokens as _has_tokens
 from .rowclock import seconds_before as _seconds_before
@@ -80,6 +80,8 @@ class Completions:
         if len(candidates) > 1:  # the completion could be any of theirs: each one's outcome is a guess
             for call in candidates:
                 call.ambiguous = True
+        if updated is not None and updated[0] is not owner:
+            updated = self._own_update(group, owner, row) or updated
         owner.add_post(row, "C", now)
         if updated is not None:
             owner.updated = updated[1]
@@ -88,15 +90,44 @@ class Completions:
                 updated[0].lost.add(updated[1][ID])
         return owner
 
+    @staticmethod
+    def _own_update(group: _Group, owner: Call, c_row: tuple) -> tuple[Call, tuple] | None:
+        """The owner's own completed pre row, when its post-hook (at most :data:`C_AFTER_D_S` before its C) can
+        have run before every newer pre row of the group was written: then that row, not a newer one of another
+        call, is what it updated (A1 B1, post-hook 1, A2 B2, C1: B1 is the first call's, B2 the second's)."""
+        taken = group.taken
+        own = [p for p in owner.pre_rows() if p[SUCCESS] is not None and p[ID] not in taken and isinstance(p[TS], str)]
+        earliest = _seconds_before(c_row, C_AFTER_D_S)
+        if not own or earliest is None:
+            return None
+        mine = max(own, key=lambda p: (p[TS], p[ID]))
+        newer = [p[TS] for c in group.calls if c is not owner for p in c.pre_rows()
+                 if p[ID] not in taken and isinstance(p[TS], str) and p[TS] > mine[TS]]
+        return (owner, mine) if all(ts > earliest[TS] for ts in newer) else None
+
     def _server_up_at_end(self, call: Call, now: float | None) -> bool:
         """Whether the server was up when ``call`` ended at ``now``: as at its start (it got the server's copy or
         not) unless later evidence says the server went down or came back since."""
+        if call.tentative is not None:
+            return not self._refuted(call, now)
         if now is None or call.first_epoch is None or now - self.copy_window_s <= call.first_epoch:
             return call.has_copy
         state = self.server.up_at(now - self.copy_window_s)
         if state is None:  # no recent evidence: a change seen since the call started still holds
             state = self.server.changed_since(call.first_epoch, now - self.copy_window_s)
         return call.has_copy if state is None else state
+
+    def _refuted(self, call: Call, now: float | None) -> bool:
+        """Whether evidence up to ``now`` from calls started after a tentative copy's call says the server is
+        down: it went down again since a comeback, or its latest state is down and newer than the call's start
+        (older than :data:`~.botrules.STALE_EVIDENCE_S` is no evidence). Only evidence older than ``now`` counts,
+        so the answer does not depend on what was read after."""
+        if now is None or call.first_epoch is None:
+            return False
+        at = now - self.copy_window_s
+        if self.server.changed_since(call.first_epoch, at) is False:
+            return True
+        return at - call.first_epoch > STALE_EVIDENCE_S and self.server.up_at(at) is False
 
     @staticmethod
     def _likely_owner(candidates: list[Call]) -> Call:

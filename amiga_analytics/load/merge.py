@@ -84,6 +84,7 @@ class CallMerger(Completions):
         self._folds: list[list] = [list(f) for f in state.get("folds", [])]
         self._prev: list | None = state.get("prev")  # [id, local seconds] of the last row read
         self._repeat = False  # the row being placed was written in the second pass of a repeated local hour
+        self._twin = self._tentative = False  # what placing the current row found (feed, _is_copy)
 
     # -- state kept between syncs ----------------------------------------------------------------------------
 
@@ -167,8 +168,11 @@ class CallMerger(Completions):
             return self._gate_completion(group, row, now)
         copy_of = self._copy_candidate(group, params, now)
         if copy_of is not None and now is not None:  # (_copy_candidate finds none without a time)
+            self._tentative = False
             if self._is_copy(group, copy_of, row, success, now):
                 copy_of.add_copy(row, success)
+                if self._tentative:  # no evidence of the server until its C comes (Call.split)
+                    copy_of.tentative, copy_of.no_evidence = now, True
                 return copy_of
             if not self._d_after_missed_window(group, copy_of, row, success):
                 # Two calls run together on a server believed down: neither says anything about the server.
@@ -209,7 +213,9 @@ class CallMerger(Completions):
             return state or not (first_done and success is not None and self.server.up_at(now) is not True)
         if self._d_after_missed_window(group, call, row, success):
             return False  # no post-hook could update a copy in place: the completed row is the call's D
-        return first_done != (success is not None)  # a NULL pre row and its updated copy: the server was up
+        if not first_done and success is not None:  # the server came back (a C will follow), or two calls
+            self._tentative = True
+        return first_done != (success is not None)
 
     def _d_after_missed_window(self, group: _Group, call: Call, row: tuple, success) -> bool:
         """A completed row soon after a NULL pre row while the update window missed: the post-hook's D."""
@@ -222,6 +228,8 @@ class CallMerger(Completions):
         """Whether ``call`` may still get a row, or by ending update a NULL row of its group."""
         if call.c_row is not None:
             return False  # the server's completion row is the last row a call writes
+        if call.tentative is not None and self._refuted(call, now):
+            return False  # no C can come: two calls (Call.split)
         if now is None or call.first_epoch is None:
             return True
         if call.d_row is not None:
@@ -254,7 +262,7 @@ class CallMerger(Completions):
         else:
             rows = {r[ID] for c in changing for r in c.pre_rows()}
             group.taken &= rows
-        return closed
+        return [part for call in closed for part in call.split()]
 
     def finish(self) -> list[Call]:
         """Every call still held. The calls of a group in which a call may still change are marked ``open``:
@@ -269,6 +277,7 @@ class CallMerger(Completions):
                     call.ambiguous = True
                 call.open = changing and (horizon is None or call.last_epoch is None or call.last_epoch >= horizon)
                 remaining.append(call)
+        remaining = [part for call in remaining for part in call.split()]
         remaining.sort(key=lambda c: c.call_id)
         self._groups.clear()
         return remaining
@@ -277,4 +286,4 @@ class CallMerger(Completions):
         """Drop the groups ``idle(group, newest epoch)`` says no later row can reach (load/idle.py); their calls."""
         now = self.newest_epoch
         keys = [] if now is None else [k for k, g in self._groups.items() if idle(g, now)]
-        return [c for k in keys for c in self._groups.pop(k).calls]
+        return [part for k in keys for c in self._groups.pop(k).calls for part in c.split()]
