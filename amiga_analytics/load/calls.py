@@ -81,6 +81,14 @@ class Call:
         self.pre.append(row)
         self.has_copy = True
 
+    def unpost(self, row: tuple) -> None:
+        """Take back a completion row that turned out to be another call's pre row."""
+        self.rows = [r for r in self.rows if r is not row]
+        if row is self.c_row:
+            self.c_row = self.c_epoch = None
+        if row is self.d_row:
+            self.d_row = self.d_epoch = None
+
     def split(self) -> list["Call"]:
         """A tentative copy that closed without its C: the pre row and the completed row are two calls run
         together (the first never completed), and nothing says whose post-hook updated the second."""

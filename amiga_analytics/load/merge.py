@@ -39,6 +39,7 @@ copy-less calls of one group ran together, the pairing of outcome to call is a g
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 
 from .botrules import ServerTimeline, distinguishing_key, gate_blocked
@@ -85,6 +86,7 @@ class CallMerger(Completions):
         self._prev: list | None = state.get("prev")  # [id, local seconds] of the last row read
         self._repeat = False  # the row being placed was written in the second pass of a repeated local hour
         self._twin = self._tentative = False  # what placing the current row found (feed, _is_copy)
+        self._holds: deque[tuple[float, _Group]] = deque()  # (time, group) of each C, to settle the group once it is final
 
     # -- state kept between syncs ----------------------------------------------------------------------------
 
@@ -150,7 +152,21 @@ class CallMerger(Completions):
             call.touch(now)
             return []  # the server's copy of a pre row: nothing can close
         call.touch(now)
-        return self._settle(group, now)
+        if call.c_row is row and now is not None:
+            self._holds.append((now + self.copy_window_s, group))
+        closed = self._settle(group, now)
+        if self._holds and now is not None and self._holds[0][0] < now:
+            closed += self._sweep(now)
+        return closed
+
+    def _sweep(self, now: float) -> list[Call]:
+        """Settle the groups whose latest C is past the time a copy could show it was a pre row."""
+        closed = []
+        while self._holds and self._holds[0][0] < now:
+            held: _Group = self._holds.popleft()[1]
+            if self._groups.get(held.key) is held:
+                closed += self._settle(held, now)
+        return closed
 
     def _start(self, group: _Group, call: Call) -> None:
         if call.first_epoch is not None:
@@ -179,8 +195,33 @@ class CallMerger(Completions):
                 copy_of.no_evidence = True
                 self._twin = True
         if success is None:
-            return None
+            return self._reclaim(group, row, now) if copy_of is None else None
         return self._completion(group, row, now)
+
+    def _reclaim(self, group: _Group, row: tuple, now: float | None) -> Call | None:
+        """A NULL row of the text of a completed row just taken for an older call's C or D, whose timestamp is no
+        later than that row's: the server's copy of a pre row that its post-hook updated in place (on equal
+        timestamps, or a copy stamped earlier, the pre row is the newest NULL match). That completed row was a
+        new call's pre row: it is taken back and starts the call, with this row as its copy."""
+        if now is None:
+            return None
+        for owner in group.calls:
+            post = owner.rows[-1]
+            at = owner.c_epoch if post is owner.c_row else owner.d_epoch if post is owner.d_row else None
+            if (owner.gated or len(owner.rows) < 2 or post[PARAMS] != row[PARAMS] or at is None
+                    or not at - self.copy_window_s <= now <= at):
+                continue
+            if post is owner.c_row and owner.updated is not None:  # undo what the C said of the update
+                group.taken.discard(owner.updated[ID])
+                for other in group.calls:
+                    other.lost.discard(owner.updated[ID])
+                owner.updated = None
+            owner.unpost(post)
+            call = Call(post, normalise_success(post[SUCCESS]), at)
+            call.add_copy(row, None)
+            self._start(group, call)
+            return call
+        return None
 
     def _gate_completion(self, group: _Group, row: tuple, now: float | None) -> Call | None:
         for call in reversed(group.calls):
@@ -226,8 +267,9 @@ class CallMerger(Completions):
 
     def _can_change(self, group: _Group, call: Call, now: float | None) -> bool:
         """Whether ``call`` may still get a row, or by ending update a NULL row of its group."""
-        if call.c_row is not None:
-            return False  # the server's completion row is the last row a call writes
+        if call.c_row is not None:  # the server's completion row is the last row a call writes, unless a copy
+            # stamped no later shows it was a pre row (_reclaim)
+            return now is not None and call.c_epoch is not None and now - call.c_epoch <= self.copy_window_s
         if call.tentative is not None and self._refuted(call, now):
             return False  # no C can come: two calls (Call.split)
         if now is None or call.first_epoch is None:
