@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import deque
 
 _FILE_KEY_TOOLS = frozenset(("Read", "Write", "Edit"))
@@ -76,6 +76,8 @@ def gate_blocked(tool, params) -> bool:
 
 # Evidence older than this says nothing about the server (it may have come back or gone down since).
 STALE_EVIDENCE_S = 600.0
+# Each piece of evidence is kept this long (bot time) for ServerTimeline.first_after.
+POINTS_KEEP_S = 2 * 86400.0
 
 
 class ServerTimeline:
@@ -95,6 +97,10 @@ class ServerTimeline:
         self.states: list[bool] = [bool(p[1]) for p in state.get("points", [])]
         self.last = state.get("last")  # start time of the latest evidence taken
         self.gaps: list[tuple[float, float]] = [tuple(g) for g in state.get("gaps", [])]  # quiet stretches
+        # Each piece of evidence of the last two days, and the moments of calls whose evidence is not known (None).
+        recent = state.get("recent", [])
+        self.pt_times: list[float] = [p[0] for p in recent]
+        self.pt_states: list[bool | None] = [None if p[1] is None else bool(p[1]) for p in recent]
 
     def add(self, call) -> None:
         if call.first_epoch is not None:
@@ -116,6 +122,7 @@ class ServerTimeline:
         if self.last is not None and at - self.last > STALE_EVIDENCE_S:
             self.gaps.append((self.last, at))
         self.last = at
+        self._point(at, up)
         if not self.states or self.states[-1] != up:
             self.times.append(at)
             self.states.append(up)
@@ -132,6 +139,33 @@ class ServerTimeline:
             return None  # the latest evidence before ``at`` is too old
         return self.states[i - 1]
 
+    def note_unknown(self, at: float) -> None:
+        """A call at ``at`` whose rows do not say whether the server was up (a tentative copy or C)."""
+        self._point(at, None)
+
+    def _point(self, at: float, up: bool | None) -> None:
+        i = bisect_right(self.pt_times, at)
+        self.pt_times.insert(i, at)
+        self.pt_states.insert(i, up)
+        if self.pt_times[0] < at - 2 * POINTS_KEEP_S:  # dropped in halves, so each point costs O(1)
+            cut = bisect_left(self.pt_times, at - POINTS_KEEP_S)
+            del self.pt_times[:cut], self.pt_states[:cut]
+
+    def first_after(self, since: float, at: float) -> bool | None:
+        """The state the first evidence after ``since`` says, if it is no later than ``at``; None before it."""
+        i = bisect_right(self.pt_times, since)
+        while i < len(self.pt_times) and self.pt_times[i] <= at:
+            if self.pt_states[i] is not None:
+                return self.pt_states[i]
+            i += 1
+        return None
+
+    def last_before(self, at: float) -> tuple[float, bool | None] | None:
+        """The latest call (its time, and the state it says; None: not known) no later than ``at``, within the
+        two days kept."""
+        i = bisect_right(self.pt_times, at)
+        return (self.pt_times[i - 1], self.pt_states[i - 1]) if i else None
+
     def changed_since(self, since: float, at: float) -> bool | None:
         """The state the latest change point in [``since``, ``at``] set, however old; None without one."""
         i = bisect_right(self.times, at)
@@ -145,5 +179,7 @@ class ServerTimeline:
         if keep_after is not None:
             start = max(0, bisect_right(self.times, keep_after) - 1)
         gaps = [list(g) for g in self.gaps if keep_after is None or g[1] >= keep_after]
+        recent = [[t, None if s is None else int(s)] for t, s in zip(self.pt_times, self.pt_states)
+                  if keep_after is None or t >= keep_after]
         return {"points": [[t, int(s)] for t, s in zip(self.times[start:], self.states[start:])], "last": self.last,
-                "gaps": gaps}
+                "gaps": gaps, "recent": recent}

@@ -47,7 +47,7 @@ class Call:
 
     __slots__ = ("rows", "params", "gated", "has_copy", "c_row", "d_row", "d_epoch", "updated", "lost",
                  "ambiguous", "open", "first_epoch", "last_epoch", "no_evidence", "first_done", "pre", "together", "c_epoch",
-                 "tentative")
+                 "tentative", "tentative_c", "verdict")
 
     def __init__(self, row: tuple, success: object, epoch: float | None = None, gated: bool = False):
         self.rows = [row]
@@ -71,6 +71,8 @@ class Call:
         # With the server believed down, a completed row of the same text just after a NULL pre row is taken for
         # the server's updated copy only until the call closes: the time of that row, while the call has no C.
         self.tentative: float | None = None
+        self.tentative_c = False  # its C may be another call completed in place (merge.CallMerger.verdict)
+        self.verdict: bool | None = None  # what evidence says of a tentative copy or C, once it is known
 
     def touch(self, epoch: float | None) -> None:
         if epoch is not None and (self.last_epoch is None or epoch > self.last_epoch):
@@ -86,19 +88,30 @@ class Call:
         self.rows = [r for r in self.rows if r is not row]
         if row is self.c_row:
             self.c_row = self.c_epoch = None
+            if self.tentative_c:
+                self.tentative_c, self.verdict = False, None
         if row is self.d_row:
             self.d_row = self.d_epoch = None
 
+    def split_c(self) -> list["Call"]:
+        """A tentative C that evidence says was no C: the row is a second call, completed in place."""
+        row, epoch = self.c_row, self.c_epoch
+        assert row is not None
+        self.unpost(row)
+        self.tentative_c = False
+        other = Call(row, 1, epoch)
+        other.no_evidence, other.open = True, self.open
+        return [self, other]
+
     def split(self) -> list["Call"]:
-        """A tentative copy that closed without its C: the pre row and the completed row are two calls run
-        together (the first never completed), and nothing says whose post-hook updated the second."""
-        if self.tentative is None or self.c_row is not None or self.d_row is not None or len(self.rows) != 2:
-            return [self]
-        first, second = Call(self.rows[0], None, self.first_epoch), Call(self.rows[1], 1, self.tentative)
-        for call in (first, second):
+        """A tentative copy that evidence refuted: each row is a call of its own (parallel calls of one key with
+        the server down, the first never completed), and nothing says whose post-hook updated which row."""
+        epochs = [self.first_epoch, self.tentative, self.c_epoch][:len(self.rows)]
+        calls = [Call(self.rows[0], None, epochs[0])] + [Call(r, 1, e) for r, e in zip(self.rows[1:], epochs[1:])]
+        for call in calls:
             call.no_evidence = call.ambiguous = True
             call.open = self.open
-        return [first, second]
+        return calls
 
     def add_post(self, row: tuple, role: str, epoch: float | None) -> None:
         self.rows.append(row)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .botrules import STALE_EVIDENCE_S, ServerTimeline
-from .calls import ID, PARAMS, SUCCESS, TS, Call, normalise_success
+from .calls import ID, PARAMS, SUCCESS, TOOL, TS, Call, normalise_success
 from .calls import has_tokens as _has_tokens
 from .rowclock import seconds_before as _seconds_before
 
@@ -74,6 +74,9 @@ class Completions:
         if updated is not None and normalise_success(updated[1][SUCCESS]) not in (0, 1):
             updated = None  # in a repeated local hour it updated an older call's row of a later local time
         candidates = [c for c in waiting if self._server_up_at_end(c, now)]
+        tentative = not candidates
+        if tentative:
+            candidates = self._tentative_c(waiting, now)
         if not candidates:
             return None
         owner = self._likely_owner(candidates)
@@ -83,6 +86,9 @@ class Completions:
         if updated is not None and updated[0] is not owner:
             updated = self._own_update(group, owner, row) or updated
         owner.add_post(row, "C", now)
+        owner.tentative_c = tentative
+        if tentative and now is not None:
+            self.server.note_unknown(now)
         if updated is not None:
             owner.updated = updated[1]
             group.taken.add(updated[1][ID])
@@ -118,16 +124,50 @@ class Completions:
         return call.has_copy if state is None else state
 
     def _refuted(self, call: Call, now: float | None) -> bool:
-        """Whether evidence up to ``now`` from calls started after a tentative copy's call says the server is
-        down: it went down again since a comeback, or its latest state is down and newer than the call's start
-        (older than :data:`~.botrules.STALE_EVIDENCE_S` is no evidence). Only evidence older than ``now`` counts,
-        so the answer does not depend on what was read after."""
-        if now is None or call.first_epoch is None:
+        """Whether the first evidence after a tentative copy's call started says the server is down."""
+        return self.verdict(call, now) is False
+
+    def verdict(self, call: Call, now: float | None) -> bool | None:
+        """For a tentative copy or C: whether it stands, by ``now``; None while undecided. The first evidence
+        from a call started in the :data:`~.botrules.STALE_EVIDENCE_S` after it (after the call for a copy,
+        after the C for a C) decides: the server up (a copy or C indeed) or down (several calls); without any,
+        :meth:`prior`. Only evidence older than ``now`` counts, so the answer does not depend on what was read
+        after; once known it is kept on the call (the timeline keeps each piece of evidence two days)."""
+        if call.verdict is None and now is not None:
+            since = call.c_epoch if call.tentative_c else call.first_epoch
+            if since is not None:
+                at = now - self.copy_window_s
+                call.verdict = self.server.first_after(since, min(at, since + STALE_EVIDENCE_S))
+                if call.verdict is None and at > since + STALE_EVIDENCE_S:
+                    call.verdict = self.prior(call)
+        return call.verdict
+
+    def prior(self, call: Call) -> bool:
+        """A tentative copy or C without evidence after it. A copy stands if its C came. A C stands only after a
+        sub-agent (``Task``) call whose completion carries tokens, when it is a success without tokens and no
+        recent evidence since the call started says the server was down: only Task calls record tokens, so a
+        second identical Task that succeeded would carry its own (bot-data.md §3.3). After any other call the
+        row is a second call (the same file read twice, the same command run twice, with the server down)."""
+        if not call.tentative_c:
+            return call.c_row is not None
+        done = [r for r in call.pre_rows() if normalise_success(r[SUCCESS]) in (0, 1)]
+        if (call.c_row is None or call.c_epoch is None or call.first_epoch is None or call.rows[0][TOOL] != "Task"
+                or not done or not _has_tokens(done[-1]) or normalise_success(call.c_row[SUCCESS]) != 1):
             return False
-        at = now - self.copy_window_s
-        if self.server.changed_since(call.first_epoch, at) is False:
-            return True
-        return at - call.first_epoch > STALE_EVIDENCE_S and self.server.up_at(at) is False
+        last = self.server.last_before(call.c_epoch - self.copy_window_s)
+        return not (last is not None and last[0] > call.first_epoch and last[1] is False
+                    and call.c_epoch - last[0] <= STALE_EVIDENCE_S)
+
+    def _tentative_c(self, waiting: list[Call], now: float | None) -> list[Call]:
+        """A completed row without tokens after a call completed in place (its pre row or the server's copy),
+        the server not known to be up at its end: the call's C if the server came back mid-call (only the server
+        writes a C), else another call completed in place. The one such call, to hold the row as its C until
+        evidence from later calls says which (:meth:`verdict`)."""
+        if now is None:
+            return []
+        held = [c for c in waiting if (c.first_done or c.copy_done()) and c.tentative is None
+                and c.first_epoch is not None and now - c.first_epoch > self.copy_window_s]
+        return held if len(held) == 1 else []
 
     @staticmethod
     def _likely_owner(candidates: list[Call]) -> Call:

@@ -21,6 +21,15 @@ updated in place with the server down, or a gate-refused call's D). Whether the 
 ended — a copy-less call can still get a C when the server came back mid-call, a copied one gets none when
 it went down — comes from :class:`botrules.ServerTimeline`.
 
+Some readings wait for evidence from later calls (the first call started within
+:data:`~.botrules.STALE_EVIDENCE_S` after): a NULL pre row and a completed row of its text soon after while
+the server is believed down or unknown is a *tentative copy* (the server came back; else parallel calls of one
+key, the first never completed); a completed row without tokens after a call completed in place, the server
+not known to be up, is a *tentative C* (the server came back mid-call; else a second identical call). Either
+is split into its calls when that evidence says the server was down (:meth:`~.completion.Completions.verdict`).
+A NULL row stamped no later than a completed row just taken for an older call's C or D shows that row was a
+pre row: it is taken back (:meth:`CallMerger._reclaim`).
+
 Outcome: the call's D, else its C (with the tokens of the row its post-hook updated), else its own completed
 pre row; unknown without any. When a C could belong to more than one call of the same text in flight, or
 copy-less calls of one group ran together, the pairing of outcome to call is a guess (counts stay exact):
@@ -39,7 +48,7 @@ copy-less calls of one group ran together, the pairing of outcome to call is a g
 
 from __future__ import annotations
 
-from collections import deque
+import heapq
 from collections.abc import Callable
 
 from .botrules import ServerTimeline, distinguishing_key, gate_blocked
@@ -63,6 +72,8 @@ QUICK_COPY_S = 0.01
 # A call still waiting for its end holds the other calls of its group this long (its post-hook may update their
 # NULL rows); after that they are final and it waits alone.
 HOLD_S = 600.0
+# How often a group with an undecided tentative copy or C is looked at again (bot time).
+RECHECK_S = 30.0
 # A call held (open) whose last row is this much older than the newest row is final.
 STALE_AFTER_S = 24 * 3600.0
 
@@ -86,7 +97,8 @@ class CallMerger(Completions):
         self._prev: list | None = state.get("prev")  # [id, local seconds] of the last row read
         self._repeat = False  # the row being placed was written in the second pass of a repeated local hour
         self._twin = self._tentative = False  # what placing the current row found (feed, _is_copy)
-        self._holds: deque[tuple[float, _Group]] = deque()  # (time, group) of each C, to settle the group once it is final
+        self._holds: list[tuple[float, int, _Group]] = []  # heap: when to settle a group whose C (or tentative
+        # copy) may have become final by then
 
     # -- state kept between syncs ----------------------------------------------------------------------------
 
@@ -137,6 +149,8 @@ class CallMerger(Completions):
             self.newest_epoch = now
         if now is not None and self.server.waiting:
             self.server.advance(now)
+        # Groups whose hold has passed are settled before this row can join one of them with a new call.
+        swept = self._sweep(now) if self._holds and now is not None and self._holds[0][0] < now else []
         dkey, gated = self._key(row)
         key = (row[SOURCE], row[TOOL], dkey)
         group = self._groups.get(key)
@@ -150,22 +164,23 @@ class CallMerger(Completions):
             self._start(group, call)
         elif call.rows[-1] is not row or len(call.pre) == 2 and call.pre[1] is row:
             call.touch(now)
-            return []  # the server's copy of a pre row: nothing can close
+            return swept  # the server's copy of a pre row: nothing else can close
         call.touch(now)
-        if call.c_row is row and now is not None:
-            self._holds.append((now + self.copy_window_s, group))
-        closed = self._settle(group, now)
-        if self._holds and now is not None and self._holds[0][0] < now:
-            closed += self._sweep(now)
-        return closed
+        if now is not None and call.c_row is row:
+            heapq.heappush(self._holds, (now + self.copy_window_s, id(group), group))
+        return swept + self._settle(group, now)
 
     def _sweep(self, now: float) -> list[Call]:
-        """Settle the groups whose latest C is past the time a copy could show it was a pre row."""
+        """Settle the groups whose latest C is past the time a copy could show it was a pre row; a group with a
+        tentative copy or C still undecided is looked at again a little later, until evidence decides it."""
         closed = []
         while self._holds and self._holds[0][0] < now:
-            held: _Group = self._holds.popleft()[1]
+            held: _Group = heapq.heappop(self._holds)[2]
             if self._groups.get(held.key) is held:
                 closed += self._settle(held, now)
+                if any((c.tentative is not None or c.tentative_c) and self.verdict(c, now) is None
+                       for c in held.calls):
+                    heapq.heappush(self._holds, (now + RECHECK_S, id(held), held))
         return closed
 
     def _start(self, group: _Group, call: Call) -> None:
@@ -189,6 +204,9 @@ class CallMerger(Completions):
                 copy_of.add_copy(row, success)
                 if self._tentative:  # no evidence of the server until its C comes (Call.split)
                     copy_of.tentative, copy_of.no_evidence = now, True
+                    if copy_of.first_epoch is not None:
+                        self.server.note_unknown(copy_of.first_epoch)
+                    heapq.heappush(self._holds, (now + RECHECK_S, id(group), group))
                 return copy_of
             if not self._d_after_missed_window(group, copy_of, row, success):
                 # Two calls run together on a server believed down: neither says anything about the server.
@@ -250,7 +268,10 @@ class CallMerger(Completions):
         first_done = call.rows[0][SUCCESS] is not None and normalise_success(call.rows[0][SUCCESS]) != "invalid"
         state = self.server.up_at(call.first_epoch - self.copy_window_s)
         if state is not False:  # unknown: a copy unless both were completed in place and no evidence up to now
-            # says the server was up (a crossed pair's second copy is completed too)
+            # says the server was up (a crossed pair's second copy is completed too); a NULL pre row and a completed
+            # row are a tentative copy, as with the server down
+            if state is None and not first_done and success is not None:
+                self._tentative = True
             return state or not (first_done and success is not None and self.server.up_at(now) is not True)
         if self._d_after_missed_window(group, call, row, success):
             return False  # no post-hook could update a copy in place: the completed row is the call's D
@@ -268,8 +289,14 @@ class CallMerger(Completions):
     def _can_change(self, group: _Group, call: Call, now: float | None) -> bool:
         """Whether ``call`` may still get a row, or by ending update a NULL row of its group."""
         if call.c_row is not None:  # the server's completion row is the last row a call writes, unless a copy
-            # stamped no later shows it was a pre row (_reclaim)
-            return now is not None and call.c_epoch is not None and now - call.c_epoch <= self.copy_window_s
+            # stamped no later shows it was a pre row (_reclaim), or it is a tentative C still undecided
+            if now is None or call.c_epoch is None:
+                return False
+            if call.tentative_c and self.verdict(call, now) is None:
+                return now - call.c_epoch <= MAX_CALL_S
+            if call.tentative is not None and self.verdict(call, now) is None and call.first_epoch is not None:
+                return now - call.first_epoch <= MAX_CALL_S
+            return now - call.c_epoch <= self.copy_window_s
         if call.tentative is not None and self._refuted(call, now):
             return False  # no C can come: two calls (Call.split)
         if now is None or call.first_epoch is None:
@@ -293,7 +320,7 @@ class CallMerger(Completions):
             if not (c is calls[-1] and c.done_in_place() and not c.has_copy) and (
                     now is None or c.first_epoch is None or now - c.first_epoch <= HOLD_S):
                 return []
-        closed = [c for c in calls if c not in changing]
+        closed = [part for c in calls if c not in changing for part in self._final(group, c, now)]
         for call in closed:
             if call.together and call.in_place_only() and any(o.in_place_only() for o in call.together):
                 call.ambiguous = True  # copy-less calls run together: the bot may have crossed their updates
@@ -304,7 +331,35 @@ class CallMerger(Completions):
         else:
             rows = {r[ID] for c in changing for r in c.pre_rows()}
             group.taken &= rows
-        return [part for call in closed for part in call.split()]
+        return closed
+
+    def _final(self, group: _Group, call: Call, now: float | None) -> list[Call]:
+        """The call as it closes: a tentative copy or C that evidence refuted is several calls, each linked to the
+        calls of its group it ran together with."""
+        parts = self._resolve(call, now)
+        if len(parts) > 1:
+            others = [c for c in group.calls if c is not call]
+            for i, new in enumerate(parts):
+                for other in others + parts[:i]:
+                    if (new.first_epoch is not None and other.first_epoch is not None
+                            and abs(new.first_epoch - other.first_epoch) <= TOGETHER_S and other not in new.together):
+                        new.together.append(other)
+                        other.together.append(new)
+        return parts
+
+    def _resolve(self, call: Call, now: float | None) -> list[Call]:
+        """A tentative copy or C that evidence refuted is several calls (Call.split, Call.split_c)."""
+        if not call.tentative_c and call.tentative is None:
+            return [call]
+        verdict = self.verdict(call, now)
+        if verdict is None:
+            verdict = self.prior(call)
+        if call.tentative_c:
+            if not verdict:
+                return call.split_c()
+            call.tentative_c = False
+            return [call]
+        return [call] if verdict or call.d_row is not None else call.split()
 
     def finish(self) -> list[Call]:
         """Every call still held. The calls of a group in which a call may still change are marked ``open``:
@@ -314,12 +369,11 @@ class CallMerger(Completions):
         horizon = None if now is None else now - STALE_AFTER_S - 2 * 3600
         for group in self._groups.values():
             changing = any(self._can_change(group, c, now) for c in group.calls)
-            for call in group.calls:
+            for call in [part for c in group.calls for part in self._final(group, c, now)]:
                 if call.together and call.in_place_only() and any(o.in_place_only() for o in call.together):
                     call.ambiguous = True
                 call.open = changing and (horizon is None or call.last_epoch is None or call.last_epoch >= horizon)
                 remaining.append(call)
-        remaining = [part for call in remaining for part in call.split()]
         remaining.sort(key=lambda c: c.call_id)
         self._groups.clear()
         return remaining
@@ -328,4 +382,5 @@ class CallMerger(Completions):
         """Drop the groups ``idle(group, newest epoch)`` says no later row can reach (load/idle.py); their calls."""
         now = self.newest_epoch
         keys = [] if now is None else [k for k, g in self._groups.items() if idle(g, now)]
-        return [part for k in keys for c in self._groups.pop(k).calls for part in c.split()]
+        groups = [self._groups.pop(k) for k in keys]
+        return [part for g in groups for c in g.calls for part in self._final(g, c, now)]
