@@ -279,6 +279,7 @@ TABLES = {
     "tool_calls": "call_id", "tasks": "task_id", "agent_events": "event_id", "router_messages": "message_id",
     "tool_daily": "day, tool_name, model_id, agent_type, outcome, error_category", "open_call_rows": "row_id",
     "model_prices": "model_id, effective_from", "duration_ranks": "tool_name, day, rank",
+    "duration_buckets": "tool_name, bucket, day",
 }
 
 

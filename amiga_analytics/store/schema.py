@@ -14,7 +14,7 @@ from __future__ import annotations
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from . import duration_ranks
+from . import duration_buckets, duration_ranks
 from .tables import INTERNAL_TABLES, TABLES  # noqa: F401 - importable from here as before
 from .transcripts_schema import m004_api_requests, m005_transcript_witness
 
@@ -194,6 +194,15 @@ def m008_duration_ranks(db: Database) -> None:
     db.execute(duration_ranks.CREATE_SQL)
     db.execute(duration_ranks.DELETE_ALL_SQL)
     db.execute(duration_ranks.FILL_ALL_SQL)
+
+
+@migrations()
+def m009_duration_buckets(db: Database) -> None:
+    """``duration_buckets`` (:mod:`.duration_buckets`): the known durations counted per tool, day and duration
+    bucket, filled from the calls already loaded; the sync keeps it up to date."""
+    db.execute(duration_buckets.CREATE_SQL)
+    db.execute(duration_buckets.DELETE_ALL_SQL)
+    db.execute(duration_buckets.FILL_ALL_SQL)
 
 
 def migrate(db: Database) -> None:
