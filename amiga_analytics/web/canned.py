@@ -204,7 +204,8 @@ QUERIES: dict[str, dict[str, Any]] = {
         "text with paths, URLs, quoted values, ids, tokens and numbers replaced), with the bot's category, the "
         "group's share of all failures, its latest error text (secrets masked), when it was first and last seen "
         "(UTC) and how many tasks it hit. = top_errors(limit=50).",
-        "sql": figures.TOP_ERRORS_SQL.format(where=filtered(period("day"), vf.CALLS_FILTER_COLUMNS), limit=TOP_N),
+        "sql": figures.TOP_ERRORS_SQL.format(calls=figures.FAILURES_BY_GROUP, limit=TOP_N,
+                                             where=filtered(period("day"), vf.CALLS_FILTER_COLUMNS)),
     },
     "most_expensive_tasks": {
         "title": "Most expensive tasks",
