@@ -73,7 +73,7 @@ DAILY_LATENCY_SQL = """WITH counts AS (
   SELECT tool_name, day, duration_ms AS v,
          ROW_NUMBER() OVER (PARTITION BY tool_name, day ORDER BY duration_ms) - 1 AS i
   FROM tool_calls
-  WHERE NOT ({all_calls}) AND tool_name IN (SELECT tool_name FROM shown) AND duration_ms IS NOT NULL
+  WHERE tool_name IN (SELECT tool_name FROM shown WHERE NOT ({all_calls})) AND duration_ms IS NOT NULL
         AND {calls_where}
 ), needed(tool_name, day, i) AS (
   {needed}
