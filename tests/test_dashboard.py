@@ -181,23 +181,43 @@ def test_plain_datasette_checks_the_period_too(sample_analytics, tmp_path):
     assert meta_mod.build_metadata()["databases"]["analytics"]["queries"]["dashboard"]["hide_sql"] is True
 
 
-@pytest.mark.parametrize("slots", [1, 3, 40])
-def test_latency_by_tool_is_exact_whatever_the_number_of_slotted_tools(demo_pair, slots, monkeypatch):
-    """Over a long period the canned latency_by_tool reads the ranks of the SLOTS most used tools from the index
-    and ranks the other tools by window: both must give the query function's percentiles exactly."""
-    import pandas as pd
-
-    from amiga_analytics import queries
-    from amiga_analytics.store import view_figures
+@pytest.mark.parametrize("since, until", [("", ""), ("2025-10-01", ""), ("", "2025-10-08"),
+                                          ("2025-10-06", "2025-10-07"), ("2025-10-03", "2025-10-20")])
+def test_latency_by_tool_is_numpys_percentiles_over_any_period(demo_pair, since, until):
+    """The canned latency_by_tool finds each rank in the per-day duration buckets and ranks only the calls of those
+    buckets: over any period (whole history, open ends, one day, some weeks) its percentiles are numpy's of the
+    period's raw durations per tool, to the last bit."""
     from amiga_analytics.web import canned, periods
 
-    monkeypatch.setattr(view_figures, "SLOTS", slots)
-    sql = periods.with_period(canned.latency_sql())
     conn = sqlite3.connect(f"file:{demo_pair[2]}?mode=ro", uri=True)
-    for since, until in (("", ""), ("2025-10-01", "")):
-        got = pd.read_sql(sql, conn, params={"since": since, "until": until})
-        expected = queries.latency(demo_pair[2], by="tool_name", since=since or None, until=until or None)
-        assert len(got) == len(expected) > 5
-        for column in ("tool_name", "calls", "calls_with_duration", "p50_ms", "p90_ms", "p99_ms"):
-            assert got[column].tolist() == expected[column].tolist(), (slots, since, column)
+    got = conn.execute(periods.with_period(canned.latency_sql()), {"since": since, "until": until}).fetchall()
+    durations = collections.defaultdict(list)
+    for tool, duration in conn.execute(
+            "SELECT tool_name, duration_ms FROM tool_calls WHERE duration_ms IS NOT NULL AND day >= ? AND day < ?",
+            (since, until or "9999")):
+        durations[tool].append(duration)
     conn.close()
+    assert len(got) > 5 and sum(1 for row in got if row[2]) == len(durations)
+    for tool, _calls, with_duration, p50, p90, p99, _mean in got:
+        values = durations.get(tool, [])
+        assert with_duration == len(values)
+        expected = [float(np.percentile(values, q)) for q in (50, 90, 99)] if values else [None] * 3
+        assert [p50, p90, p99] == expected, (tool, since, until)
+
+
+def test_duration_buckets_are_monotone_and_hold_their_durations():
+    """A bucket is the duration's whole milliseconds cut to two leading digits: buckets never decrease as the
+    duration grows (so one bucket is one range of durations) and each is at most its duration."""
+    from amiga_analytics.store.duration_buckets import bucket_of
+
+    conn = sqlite3.connect(":memory:")
+    values = sorted({0.0, 0.5, 9.999, 10.0, 99.5, 99.999, 100.0, 100.001, 109.99, 110.0, 999.9, 1000.0, 1099.0,
+                     1100.0, 98765.4, 1e6, 7785300.105, 123456789.0} | {float(x) * 1.37 for x in range(0, 5000, 7)})
+
+    def bucket(v):
+        return conn.execute(f"SELECT {bucket_of('v')} FROM (SELECT ? AS v)", (v,)).fetchone()[0]
+
+    buckets = [bucket(v) for v in values]
+    assert buckets == sorted(buckets)
+    assert all(b <= v for b, v in zip(buckets, values))
+    assert [bucket(v) for v in (99.999, 100.0, 1234.5, 98765.4)] == [99, 100, 1200, 98000]

@@ -170,7 +170,7 @@ def test_table_options_facets_sort_labels_units_and_hidden_tables():
     from datasette.views.base import ureg
 
     tables = meta_mod.build_metadata()["databases"]["analytics"]["tables"]
-    assert tables["tool_calls"]["facets"] == ["tool_name", "outcome", "error_category", "program", "model_id"]
+    assert tables["tool_calls"]["facets"] == ["error_category", "program"]
     assert tables["tasks"]["facets"] == ["status", "agent_type", "model_id"]
     for name, spec in tables.items():
         if name in analytics_schema.INTERNAL_TABLES or name in meta_mod.SQLITE_INTERNAL_TABLES:
@@ -236,11 +236,11 @@ def test_table_pages_have_the_expected_columns_and_counts(sample_ds, sample_anal
 
 def test_configured_facets_are_computed_without_timeouts(sample_ds):
     name = sample_ds.amiga_database
-    for table, facets in (("tool_calls", ["tool_name", "outcome", "error_category", "program", "model_id"]),
+    for table, facets in (("tool_calls", ["error_category", "program"]),
                           ("tasks", ["status", "agent_type", "model_id"])):
         body = fetch_one(sample_ds, f"/{name}/{table}.json?_size=1").json()
         assert set(body["facet_results"]) == set(facets), table  # a facet that timed out would be missing
-        for facet in ("tool_name", "status"):
+        for facet in ("error_category", "status"):
             if facet in body["facet_results"]:
                 assert body["facet_results"][facet]["results"], (table, facet)
         assert body["suggested_facets"] == []  # suggestions are off: they scan every column on every view
@@ -452,6 +452,29 @@ def test_serves_a_snapshot_for_any_file_name(sample_analytics, tmp_path):
         assert response.status_code == 200, p
     chart_page = next(p for p in paths if p.endswith("/cost_per_day"))
     assert fetch_one(ds, chart_page + ".json").json()["rows"]
+
+
+def test_serves_a_database_an_older_version_wrote(sample_analytics, tmp_path):
+    """A database written before duration_buckets and the top errors' index (m008, not synced since): its snapshot
+    gets the missing migrations, so every page answers, with the same figures as a migrated database."""
+    from amiga_analytics.store.schema import FAILURE_GROUPS_INDEX
+
+    old = tmp_path / "analytics.db"
+    shutil.copyfile(sample_analytics, old)
+    conn = sqlite3.connect(old)
+    conn.execute("DROP TABLE duration_buckets")
+    conn.execute(f"DROP INDEX {FAILURE_GROUPS_INDEX}")
+    conn.execute("DELETE FROM _sqlite_migrations WHERE name IN ('m009_duration_buckets', 'm010_failure_groups')")
+    conn.commit()
+    conn.close()
+    ds = serve_mod.build_datasette(old)
+    paths = serve_mod.page_paths(ds)
+    for p, response in zip(paths, fetch(ds, paths)):
+        assert response.status_code == 200, p
+    assert set(db_tables(old)) == set(db_tables(sample_analytics)) - {"duration_buckets"}  # the file is left alone
+    for query in ("latency_by_tool", "top_errors"):
+        path = f"/analytics/{query}.json?_shape=array"
+        assert fetch_one(ds, path).json() == fetch_one(serve_mod.build_datasette(sample_analytics), path).json()
 
 
 def test_counts_are_precomputed(sample_ds, sample_analytics):

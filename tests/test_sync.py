@@ -279,6 +279,7 @@ TABLES = {
     "tool_calls": "call_id", "tasks": "task_id", "agent_events": "event_id", "router_messages": "message_id",
     "tool_daily": "day, tool_name, model_id, agent_type, outcome, error_category", "open_call_rows": "row_id",
     "model_prices": "model_id, effective_from", "duration_ranks": "tool_name, day, rank",
+    "duration_buckets": "tool_name, bucket, day",
 }
 
 
@@ -464,3 +465,28 @@ def test_sync_while_a_bot_like_writer_writes_in_wal_mode(sample_db, tmp_path):
     sync(sample_db, full, source_tz="UTC", full=True)
     _assert_same_analytics(out, full)
     assert q(out, "SELECT COUNT(*) FROM tool_calls WHERE source_id = 'feed01'") == [(int(stdout),)]
+
+
+def test_migrations_m009_m010_bring_an_m008_database_to_what_a_sync_writes(sample_analytics, tmp_path):
+    """A database written before duration_buckets and the top errors' group index (an m008 database) gets both
+    from the migrations: the buckets equal the ones a sync writes, the day-ordered failures index is replaced."""
+    from sqlite_utils import Database
+
+    from amiga_analytics.store.schema import FAILURE_GROUPS_INDEX, migrate
+
+    old = tmp_path / "old.db"
+    shutil.copyfile(sample_analytics, old)
+    conn = sqlite3.connect(old)
+    conn.execute("DROP TABLE duration_buckets")
+    conn.execute(f"DROP INDEX {FAILURE_GROUPS_INDEX}")
+    conn.execute("CREATE INDEX idx_tool_calls_failures ON tool_calls (day, tool_name, error_template, "
+                 "error_category, started_at, task_id, error) WHERE outcome = 'failure'")
+    conn.execute("DELETE FROM _sqlite_migrations WHERE name IN ('m009_duration_buckets', 'm010_failure_groups')")
+    conn.commit()
+    conn.close()
+    migrate(Database(old))
+    order = TABLES["duration_buckets"]
+    assert table_rows(old, "duration_buckets", order) == table_rows(sample_analytics, "duration_buckets", order)
+    assert len(table_rows(old, "duration_buckets", order)) > 50
+    indexes = {r[0] for r in q(old, "SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert FAILURE_GROUPS_INDEX in indexes and "idx_tool_calls_failures" not in indexes

@@ -21,8 +21,17 @@ def _calls_frame(db: DB, since: Bound, until: Bound, sql: str, spec: dict[str, s
     with _opened(db) as database:
         window = _window(database, since, until)
         where, params = window.calls_condition()
-        columns, rows = _query(database, sql.format(where=where, limit=":limit"), params | (extra or {}))
+        sql = sql.format(where=where, limit=":limit", calls=_failures_source(database))
+        columns, rows = _query(database, sql, params | (extra or {}))
     return _frame(columns, rows, spec, window.tz)
+
+
+def _failures_source(database) -> str:
+    """The failures in group order where the database has that index (a database no sync of this version migrated
+    has not; its top errors are the same, sorted)."""
+    found = database.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?",
+                             [figures.FAILURE_GROUPS_INDEX]).fetchone()
+    return figures.FAILURES_BY_GROUP if found else "tool_calls"
 
 
 def top_errors(db: DB, *, since: Bound = None, until: Bound = None, limit: int | None = DEFAULT_LIMIT) -> pd.DataFrame:

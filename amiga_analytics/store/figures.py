@@ -28,6 +28,7 @@ from .measures import (  # noqa: F401 - re-exported: the figures' one namespace
     select_list,
 )
 from .percentiles import LATENCY_QUANTILES, percentiles_cte, pivot
+from .schema import FAILURE_GROUPS_INDEX
 
 FINISHED = "status IN ('completed', 'failed', 'stopped')"
 """A task that reached a final status."""
@@ -62,24 +63,26 @@ LIMIT {limit}"""
 # Failures grouped by tool and error template (load/templates.py: computed at sync time from the masked error
 # text). The bot's category is a key as well, so that a group never mixes two categories (it is a substring test
 # on the same text, so a template almost always has one). example_error is the group's latest text, masked.
-TOP_ERRORS_SQL = """WITH failures AS (
-  SELECT tool_name, error_template, NULLIF(error_category, '') AS error_category, started_at, error, task_id
-  FROM tool_calls
+# Both groupings read the failures in the order of the partial index schema.FAILURE_GROUPS_INDEX (keyed by these
+# very expressions, covering every column), so neither sorts nor looks up the failures of a long period: ``{calls}``
+# is FAILURES_BY_GROUP where the index exists (SQLite's planner, without statistics, prefers a day index and sorts).
+FAILURES_BY_GROUP = f"tool_calls INDEXED BY {FAILURE_GROUPS_INDEX}"
+
+TOP_ERRORS_SQL = """WITH groups AS (
+  SELECT tool_name, error_template, NULLIF(error_category, '') AS error_category, COUNT(*) AS count,
+         COUNT(DISTINCT task_id) AS tasks, MIN(started_at) AS first_seen, MAX(started_at) AS last_seen
+  FROM {calls}
   WHERE outcome = 'failure' AND {where}
-), groups AS (
-  SELECT tool_name, error_template, error_category, COUNT(*) AS count, COUNT(DISTINCT task_id) AS tasks,
-         MIN(started_at) AS first_seen, MAX(started_at) AS last_seen
-  FROM failures
-  GROUP BY tool_name, error_template, error_category
+  GROUP BY tool_name, error_template, NULLIF(error_category, '')
 ), latest AS (
   -- SQLite: with a single MAX(), the bare column comes from the row that holds the maximum
-  SELECT tool_name, error_template, error_category, MAX(started_at) AS at, error
-  FROM failures
-  WHERE error IS NOT NULL
-  GROUP BY tool_name, error_template, error_category
+  SELECT tool_name, error_template, NULLIF(error_category, '') AS error_category, MAX(started_at) AS at, error
+  FROM {calls}
+  WHERE outcome = 'failure' AND error IS NOT NULL AND {where}
+  GROUP BY tool_name, error_template, NULLIF(error_category, '')
 )
 SELECT g.tool_name, g.error_template, g.error_category, g.count,
-       CAST(g.count AS REAL) / (SELECT COUNT(*) FROM failures) AS share,
+       CAST(g.count AS REAL) / (SELECT SUM(count) FROM groups) AS share,
        latest.error AS example_error, g.first_seen, g.last_seen, g.tasks
 FROM groups g
 LEFT JOIN latest ON latest.tool_name IS g.tool_name AND latest.error_template IS g.error_template

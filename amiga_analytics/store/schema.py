@@ -14,7 +14,7 @@ from __future__ import annotations
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from . import duration_ranks
+from . import duration_buckets, duration_ranks
 from .tables import INTERNAL_TABLES, TABLES  # noqa: F401 - importable from here as before
 from .transcripts_schema import m004_api_requests, m005_transcript_witness
 
@@ -155,10 +155,15 @@ def m006_error_templates(db: Database) -> None:
 
 
 
+# Top errors read the failures in the order of their groups (tool, template, category as the figure groups it), every
+# column they need in the index, so that no period's failures are sorted or looked up in the table (figures.py).
+FAILURE_GROUPS_INDEX = "idx_tool_calls_failure_groups"
+
 # The indexes the Datasette view needs on a million-call database, whether it is served by `amiga-analytics
 # serve` or by the plain `datasette analytics.db -m metadata.yml`: each configured facet is a scan of one small
 # covering index; the default sorts of the big tables read the newest rows from an index; the latency figures
-# rank durations in index order (per tool; per tool and day, covering the dashboard filters); top errors read a partial index of the failures.
+# rank durations in index order (per tool; per tool and day, covering the dashboard filters); top errors read a partial
+# index of the failures in group order.
 VIEW_INDEXES: dict[str, str] = {
     "idx_tool_calls_tool_duration": "tool_calls (tool_name, duration_ms, day)",
     "idx_tool_calls_tool_day_duration": "tool_calls (tool_name, day, duration_ms, model_id, agent_type)",
@@ -166,9 +171,9 @@ VIEW_INDEXES: dict[str, str] = {
     "idx_tool_calls_error_category": "tool_calls (error_category)",
     "idx_tool_calls_model_id": "tool_calls (model_id)",
     "idx_tool_calls_program": "tool_calls (program)",
-    "idx_tool_calls_failures": (
-        "tool_calls (day, tool_name, error_template, error_category, started_at, task_id, error) "
-        "WHERE outcome = 'failure'"
+    FAILURE_GROUPS_INDEX: (
+        "tool_calls (tool_name, error_template, NULLIF(error_category, ''), started_at, day, model_id, agent_type, "
+        "task_id, error, outcome, error_category) WHERE outcome = 'failure'"
     ),
     "idx_agent_events_at": "agent_events (at)",
     "idx_router_messages_at": "router_messages (at)",
@@ -194,6 +199,22 @@ def m008_duration_ranks(db: Database) -> None:
     db.execute(duration_ranks.CREATE_SQL)
     db.execute(duration_ranks.DELETE_ALL_SQL)
     db.execute(duration_ranks.FILL_ALL_SQL)
+
+
+@migrations()
+def m009_duration_buckets(db: Database) -> None:
+    """``duration_buckets`` (:mod:`.duration_buckets`): the known durations counted per tool, day and duration
+    bucket, filled from the calls already loaded; the sync keeps it up to date."""
+    db.execute(duration_buckets.CREATE_SQL)
+    db.execute(duration_buckets.DELETE_ALL_SQL)
+    db.execute(duration_buckets.FILL_ALL_SQL)
+
+
+@migrations()
+def m010_failure_groups(db: Database) -> None:
+    """Top errors' partial index in group order (:data:`FAILURE_GROUPS_INDEX`) replaces the one in day order."""
+    db.execute("DROP INDEX IF EXISTS idx_tool_calls_failures")
+    db.execute(f"CREATE INDEX IF NOT EXISTS {FAILURE_GROUPS_INDEX} ON {VIEW_INDEXES[FAILURE_GROUPS_INDEX]}")
 
 
 def migrate(db: Database) -> None:

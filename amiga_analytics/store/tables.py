@@ -6,7 +6,7 @@ from __future__ import annotations
 from .transcripts_schema import TRANSCRIPT_COLUMNS, TRANSCRIPT_TABLES
 
 # Tables a reader of the analytics database never needs to see (hidden in Datasette).
-INTERNAL_TABLES = ("_sqlite_migrations", "sync_state", "open_call_rows", "duration_ranks")
+INTERNAL_TABLES = ("_sqlite_migrations", "sync_state", "open_call_rows", "duration_ranks", "duration_buckets")
 
 TABLES: dict[str, dict] = {
     "tool_calls": {
@@ -142,6 +142,18 @@ TABLES: dict[str, dict] = {
             "day": "Calendar day in the report timezone.",
             "rank": "0 for the day's shortest call of the tool, then 1, 2, … (ties by call_id).",
             "duration_ms": "The call's duration, ms.",
+        },
+    },
+    "duration_buckets": {
+        "description": "Internal: the known durations counted per tool, day and duration bucket (percentiles over "
+        "any period by look-up).",
+        "columns": {
+            "tool_name": "Tool name.",
+            "bucket": "The durations' whole milliseconds truncated to two leading digits (0, 1, …, 99, 100, 110, …).",
+            "day": "Calendar day in the report timezone.",
+            "calls": "Calls of the tool that day with a duration in the bucket.",
+            "min_ms": "Their shortest duration, ms.",
+            "max_ms": "Their longest duration, ms.",
         },
     },
     "model_aliases": {

@@ -73,7 +73,7 @@ DAILY_LATENCY_SQL = """WITH counts AS (
   SELECT tool_name, day, duration_ms AS v,
          ROW_NUMBER() OVER (PARTITION BY tool_name, day ORDER BY duration_ms) - 1 AS i
   FROM tool_calls
-  WHERE NOT ({all_calls}) AND tool_name IN (SELECT tool_name FROM shown) AND duration_ms IS NOT NULL
+  WHERE tool_name IN (SELECT tool_name FROM shown WHERE NOT ({all_calls})) AND duration_ms IS NOT NULL
         AND {calls_where}
 ), needed(tool_name, day, i) AS (
   {needed}
@@ -161,42 +161,12 @@ TASKS_FILTER_COLUMNS = {"model": "COALESCE(model_id, '')", "agent_type": "COALES
 assert set(DAILY_KEYS) >= {"tool_name", "model_id", "agent_type"}
 
 
-# --- latency per tool over a long period, without ranking every call ----------------------------------------------
+# --- latency per tool over any period, without ranking every call ------------------------------------------------
 #
-# Ranking all the calls of a year (ROW_NUMBER over every duration) costs most of a second. Over a long period
-# the canned latency_by_tool reads instead, for each of the SLOTS most used tools, the few durations at the ranks
-# its percentiles need, each with one `ORDER BY duration_ms LIMIT 1 OFFSET rank` walk of the tool's
-# (tool_name, duration_ms, day) index (from the top for ranks above the median). The offsets and the tool of a
-# slot are uncorrelated subqueries (SQLite takes no column in OFFSET), hence one SELECT per slot. The remaining
-# tools, and every tool over a short period, are ranked by window (:func:`.percentiles.percentiles_cte`).
-# Both give numpy's linear percentiles exactly.
-
-SLOTS = 16
-LONG_PERIOD_DAYS = 62
-
-
-def _slot_value(slot: int, rank: str, descending: bool, calls_where: str) -> str:
-    of_slot = f"FROM slots WHERE slot = {slot}"
-    offset = f"(SELECT n - 1 - ({rank}) {of_slot})" if descending else f"(SELECT {rank} {of_slot})"
-    return (f"(SELECT duration_ms FROM tool_calls WHERE tool_name = (SELECT k {of_slot}) "
-            f"AND duration_ms IS NOT NULL AND {calls_where} "
-            f"ORDER BY duration_ms {'DESC' if descending else 'ASC'} LIMIT 1 OFFSET COALESCE({offset}, 0))")
-
-
-def slot_percentiles_sql(quantiles: tuple[tuple[str, float], ...], calls_where: str) -> str:
-    """``slot_picks(k, name, q, n, lo, hi)``: per slotted tool and quantile, the values at the two ranks around
-    the quantile's position (``lo`` = floor((n - 1) q), ``hi`` = min(lo + 1, n - 1))."""
-    rows = []
-    for slot in range(1, SLOTS + 1):
-        for name, q in quantiles:
-            lo = f"CAST((n - 1) * {q!r} AS INTEGER)"
-            hi = f"MIN({lo} + 1, n - 1)"
-            rows.append(f"SELECT (SELECT k FROM slots WHERE slot = {slot}), '{name}', {q!r}, "
-                        f"(SELECT n FROM slots WHERE slot = {slot}),\n         "
-                        f"{_slot_value(slot, lo, q > 0.5, calls_where)},\n         "
-                        f"{_slot_value(slot, hi, q > 0.5, calls_where)}")
-    return "slot_picks(k, name, q, n, lo, hi) AS (\n  " + "\n  UNION ALL ".join(rows) + "\n)"
-
+# Ranking all the calls of a year (ROW_NUMBER over every duration) costs most of a second. The canned
+# latency_by_tool reads instead the per-day duration buckets the sync writes (:mod:`.duration_buckets`): it adds
+# their counts over the period, finds the bucket of each rank its percentiles need and ranks only the period's calls
+# of those buckets. It gives numpy's linear percentiles exactly, over any period.
 
 LATENCY_BY_TOOL_SQL = """WITH counts AS (
   SELECT tool_name AS k,
@@ -204,29 +174,11 @@ LATENCY_BY_TOOL_SQL = """WITH counts AS (
   FROM tool_daily
   WHERE {where}
   GROUP BY tool_name
-), mode AS (
-  SELECT since_day = '' OR until_end = '9999-12-31'
-         OR julianday(until_end) - julianday(since_day) > {long_days} AS long_period
-  FROM period
-), slots AS (
-  SELECT k, calls_with_duration AS n, ROW_NUMBER() OVER (ORDER BY calls_with_duration DESC, k) AS slot
-  FROM counts
-  WHERE calls_with_duration > 0 AND (SELECT long_period FROM mode)
-), {slot_picks}, slotted AS (
-  SELECT k, name, CASE WHEN (n - 1) * q - CAST((n - 1) * q AS INTEGER) >= 0.5
-                       THEN hi - (hi - lo) * (1 - ((n - 1) * q - CAST((n - 1) * q AS INTEGER)))
-                       ELSE lo + (hi - lo) * ((n - 1) * q - CAST((n - 1) * q AS INTEGER)) END AS value
-  FROM slot_picks
-  WHERE k IS NOT NULL
-), {percentiles}, every_percentile AS (
-  SELECT k, name, value FROM slotted
-  UNION ALL
-  SELECT k, name, value FROM percentiles
-)
+), {percentiles}
 SELECT counts.k AS tool_name, counts.calls, counts.calls_with_duration,
        {pivot},
        counts.mean_ms
 FROM counts
-LEFT JOIN every_percentile ON every_percentile.k IS counts.k
+LEFT JOIN percentiles ON percentiles.k IS counts.k
 GROUP BY counts.k
 ORDER BY counts.calls DESC, counts.k"""

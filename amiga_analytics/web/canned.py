@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..store import figures
+from ..store import duration_buckets, figures
 from ..store import view_figures as vf
 from ..store.percentiles import pivot
 from .periods import matches, period, with_period  # noqa: F401 - period: importable from here as in 0.1
@@ -144,21 +144,14 @@ def task_throughput_sql() -> str:
 
 
 def latency_sql() -> str:
-    """latency(by='tool_name'): long periods pick the percentiles' ranks from the index per tool
-    (:data:`amiga_analytics.store.view_figures.LATENCY_BY_TOOL_SQL`), short ones rank by window."""
-    # `+day` keeps SQLite on the (tool_name, duration_ms, day) index rather than the day index, which would read
-    # every row of a long period through the table.
-    calls_where = period("+day")
-    windowed = (f"{calls_where} AND tool_name IN (SELECT k FROM counts WHERE calls_with_duration > 0 "
-                f"AND k NOT IN (SELECT k FROM slots WHERE slot <= {vf.SLOTS}))")
+    """latency(by='tool_name'): the percentiles from the per-day duration buckets
+    (:mod:`amiga_analytics.store.duration_buckets`), the counts and means from the rollup."""
     return vf.LATENCY_BY_TOOL_SQL.format(
         measures=figures.select_list(figures.DURATION, "daily", indent=9),
         where=period("day"),
-        long_days=vf.LONG_PERIOD_DAYS,
-        slot_picks=vf.slot_percentiles_sql(figures.LATENCY_QUANTILES, calls_where),
-        percentiles=figures.percentiles_cte(key="tool_name", value="duration_ms", source="tool_calls",
-                                            where=windowed, quantiles=figures.LATENCY_QUANTILES),
-        pivot=pivot(figures.LATENCY_QUANTILES, table="every_percentile"),
+        percentiles=duration_buckets.percentiles_cte(where=period("day"), calls_where=period("+calls.day"),
+                                                     quantiles=figures.LATENCY_QUANTILES),
+        pivot=pivot(figures.LATENCY_QUANTILES),
     )
 
 
@@ -211,7 +204,8 @@ QUERIES: dict[str, dict[str, Any]] = {
         "text with paths, URLs, quoted values, ids, tokens and numbers replaced), with the bot's category, the "
         "group's share of all failures, its latest error text (secrets masked), when it was first and last seen "
         "(UTC) and how many tasks it hit. = top_errors(limit=50).",
-        "sql": figures.TOP_ERRORS_SQL.format(where=filtered(period("day"), vf.CALLS_FILTER_COLUMNS), limit=TOP_N),
+        "sql": figures.TOP_ERRORS_SQL.format(calls=figures.FAILURES_BY_GROUP, limit=TOP_N,
+                                             where=filtered(period("day"), vf.CALLS_FILTER_COLUMNS)),
     },
     "most_expensive_tasks": {
         "title": "Most expensive tasks",

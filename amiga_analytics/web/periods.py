@@ -75,8 +75,8 @@ _FILTER = """CASE WHEN trim(COALESCE(:{name}, '')) = '' THEN ''
                                         || 'leave it empty for all, or pick one from the {source} facet') END"""
 
 FILTERS = {
-    "tool": ("tool_name", "a tool", "tool_calls tool_name"),
-    "model": ("model_id", "a model id", "tool_calls model_id"),
+    "tool": ("tool_name", "a tool", "tool_daily tool_name"),
+    "model": ("model_id", "a model id", "tool_daily model_id"),
     "agent_type": ("agent_type", "an agent type", "tasks agent_type"),
 }
 

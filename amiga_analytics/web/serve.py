@@ -4,7 +4,7 @@ Publishing follows snapshot → index → inspect → serve immutable:
 
 1. :func:`snapshot` validates the file (``db.open_analytics``) and copies it with SQLite's backup API into a private
    temporary directory: one consistent state, untouched by later syncs, and never the file a sync writes;
-2. the copy gets the few extra indexes that keep facets and canned queries fast on million-call databases
+2. the copy gets the migrations an older analytics database lacks, the few extra indexes that keep facets and canned queries fast on million-call databases
    (:data:`SERVE_INDEXES`) and ``ANALYZE`` statistics;
 3. :func:`inspect` precomputes what ``datasette inspect`` would (row counts, size, hash), so no page counts a
    big table;
@@ -24,11 +24,13 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from sqlite_utils import Database
+
 from . import guard
 from . import metadata as metadata_mod
 from ..sqlitefile import read_only_connection
 from ..store.connect import open_analytics
-from ..store.schema import VIEW_INDEXES
+from ..store.schema import VIEW_INDEXES, migrate
 from .render import render_cell
 
 DEFAULT_HOST = "127.0.0.1"
@@ -73,6 +75,9 @@ def snapshot(analytics_db, target: Path) -> Path:
         try:
             source.backup(dest)
             dest.execute("PRAGMA journal_mode = DELETE")
+            # a database an older version wrote (not synced since) gets, in the copy, the rollups and indexes that
+            # the canned queries read; a no-op on a migrated one
+            migrate(Database(dest))
             tables = {r[0] for r in dest.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             for name, on in SERVE_INDEXES.items():
                 if on.split(" ", 1)[0] in tables:
