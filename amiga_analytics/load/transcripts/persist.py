@@ -15,24 +15,22 @@ from ...timeutil import format_utc, zone
 from ..pricing import PriceBook
 from .collect import TranscriptSet
 from .cost import rates_for, request_cost
-from .join import bot_parameters
 from .reading import FileState
 from .records import RequestCopy
-from .rows import REQUEST_COLUMNS, TaskIndex, ToolUseRow
+from .rows import REQUEST_COLUMNS, TaskIndex
 
 DIRS_KEY = "transcript_dirs"
 CARRY_KEY = "transcripts"
 
 USE_COLUMNS = ("tool_use_id", "session_id", "task_id", "agent", "tool_name", "parameters", "secrets_masked", "use_at",
                "result_at", "result", "agent_id", "message_id", "request_id", "model_id")
-UPSERT_USE_SQL = (
-    f"INSERT INTO tool_uses ({', '.join(USE_COLUMNS)}) VALUES ({', '.join(':' + c for c in USE_COLUMNS)})\n"
-    """ON CONFLICT (tool_use_id) DO UPDATE SET
+INSERT_USE_HEAD_SQL = f"INSERT INTO tool_uses ({', '.join(USE_COLUMNS)})"
+USE_CONFLICT_SQL = """ON CONFLICT (tool_use_id) DO UPDATE SET
   result_at = CASE WHEN excluded.result <> 'none' THEN excluded.result_at ELSE tool_uses.result_at END,
   result = CASE WHEN excluded.result <> 'none' THEN excluded.result ELSE tool_uses.result END,
   agent_id = COALESCE(excluded.agent_id, tool_uses.agent_id),
   task_id = COALESCE(excluded.task_id, tool_uses.task_id)"""
-)
+UPSERT_USE_SQL = f"{INSERT_USE_HEAD_SQL} VALUES ({', '.join(':' + c for c in USE_COLUMNS)})\n{USE_CONFLICT_SQL}"
 UPDATE_RESULT_SQL = """UPDATE tool_uses SET result_at = :result_at, result = :result
 WHERE tool_use_id = :tool_use_id AND result = 'none'"""
 UPDATE_AGENT_SQL = "UPDATE tool_uses SET agent_id = :agent_id WHERE tool_use_id = :tool_use_id AND agent_id IS NULL"
@@ -101,37 +99,16 @@ def _utc(ts: datetime | None) -> str | None:
     return None if ts is None else format_utc(ts)
 
 
-def use_record(row: ToolUseRow, model_id: str | None) -> dict[str, Any]:
-    """The ``tool_uses`` row of one tool_use: its input only as the bot would store it, masked."""
-    params, n_masked = bot_parameters(row.input)
-    return {
-        "tool_use_id": row.tool_use_id, "session_id": row.session_id, "task_id": row.task_id, "agent": row.agent,
-        "tool_name": row.tool_name, "parameters": params, "secrets_masked": n_masked, "use_at": _utc(row.use_ts),
-        "result_at": _utc(row.result_ts), "result": row.result, "agent_id": row.agent_id,
-        "message_id": row.message_id, "request_id": row.request_id, "model_id": model_id,
-    }
-
-
-def write_uses(conn: sqlite3.Connection, found: TranscriptSet, uses: list[ToolUseRow]) -> set[str]:
-    """Store this read's tool_uses, the results of tool_uses stored earlier, and late agent links; return the
-    groups (task, else session) they touched."""
+def late_results(conn: sqlite3.Connection, results: list[tuple[str, str | None, str]]) -> set[str]:
+    """Give tool_uses stored by an earlier sync the results read now, ``(tool_use_id, result_at, result)``;
+    return the groups that changed."""
     groups: set[str] = set()
-    records = []
-    for row in uses:
-        copy = found.requests.get((row.message_id or "", row.request_id))
-        records.append(use_record(row, None if copy is None else copy.model_id))
-        groups.add(row.task_id or row.session_id or "")
-    conn.executemany(UPSERT_USE_SQL, records)
-    late = [{"tool_use_id": use_id, "result_at": _utc(result.result_ts), "result": result.kind}
-            for use_id, result in found.results.items() if use_id not in found.tool_uses]
-    for item in late:
+    for use_id, result_at, kind in results:
+        item = {"tool_use_id": use_id, "result_at": result_at, "result": kind}
         if conn.execute(UPDATE_RESULT_SQL, item).rowcount:
             group = conn.execute(GROUP_OF_USE_SQL, item).fetchone()
             if group is not None:
                 groups.add(group[0])
-    links = [{"tool_use_id": use_id, "agent_id": agent} for (_, agent), use_id in found.spawn_links().items()]
-    conn.executemany(UPDATE_AGENT_SQL, links)
-    conn.execute(FILL_USE_MODEL_SQL)
     return groups
 
 
