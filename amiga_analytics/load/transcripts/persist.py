@@ -45,6 +45,9 @@ SET_SESSION_TASK_SQL = [
     "UPDATE api_requests SET task_id = :task_id WHERE session_id = :session_id AND task_id IS NULL",
 ]
 OLD_REQUESTS_SQL = f"SELECT {', '.join(REQUEST_COLUMNS)} FROM api_requests"
+REQUEST_BATCH_SQL = (f"SELECT rowid, {', '.join(REQUEST_COLUMNS)} FROM api_requests WHERE rowid > :after "
+                     "ORDER BY rowid LIMIT :n")
+BATCH = 5000  # rows copied or repriced at a time
 OLD_USES_SQL = f"SELECT {', '.join(USE_COLUMNS)} FROM tool_uses"
 INSERT_REQUEST_SQL = (f"INSERT OR REPLACE INTO api_requests ({', '.join(REQUEST_COLUMNS)}) "
                       f"VALUES ({', '.join(':' + c for c in REQUEST_COLUMNS)})")
@@ -146,24 +149,34 @@ WHERE message_id = :message_id AND request_id = :request_id"""
 
 def reprice_requests(conn: sqlite3.Connection, book: PriceBook, report_tz: str, index: TaskIndex,
                      cwd: dict[str, str]) -> None:
-    """Recompute every stored request's cost from ``book`` (the price tables changed since the last sync)."""
-    requests = [dict(zip(REQUEST_COLUMNS, r)) for r in conn.execute(OLD_REQUESTS_SQL)]
-    conn.executemany(REPRICE_REQUEST_SQL, [_reprice(r, book, report_tz, index, cwd) for r in requests])
+    """Recompute every stored request's cost from ``book`` (the price tables changed since the last sync), a
+    batch of rows at a time (by rowid: the table is not read while it is written)."""
+    last = 0
+    while batch := conn.execute(REQUEST_BATCH_SQL, {"after": last, "n": BATCH}).fetchall():
+        last = batch[-1][0]
+        conn.executemany(REPRICE_REQUEST_SQL, [_reprice(dict(zip(REQUEST_COLUMNS, r[1:])), book, report_tz, index,
+                                                        cwd) for r in batch])
 
 
 def copy_previous(conn: sqlite3.Connection, old_db, book: PriceBook, report_tz: str, index: TaskIndex,
                   cwd: dict[str, str]) -> None:
     """Copy the transcript rows of the analytics database being rebuilt into the new one (days, tasks and costs
-    recomputed under this sync's settings and prices)."""
+    recomputed under this sync's settings and prices), a batch at a time."""
     old = open_analytics(old_db)
     try:
         tables = {r[0] for r in old.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        requests = [dict(zip(REQUEST_COLUMNS, r)) for r in old.execute(OLD_REQUESTS_SQL)] if (
-            "api_requests" in tables) else []
-        uses = [dict(zip(USE_COLUMNS, r)) for r in old.execute(OLD_USES_SQL)] if "tool_uses" in tables else []
+        if "api_requests" in tables:
+            rows = old.execute(OLD_REQUESTS_SQL)
+            while batch := rows.fetchmany(BATCH):
+                conn.executemany(INSERT_REQUEST_SQL, [_reprice(dict(zip(REQUEST_COLUMNS, r)), book, report_tz,
+                                                               index, cwd) for r in batch])
+        if "tool_uses" in tables:
+            rows = old.execute(OLD_USES_SQL)
+            while batch := rows.fetchmany(BATCH):
+                uses = [dict(zip(USE_COLUMNS, r)) for r in batch]
+                for use in uses:
+                    use["task_id"] = use["task_id"] or index.task_for(use["session_id"],
+                                                                      cwd.get(use["session_id"] or ""))
+                conn.executemany(INSERT_USE_SQL, uses)
     finally:
         old.close()
-    conn.executemany(INSERT_REQUEST_SQL, [_reprice(r, book, report_tz, index, cwd) for r in requests])
-    for use in uses:
-        use["task_id"] = use["task_id"] or index.task_for(use["session_id"], cwd.get(use["session_id"] or ""))
-    conn.executemany(INSERT_USE_SQL, uses)
