@@ -23,7 +23,7 @@ from ...errors import InputError
 MAIN, FLAT_AGENT, NESTED_AGENT, OTHER = "main", "flat_agent", "nested_agent", "other"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: one per transcript file in memory
 class TranscriptFile:
     """One ``*.jsonl`` file: where it is, what kind it is, and what its path says about it."""
 

@@ -5,6 +5,7 @@ changed (:mod:`.witness`). Without any transcript directory the step does nothin
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any, Callable, Iterable
 
 from ...bot.snapshot import Snapshot
 from ..pricing import PriceBook
+from ..state import RawJSON
 from .discover import projects_dir
 from .persist import (
     CARRY_KEY,
@@ -91,7 +93,8 @@ def run_transcripts(conn: sqlite3.Connection, snap: Snapshot, state: dict[str, A
     for group in joiner.groups:
         joiner.restore(group)
     state[DIRS_KEY] = dirs
-    state[CARRY_KEY] = carry_to_json(found.carried_over())
+    # What found.carried_over() keeps, as its JSON text (far smaller than the objects for the rest of the sync).
+    state[CARRY_KEY] = RawJSON(json.dumps(carry_to_json(found)))
     return joiner
 
 
