@@ -145,3 +145,13 @@ def test_ties_go_to_the_own_line_then_the_first_read(tmp_path, monkeypatch):
     assert uses == {
         "toolu_task": ("main", agent, "claude-sonnet-4-5-20250929", "2025-10-21T10:00:00.000000+00:00"),
         "toolu_inner": (agent, None, "claude-sonnet-4-5-20250929", "2025-10-21T10:00:05.000000+00:00")}
+
+
+def test_the_carried_state_text_is_the_json_of_the_carried_state(memory):
+    from amiga_analytics.load.transcripts.persist import carry_from_json, carry_text, carry_to_json
+
+    text = carry_text(memory)
+    assert text == json.dumps(carry_to_json(memory))
+    again = carry_from_json(json.loads(text))
+    assert again.files == memory.files and again.task_prompts == memory.task_prompts
+    assert len(again.files) == TRUTH["notes"]["files"] == 136

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from .discover import NESTED_AGENT, TranscriptFile, discover, projects_dir
+from .discover import NESTED_AGENT, TranscriptFile, iter_files, projects_dir
 from .reading import FileState, ReadStats, read_new_lines
 from .records import RequestCopy, Sink, ToolResult, ToolUse, extract
 
@@ -112,7 +112,7 @@ class TranscriptSet:
         since the previous read of the same files; returns the counts of this read."""
         root_key = str(projects_dir(root).resolve())
         total = ReadStats()
-        for file in discover(root):
+        for file in iter_files(root):
             total.add(self.read_file(file, root_key, sink))
         return total
 

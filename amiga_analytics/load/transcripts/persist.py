@@ -6,9 +6,10 @@ has since deleted keep what was loaded).
 from __future__ import annotations
 
 import hashlib
+import json
 import sqlite3
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable
 
 from ...store.connect import open_analytics
 from ...timeutil import format_utc, zone
@@ -70,16 +71,26 @@ def _pair(key: tuple) -> list:
     return list(key)
 
 
+def _carry_sections(found: TranscriptSet) -> dict[str, Callable[[], Any]]:
+    return {
+        "files": lambda: {k: [s.path, s.size, s.offset, s.fingerprint] for k, s in found.files.items()},
+        "agent_links": lambda: [[s, a, t] for (s, a), t in found.agent_links.items()],
+        "session_cwd": lambda: dict(found.session_cwd),
+        "task_prompts": lambda: [[s, d, ids] for (s, d), ids in found.task_prompts.items()],
+        "agent_prompts": lambda: [[s, a, d] for (s, a), d in found.agent_prompts.items()],
+        "file_index": lambda: dict(found._file_index),
+    }
+
+
 def carry_to_json(found: TranscriptSet) -> dict[str, Any]:
     """What :meth:`TranscriptSet.carried_over` keeps, as JSON."""
-    return {
-        "files": {k: [s.path, s.size, s.offset, s.fingerprint] for k, s in found.files.items()},
-        "agent_links": [[s, a, t] for (s, a), t in found.agent_links.items()],
-        "session_cwd": dict(found.session_cwd),
-        "task_prompts": [[s, d, ids] for (s, d), ids in found.task_prompts.items()],
-        "agent_prompts": [[s, a, d] for (s, a), d in found.agent_prompts.items()],
-        "file_index": dict(found._file_index),
-    }
+    return {name: make() for name, make in _carry_sections(found).items()}
+
+
+def carry_text(found: TranscriptSet) -> str:
+    """``json.dumps(carry_to_json(found))``, built one section at a time (only one section's objects at once)."""
+    return "{" + ", ".join(f"{json.dumps(name)}: {json.dumps(make())}"
+                           for name, make in _carry_sections(found).items()) + "}"
 
 
 def carry_from_json(data: dict[str, Any] | None) -> TranscriptSet:

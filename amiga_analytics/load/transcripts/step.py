@@ -5,7 +5,6 @@ changed (:mod:`.witness`). Without any transcript directory the step does nothin
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 from pathlib import Path
@@ -19,7 +18,7 @@ from .persist import (
     CARRY_KEY,
     DIRS_KEY,
     carry_from_json,
-    carry_to_json,
+    carry_text,
     claim_sessions,
     copy_previous,
     reprice_requests,
@@ -94,7 +93,7 @@ def run_transcripts(conn: sqlite3.Connection, snap: Snapshot, state: dict[str, A
         joiner.restore(group)
     state[DIRS_KEY] = dirs
     # What found.carried_over() keeps, as its JSON text (far smaller than the objects for the rest of the sync).
-    state[CARRY_KEY] = RawJSON(json.dumps(carry_to_json(found)))
+    state[CARRY_KEY] = RawJSON(carry_text(found))
     return joiner
 
 
