@@ -119,9 +119,14 @@ def read_state(analytics_db: Path) -> dict[str, Any]:
     return {k: json.loads(v) for k, v in rows.items()}
 
 
+class RawJSON(str):
+    """A state value already encoded as JSON text (a large one is kept as its text, not as the objects)."""
+
+
 def write_state(conn: sqlite3.Connection, state: dict[str, Any]) -> None:
     conn.execute(DELETE_STATE_SQL)
-    conn.executemany(INSERT_STATE_SQL, [{"key": k, "value": json.dumps(v)} for k, v in sorted(state.items())])
+    conn.executemany(INSERT_STATE_SQL, [{"key": k, "value": v if isinstance(v, RawJSON) else json.dumps(v)}
+                                        for k, v in sorted(state.items())])
 
 
 def source_identity(snap: Snapshot) -> str:

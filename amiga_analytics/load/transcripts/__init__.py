@@ -9,7 +9,8 @@ Read a Claude config directory (or its ``projects/`` folder), deduplicate its AP
 
 Modules: :mod:`.discover` (files and layouts), :mod:`.reading` (lenient, incremental by offset),
 :mod:`.records` (what a line holds), :mod:`.collect` (dedup), :mod:`.cost` (prices), :mod:`.rows`,
-:mod:`.store` (the ``api_requests`` loader).
+:mod:`.store` (the ``api_requests`` loader), :mod:`.stage` (the sync's streamed read: the same rules applied by
+SQLite to temporary tables, a batch of lines at a time).
 """
 
 from .collect import TranscriptSet, read_transcripts

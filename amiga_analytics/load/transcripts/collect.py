@@ -16,10 +16,11 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable
 
-from .discover import NESTED_AGENT, TranscriptFile, discover, projects_dir
+from .discover import NESTED_AGENT, TranscriptFile, iter_files, projects_dir
 from .reading import FileState, ReadStats, read_new_lines
-from .records import RequestCopy, ToolResult, ToolUse, extract
+from .records import RequestCopy, Sink, ToolResult, ToolUse, extract
 
 
 def _better(new: RequestCopy, old: RequestCopy) -> bool:
@@ -90,8 +91,9 @@ class TranscriptSet:
     def _index(self, key: str) -> int:
         return self._file_index.setdefault(key, len(self._file_index))
 
-    def read_file(self, file: TranscriptFile, root_key: str) -> ReadStats:
-        """Read what is new in one file."""
+    def read_file(self, file: TranscriptFile, root_key: str, sink: Sink | None = None) -> ReadStats:
+        """Read what is new in one file; its requests, tool_uses and results go to ``sink`` (default: this set;
+        the sync's :class:`~.stage.Stage` writes them to the database as it reads)."""
         key = f"{root_key}::{file.rel}"
         spawned_by = (file.meta or {}).get("toolUseId")
         if file.kind == NESTED_AGENT and file.agent_id and isinstance(spawned_by, str):
@@ -99,19 +101,19 @@ class TranscriptSet:
         lines, state, stats = read_new_lines(file.path, file.rel, self.files.get(key))
         index = self._index(key)
         for offset, line in lines:
-            extract(line, file, index, offset, self)
+            extract(line, file, index, offset, sink or self)
         if state is not None:
             self.files[key] = state
         self.stats.add(stats)
         return stats
 
-    def read(self, root: str | Path) -> ReadStats:
+    def read(self, root: str | Path, sink: Sink | None = None) -> ReadStats:
         """Read every transcript below ``root`` (a Claude config dir or its ``projects/``), only what is new
         since the previous read of the same files; returns the counts of this read."""
         root_key = str(projects_dir(root).resolve())
         total = ReadStats()
-        for file in discover(root):
-            total.add(self.read_file(file, root_key))
+        for file in iter_files(root):
+            total.add(self.read_file(file, root_key, sink))
         return total
 
     def carried_over(self) -> "TranscriptSet":
@@ -125,26 +127,35 @@ class TranscriptSet:
         )
 
     def spawn_links(self) -> dict[tuple[str | None, str], str]:
-        """(session, sub-agent id) → the ``Task`` tool_use that spawned it, where the files say so: the nested
-        agent's ``.meta.json`` ``toolUseId``, a progress line's ``parentToolUseID``, the Task result's
-        ``toolUseResult.agentId``; else (flat layout, a Task that reported an error) the one Task call of the
-        session whose prompt is the sub-agent's first prompt (digests compared; used only when unambiguous)."""
-        links = {}
-        for (session, agent), use_id in self.agent_links.items():
-            links[(session, agent)] = use_id
-        for use_id, result in self.results.items():
-            use = self.tool_uses.get(use_id)
-            if result.agent_id and use is not None:
-                links.setdefault((use.session_id, result.agent_id), use_id)
-        taken = set(links.values())
-        for (session, agent), digest in self.agent_prompts.items():
-            if (session, agent) in links:
-                continue
-            candidates = [u for u in self.task_prompts.get((session, digest), []) if u not in taken]
-            if len(candidates) == 1:
-                links[(session, agent)] = candidates[0]
-                taken.add(candidates[0])
-        return links
+        """(session, sub-agent id) → the ``Task`` tool_use that spawned it (see :func:`resolve_spawns`)."""
+        def from_results() -> Iterable[tuple[str | None, str, str]]:
+            for use_id, result in self.results.items():
+                use = self.tool_uses.get(use_id)
+                if result.agent_id and use is not None:
+                    yield use.session_id, result.agent_id, use_id
+        return resolve_spawns(self, from_results())
+
+
+def resolve_spawns(found: TranscriptSet, result_links: Iterable[tuple[str | None, str, str]]
+                   ) -> dict[tuple[str | None, str], str]:
+    """(session, sub-agent id) → the ``Task`` tool_use that spawned it, where the files say so: the nested
+    agent's ``.meta.json`` ``toolUseId``, a progress line's ``parentToolUseID`` (both in ``found.agent_links``),
+    the Task result's ``toolUseResult.agentId`` (``result_links``: ``(session of the tool_use, agent id, tool_use
+    id)`` in the order the results were first read); else (flat layout, a Task that reported an error) the one Task
+    call of the session whose prompt is the sub-agent's first prompt (digests compared; used only when
+    unambiguous)."""
+    links = dict(found.agent_links)
+    for session, agent, use_id in result_links:
+        links.setdefault((session, agent), use_id)
+    taken = set(links.values())
+    for (session, agent), digest in found.agent_prompts.items():
+        if (session, agent) in links:
+            continue
+        candidates = [u for u in found.task_prompts.get((session, digest), []) if u not in taken]
+        if len(candidates) == 1:
+            links[(session, agent)] = candidates[0]
+            taken.add(candidates[0])
+    return links
 
 
 def read_transcripts(*roots: str | Path) -> TranscriptSet:

@@ -17,13 +17,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from ...errors import InputError
 
 MAIN, FLAT_AGENT, NESTED_AGENT, OTHER = "main", "flat_agent", "nested_agent", "other"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: one per transcript file in memory
 class TranscriptFile:
     """One ``*.jsonl`` file: where it is, what kind it is, and what its path says about it."""
 
@@ -76,6 +77,11 @@ def classify(projects: Path, path: Path) -> TranscriptFile:
 def discover(root: str | Path) -> list[TranscriptFile]:
     """Every ``*.jsonl`` below ``root``'s projects folder, sorted by relative path (main files of a project
     come before the folders of its sessions, so a parent's lines are read before its nested sub-agents')."""
+    return list(iter_files(root))
+
+
+def iter_files(root: str | Path) -> Iterator[TranscriptFile]:
+    """:func:`discover`'s files one at a time (only their relative paths are held, to sort them)."""
     projects = projects_dir(root)
-    files = [classify(projects, p) for p in projects.rglob("*.jsonl") if p.is_file()]
-    return sorted(files, key=lambda f: f.rel)
+    for rel in sorted(p.relative_to(projects).as_posix() for p in projects.rglob("*.jsonl") if p.is_file()):
+        yield classify(projects, projects / rel)

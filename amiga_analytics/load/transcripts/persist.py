@@ -6,33 +6,32 @@ has since deleted keep what was loaded).
 from __future__ import annotations
 
 import hashlib
+import json
 import sqlite3
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable
 
 from ...store.connect import open_analytics
 from ...timeutil import format_utc, zone
 from ..pricing import PriceBook
 from .collect import TranscriptSet
 from .cost import rates_for, request_cost
-from .join import bot_parameters
 from .reading import FileState
 from .records import RequestCopy
-from .rows import REQUEST_COLUMNS, TaskIndex, ToolUseRow
+from .rows import REQUEST_COLUMNS, TaskIndex
 
 DIRS_KEY = "transcript_dirs"
 CARRY_KEY = "transcripts"
 
 USE_COLUMNS = ("tool_use_id", "session_id", "task_id", "agent", "tool_name", "parameters", "secrets_masked", "use_at",
                "result_at", "result", "agent_id", "message_id", "request_id", "model_id")
-UPSERT_USE_SQL = (
-    f"INSERT INTO tool_uses ({', '.join(USE_COLUMNS)}) VALUES ({', '.join(':' + c for c in USE_COLUMNS)})\n"
-    """ON CONFLICT (tool_use_id) DO UPDATE SET
+INSERT_USE_HEAD_SQL = f"INSERT INTO tool_uses ({', '.join(USE_COLUMNS)})"
+USE_CONFLICT_SQL = """ON CONFLICT (tool_use_id) DO UPDATE SET
   result_at = CASE WHEN excluded.result <> 'none' THEN excluded.result_at ELSE tool_uses.result_at END,
   result = CASE WHEN excluded.result <> 'none' THEN excluded.result ELSE tool_uses.result END,
   agent_id = COALESCE(excluded.agent_id, tool_uses.agent_id),
   task_id = COALESCE(excluded.task_id, tool_uses.task_id)"""
-)
+UPSERT_USE_SQL = f"{INSERT_USE_HEAD_SQL} VALUES ({', '.join(':' + c for c in USE_COLUMNS)})\n{USE_CONFLICT_SQL}"
 UPDATE_RESULT_SQL = """UPDATE tool_uses SET result_at = :result_at, result = :result
 WHERE tool_use_id = :tool_use_id AND result = 'none'"""
 UPDATE_AGENT_SQL = "UPDATE tool_uses SET agent_id = :agent_id WHERE tool_use_id = :tool_use_id AND agent_id IS NULL"
@@ -47,6 +46,9 @@ SET_SESSION_TASK_SQL = [
     "UPDATE api_requests SET task_id = :task_id WHERE session_id = :session_id AND task_id IS NULL",
 ]
 OLD_REQUESTS_SQL = f"SELECT {', '.join(REQUEST_COLUMNS)} FROM api_requests"
+REQUEST_BATCH_SQL = (f"SELECT rowid, {', '.join(REQUEST_COLUMNS)} FROM api_requests WHERE rowid > :after "
+                     "ORDER BY rowid LIMIT :n")
+BATCH = 5000  # rows copied or repriced at a time
 OLD_USES_SQL = f"SELECT {', '.join(USE_COLUMNS)} FROM tool_uses"
 INSERT_REQUEST_SQL = (f"INSERT OR REPLACE INTO api_requests ({', '.join(REQUEST_COLUMNS)}) "
                       f"VALUES ({', '.join(':' + c for c in REQUEST_COLUMNS)})")
@@ -69,16 +71,26 @@ def _pair(key: tuple) -> list:
     return list(key)
 
 
+def _carry_sections(found: TranscriptSet) -> dict[str, Callable[[], Any]]:
+    return {
+        "files": lambda: {k: [s.path, s.size, s.offset, s.fingerprint] for k, s in found.files.items()},
+        "agent_links": lambda: [[s, a, t] for (s, a), t in found.agent_links.items()],
+        "session_cwd": lambda: dict(found.session_cwd),
+        "task_prompts": lambda: [[s, d, ids] for (s, d), ids in found.task_prompts.items()],
+        "agent_prompts": lambda: [[s, a, d] for (s, a), d in found.agent_prompts.items()],
+        "file_index": lambda: dict(found._file_index),
+    }
+
+
 def carry_to_json(found: TranscriptSet) -> dict[str, Any]:
     """What :meth:`TranscriptSet.carried_over` keeps, as JSON."""
-    return {
-        "files": {k: [s.path, s.size, s.offset, s.fingerprint] for k, s in found.files.items()},
-        "agent_links": [[s, a, t] for (s, a), t in found.agent_links.items()],
-        "session_cwd": dict(found.session_cwd),
-        "task_prompts": [[s, d, ids] for (s, d), ids in found.task_prompts.items()],
-        "agent_prompts": [[s, a, d] for (s, a), d in found.agent_prompts.items()],
-        "file_index": dict(found._file_index),
-    }
+    return {name: make() for name, make in _carry_sections(found).items()}
+
+
+def carry_text(found: TranscriptSet) -> str:
+    """``json.dumps(carry_to_json(found))``, built one section at a time (only one section's objects at once)."""
+    return "{" + ", ".join(f"{json.dumps(name)}: {json.dumps(make())}"
+                           for name, make in _carry_sections(found).items()) + "}"
 
 
 def carry_from_json(data: dict[str, Any] | None) -> TranscriptSet:
@@ -101,37 +113,16 @@ def _utc(ts: datetime | None) -> str | None:
     return None if ts is None else format_utc(ts)
 
 
-def use_record(row: ToolUseRow, model_id: str | None) -> dict[str, Any]:
-    """The ``tool_uses`` row of one tool_use: its input only as the bot would store it, masked."""
-    params, n_masked = bot_parameters(row.input)
-    return {
-        "tool_use_id": row.tool_use_id, "session_id": row.session_id, "task_id": row.task_id, "agent": row.agent,
-        "tool_name": row.tool_name, "parameters": params, "secrets_masked": n_masked, "use_at": _utc(row.use_ts),
-        "result_at": _utc(row.result_ts), "result": row.result, "agent_id": row.agent_id,
-        "message_id": row.message_id, "request_id": row.request_id, "model_id": model_id,
-    }
-
-
-def write_uses(conn: sqlite3.Connection, found: TranscriptSet, uses: list[ToolUseRow]) -> set[str]:
-    """Store this read's tool_uses, the results of tool_uses stored earlier, and late agent links; return the
-    groups (task, else session) they touched."""
+def late_results(conn: sqlite3.Connection, results: list[tuple[str, str | None, str]]) -> set[str]:
+    """Give tool_uses stored by an earlier sync the results read now, ``(tool_use_id, result_at, result)``;
+    return the groups that changed."""
     groups: set[str] = set()
-    records = []
-    for row in uses:
-        copy = found.requests.get((row.message_id or "", row.request_id))
-        records.append(use_record(row, None if copy is None else copy.model_id))
-        groups.add(row.task_id or row.session_id or "")
-    conn.executemany(UPSERT_USE_SQL, records)
-    late = [{"tool_use_id": use_id, "result_at": _utc(result.result_ts), "result": result.kind}
-            for use_id, result in found.results.items() if use_id not in found.tool_uses]
-    for item in late:
+    for use_id, result_at, kind in results:
+        item = {"tool_use_id": use_id, "result_at": result_at, "result": kind}
         if conn.execute(UPDATE_RESULT_SQL, item).rowcount:
             group = conn.execute(GROUP_OF_USE_SQL, item).fetchone()
             if group is not None:
                 groups.add(group[0])
-    links = [{"tool_use_id": use_id, "agent_id": agent} for (_, agent), use_id in found.spawn_links().items()]
-    conn.executemany(UPDATE_AGENT_SQL, links)
-    conn.execute(FILL_USE_MODEL_SQL)
     return groups
 
 
@@ -169,24 +160,34 @@ WHERE message_id = :message_id AND request_id = :request_id"""
 
 def reprice_requests(conn: sqlite3.Connection, book: PriceBook, report_tz: str, index: TaskIndex,
                      cwd: dict[str, str]) -> None:
-    """Recompute every stored request's cost from ``book`` (the price tables changed since the last sync)."""
-    requests = [dict(zip(REQUEST_COLUMNS, r)) for r in conn.execute(OLD_REQUESTS_SQL)]
-    conn.executemany(REPRICE_REQUEST_SQL, [_reprice(r, book, report_tz, index, cwd) for r in requests])
+    """Recompute every stored request's cost from ``book`` (the price tables changed since the last sync), a
+    batch of rows at a time (by rowid: the table is not read while it is written)."""
+    last = 0
+    while batch := conn.execute(REQUEST_BATCH_SQL, {"after": last, "n": BATCH}).fetchall():
+        last = batch[-1][0]
+        conn.executemany(REPRICE_REQUEST_SQL, [_reprice(dict(zip(REQUEST_COLUMNS, r[1:])), book, report_tz, index,
+                                                        cwd) for r in batch])
 
 
 def copy_previous(conn: sqlite3.Connection, old_db, book: PriceBook, report_tz: str, index: TaskIndex,
                   cwd: dict[str, str]) -> None:
     """Copy the transcript rows of the analytics database being rebuilt into the new one (days, tasks and costs
-    recomputed under this sync's settings and prices)."""
+    recomputed under this sync's settings and prices), a batch at a time."""
     old = open_analytics(old_db)
     try:
         tables = {r[0] for r in old.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        requests = [dict(zip(REQUEST_COLUMNS, r)) for r in old.execute(OLD_REQUESTS_SQL)] if (
-            "api_requests" in tables) else []
-        uses = [dict(zip(USE_COLUMNS, r)) for r in old.execute(OLD_USES_SQL)] if "tool_uses" in tables else []
+        if "api_requests" in tables:
+            rows = old.execute(OLD_REQUESTS_SQL)
+            while batch := rows.fetchmany(BATCH):
+                conn.executemany(INSERT_REQUEST_SQL, [_reprice(dict(zip(REQUEST_COLUMNS, r)), book, report_tz,
+                                                               index, cwd) for r in batch])
+        if "tool_uses" in tables:
+            rows = old.execute(OLD_USES_SQL)
+            while batch := rows.fetchmany(BATCH):
+                uses = [dict(zip(USE_COLUMNS, r)) for r in batch]
+                for use in uses:
+                    use["task_id"] = use["task_id"] or index.task_for(use["session_id"],
+                                                                      cwd.get(use["session_id"] or ""))
+                conn.executemany(INSERT_USE_SQL, uses)
     finally:
         old.close()
-    conn.executemany(INSERT_REQUEST_SQL, [_reprice(r, book, report_tz, index, cwd) for r in requests])
-    for use in uses:
-        use["task_id"] = use["task_id"] or index.task_for(use["session_id"], cwd.get(use["session_id"] or ""))
-    conn.executemany(INSERT_USE_SQL, uses)

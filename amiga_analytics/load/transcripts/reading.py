@@ -25,7 +25,7 @@ from typing import Iterator
 FINGERPRINT_BYTES = 4096
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: one per transcript file in memory
 class FileState:
     """How far one file was read."""
 

@@ -12,19 +12,19 @@ from typing import Any, Callable, Iterable
 
 from ...bot.snapshot import Snapshot
 from ..pricing import PriceBook
+from ..state import RawJSON
 from .discover import projects_dir
 from .persist import (
     CARRY_KEY,
     DIRS_KEY,
     carry_from_json,
-    carry_to_json,
+    carry_text,
     claim_sessions,
     copy_previous,
     reprice_requests,
-    write_uses,
 )
-from .rows import REQUEST_COLUMNS, TaskIndex, request_rows, tool_use_rows
-from .store import LINK_AGENT_SQL, UPSERT_REQUEST_SQL
+from .rows import TaskIndex
+from .stage import Stage
 from .witness import GroupJoiner
 
 TASK_SESSIONS_SQL = "SELECT task_id, {session_uuid}, {workspace} FROM tasks"
@@ -77,16 +77,11 @@ def run_transcripts(conn: sqlite3.Connection, snap: Snapshot, state: dict[str, A
         copy_previous(conn, previous_db, book, report_tz, index, found.session_cwd)
     if incremental and repriced:
         reprice_requests(conn, book, report_tz, index, found.session_cwd)
+    stage = Stage(conn, found, book, report_tz)  # streamed into the sync's own transaction, a batch at a time
     for root in dirs:
         if Path(root).is_dir():  # a remembered folder that is gone keeps what was loaded from it
-            found.read(root)
-    requests = request_rows(found, report_tz=report_tz, tasks=index, book=book)
-    # Inside the sync's own transaction (store.write_requests would commit it).
-    conn.executemany(UPSERT_REQUEST_SQL, [{c: r.get(c) for c in REQUEST_COLUMNS} for r in requests])
-    conn.executemany(LINK_AGENT_SQL, [{"session_id": s, "agent": a, "tool_use_id": t}
-                                      for (s, a), t in found.spawn_links().items() if s is not None])
-    groups = write_uses(conn, found, tool_use_rows(found, tasks=index))
-    groups |= {r["task_id"] or r["session_id"] or "" for r in requests}
+            stage.read(root)
+    groups = stage.write(index)
     groups |= claim_sessions(conn, index, found.session_cwd)
     if incremental and not repriced:
         groups |= bot_groups
@@ -97,7 +92,8 @@ def run_transcripts(conn: sqlite3.Connection, snap: Snapshot, state: dict[str, A
     for group in joiner.groups:
         joiner.restore(group)
     state[DIRS_KEY] = dirs
-    state[CARRY_KEY] = carry_to_json(found.carried_over())
+    # What found.carried_over() keeps, as its JSON text (far smaller than the objects for the rest of the sync).
+    state[CARRY_KEY] = RawJSON(carry_text(found))
     return joiner
 
 

@@ -15,9 +15,8 @@ from sqlite_utils import Database
 from .rows import REQUEST_COLUMNS
 
 _UPDATED = [c for c in REQUEST_COLUMNS[2:] if c != "parent_tool_use_id"]
-UPSERT_REQUEST_SQL = (
-    f"INSERT INTO api_requests ({', '.join(REQUEST_COLUMNS)})\n"
-    f"VALUES ({', '.join(':' + c for c in REQUEST_COLUMNS)})\n"
+INSERT_REQUEST_HEAD_SQL = f"INSERT INTO api_requests ({', '.join(REQUEST_COLUMNS)})"
+REQUEST_CONFLICT_SQL = (
     "ON CONFLICT (message_id, request_id) DO UPDATE SET\n"
     + "".join(f"  {c} = excluded.{c},\n" for c in _UPDATED)
     + """  parent_tool_use_id = COALESCE(excluded.parent_tool_use_id, api_requests.parent_tool_use_id)
@@ -26,6 +25,8 @@ WHERE excluded.input_tokens + excluded.output_tokens + excluded.cache_write_5m_t
     > api_requests.input_tokens + api_requests.output_tokens + api_requests.cache_write_5m_tokens
       + api_requests.cache_write_1h_tokens + api_requests.cache_read_tokens"""
 )
+UPSERT_REQUEST_SQL = (f"{INSERT_REQUEST_HEAD_SQL}\nVALUES ({', '.join(':' + c for c in REQUEST_COLUMNS)})\n"
+                      f"{REQUEST_CONFLICT_SQL}")
 LINK_AGENT_SQL = """UPDATE api_requests SET parent_tool_use_id = :tool_use_id
 WHERE session_id = :session_id AND agent = :agent AND parent_tool_use_id IS NULL"""
 
