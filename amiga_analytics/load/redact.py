@@ -207,22 +207,23 @@ def _sub_format(pattern: re.Pattern[str], text: str) -> tuple[str, int]:
 
 
 def _sub_context(pattern: re.Pattern[str], check, text: str, replacement: str) -> tuple[str, int]:
-    count = 0
-
-    def replace(match: re.Match[str]) -> str:
-        nonlocal count
+    """Replace the value of each match ``check`` accepts. After a match it rejects, the search goes on from the
+    start of what it took for the value, so a name inside it is still seen (``ACCESSID=DB_PASSWORD: X``: the
+    value ``DB_PASSWORD:`` is no secret, the ``X`` after it is)."""
+    out, count, pos, done = [], 0, 0, 0
+    while (match := pattern.search(text, pos)) is not None:
         groups = match.groupdict()
         group = next((g for g in ("v", "v2", "v3") if groups.get(g) is not None), None)
-        if group is None:
-            return match.group(0)
-        value = groups[group]
-        if not check(value, groups.get("n") or ""):
-            return match.group(0)
-        count += 1
-        whole, start = match.group(0), match.start()
-        return whole[: match.start(group) - start] + replacement + whole[match.end(group) - start:]
-
-    return pattern.sub(replace, text), count
+        if group is not None and check(groups[group], groups.get("n") or ""):
+            out += [text[done:match.start(group)], replacement, text[match.end(group):match.end()]]
+            done = pos = max(match.end(), match.start() + 1)
+            count += 1
+        elif group is not None and match.start(group) > match.start():
+            pos = match.start(group)
+        else:
+            pos = match.start() + 1
+    out.append(text[done:])
+    return "".join(out), count
 
 
 # Where masked texts come from, in the order the sync summary lists them.
