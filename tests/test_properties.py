@@ -583,6 +583,15 @@ MERGE_CASES = {
     "window-missed-then-next-night-in-place": ("America/Los_Angeles", [
         ("2025-07-07T22:00:00.002000", None), ("2025-07-07T22:00:00.004000", 1), ("2025-07-08T01:00:00.004000", 1)],
         [([1, 2], "success"), ([3], "success")]),
+    # Found by hypothesis. A call completed in place with the server down; the server comes back (a CLI
+    # session's call gets its copy and C); the same call again, its A and the server's copy B stamped alike, so
+    # the post-hook's ORDER BY timestamp DESC updated A. That completed A is no C of the first call: the NULL B
+    # stamped no later shows it was a pre row (merge.CallMerger._reclaim).
+    "completed-pre-row-taken-back-from-an-older-call": ("UTC", [
+        ("2025-10-01T10:00:00.000100", 1), ("2025-10-01T10:00:02.000100", None, "cli-1"),
+        ("2025-10-01T10:00:02.000900", 1, "cli-1"), ("2025-10-01T10:00:02.300000", 1, "cli-1"),
+        ("2025-10-01T10:00:03.000100", 1), ("2025-10-01T10:00:03.000100", None), ("2025-10-01T10:00:03.300000", 1)],
+        [([1], "success"), ([2, 3, 4], "success"), ([5, 6, 7], "success")]),
 }
 
 
