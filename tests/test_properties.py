@@ -294,12 +294,18 @@ class Rendered:
     spans: list = None  # (start, end or None, server up at start, server up at end, task id, call, missed), µs
 
     def unobservable_comeback(self) -> bool:
-        """A call that started with the server down and ended with it up (its pre row completed in place, then
-        the server's completion row) while no other call started after the server came back: nothing before
-        that completion row says the server is up, so it reads like a new identical call completed in place."""
-        for start, end, up_start, up_end, *_ in self.spans or []:
-            if end is not None and not up_start and up_end and not any(
-                    start < s2 <= end and u2 for s2, _, u2, *_ in self.spans):
+        """A call that ended with the server up (its pre row completed in place, then the server's completion
+        row) while the last call to start up to its end, its own start included, saw the server down: it started
+        with the server down, or the server went down and came back while it ran (found by hypothesis: four
+        tasks' calls at once with the server up, the server down 2 ms later, one call ending 2.5 s later just as
+        the server came back). Nothing before that completion row says the server is up, so it reads like a new
+        identical call completed in place."""
+        spans = self.spans or []
+        for start, end, up_start, up_end, *_ in spans:
+            if end is None or not up_end:
+                continue
+            seen = [(s2, u2) for s2, _, u2, *_ in spans if start < s2 <= end] + [(start, up_start)]
+            if not max(seen, key=lambda p: p[0])[1]:
                 return True
         return self.unobservable_godown() or self.unobservable_late_d()
 

@@ -28,7 +28,8 @@ def has_tokens(row: tuple) -> bool:
     return any(row[i] is not None for i in TOKENS)
 
 
-def _done(row: tuple) -> bool:
+def done(row: tuple) -> bool:
+    """Whether a row is completed (a success or a failure)."""
     return normalise_success(row[SUCCESS]) in (0, 1)
 
 
@@ -68,8 +69,8 @@ class Call:
         self.first_done = not gated and success is not None
         self.pre: list[tuple] = [] if gated else [row]  # its pre row and the server's copy of it
         self.together: list = []  # calls of its group that started within a couple of seconds
-        # With the server believed down, a completed row of the same text just after a NULL pre row is taken for
-        # the server's updated copy only until the call closes: the time of that row, while the call has no C.
+        # With the server believed down or not known, a completed row of the same text just after a NULL pre row
+        # is taken for the server's updated copy only until the call closes: the time of that row, while the call has no C.
         self.tentative: float | None = None
         self.tentative_c = False  # its C may be another call completed in place (merge.CallMerger.verdict)
         self.verdict: bool | None = None  # what evidence says of a tentative copy or C, once it is known
@@ -98,7 +99,6 @@ class Call:
         row, epoch = self.c_row, self.c_epoch
         assert row is not None
         self.unpost(row)
-        self.tentative_c = False
         other = Call(row, 1, epoch)
         other.no_evidence, other.open = True, self.open
         return [self, other]
@@ -128,7 +128,7 @@ class Call:
         return not self.has_copy and self.c_row is None and self.d_row is None and self.first_done
 
     def copy_done(self) -> bool:
-        return self.has_copy and _done(self.rows[1])
+        return self.has_copy and done(self.rows[1])
 
     def done_in_place(self) -> bool:
         return self.first_done
@@ -152,7 +152,7 @@ class Call:
             for i in TOKENS:
                 merged[i] = self.updated[i]
             return tuple(merged)
-        own = [r for r in self.pre_rows() if _done(r) and r[ID] not in self.lost]
+        own = [r for r in self.pre_rows() if done(r) and r[ID] not in self.lost]
         for r in reversed(own):
             if any(r[i] is not None for i in TOKENS):
                 return r

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from .botrules import STALE_EVIDENCE_S, ServerTimeline
 from .calls import ID, PARAMS, SUCCESS, TOOL, TS, Call, normalise_success
+from .calls import done as _completed
 from .calls import has_tokens as _has_tokens
 from .rowclock import seconds_before as _seconds_before
 
@@ -137,7 +138,10 @@ class Completions:
             since = call.c_epoch if call.tentative_c else call.first_epoch
             if since is not None:
                 at = now - self.copy_window_s
-                call.verdict = self.server.first_after(since, min(at, since + STALE_EVIDENCE_S))
+                # A copy's evidence: calls started from one copy window before it (started at once with it: the
+                # same server) on, its own note (None) skipped.
+                look = since if call.tentative_c else since - self.copy_window_s
+                call.verdict = self.server.first_after(look, min(at, since + STALE_EVIDENCE_S))
                 if call.verdict is None and at > since + STALE_EVIDENCE_S:
                     call.verdict = self.prior(call)
         return call.verdict
@@ -150,9 +154,9 @@ class Completions:
         row is a second call (the same file read twice, the same command run twice, with the server down)."""
         if not call.tentative_c:
             return call.c_row is not None
-        done = [r for r in call.pre_rows() if normalise_success(r[SUCCESS]) in (0, 1)]
+        completed = [r for r in call.pre_rows() if _completed(r)]
         if (call.c_row is None or call.c_epoch is None or call.first_epoch is None or call.rows[0][TOOL] != "Task"
-                or not done or not _has_tokens(done[-1]) or normalise_success(call.c_row[SUCCESS]) != 1):
+                or not completed or not _has_tokens(completed[-1]) or normalise_success(call.c_row[SUCCESS]) != 1):
             return False
         last = self.server.last_before(call.c_epoch - self.copy_window_s)
         return not (last is not None and last[0] > call.first_epoch and last[1] is False

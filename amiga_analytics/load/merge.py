@@ -270,7 +270,8 @@ class CallMerger(Completions):
         if state is not False:  # unknown: a copy unless both were completed in place and no evidence up to now
             # says the server was up (a crossed pair's second copy is completed too); a NULL pre row and a completed
             # row are a tentative copy, as with the server down
-            if state is None and not first_done and success is not None:
+            if (state is None and not first_done and success is not None
+                    and not self._d_after_missed_window(group, call, row, success)):
                 self._tentative = True
             return state or not (first_done and success is not None and self.server.up_at(now) is not True)
         if self._d_after_missed_window(group, call, row, success):
