@@ -279,7 +279,7 @@ TABLES = {
     "tool_calls": "call_id", "tasks": "task_id", "agent_events": "event_id", "router_messages": "message_id",
     "tool_daily": "day, tool_name, model_id, agent_type, outcome, error_category", "open_call_rows": "row_id",
     "model_prices": "model_id, effective_from", "duration_ranks": "tool_name, day, rank",
-    "duration_buckets": "tool_name, bucket, day",
+    "duration_ranks_by_agent": "tool_name, day, model_id, agent_type, rank", "duration_buckets": "tool_name, bucket, day",
 }
 
 
@@ -490,3 +490,33 @@ def test_migrations_m009_m010_bring_an_m008_database_to_what_a_sync_writes(sampl
     assert len(table_rows(old, "duration_buckets", order)) > 50
     indexes = {r[0] for r in q(old, "SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert FAILURE_GROUPS_INDEX in indexes and "idx_tool_calls_failures" not in indexes
+
+
+def test_migration_m012_fills_the_ranks_by_agent_as_a_sync_writes_them(sample_analytics, tmp_path):
+    """A database written before duration_ranks_by_agent gets it from migration m012, equal to what a sync writes:
+    three ranks a call (its model and agent type, its model, its agent type), each group ranked 0, 1, 2, … by
+    duration."""
+    from sqlite_utils import Database
+
+    from amiga_analytics.store.schema import migrate
+
+    old = tmp_path / "old.db"
+    shutil.copyfile(sample_analytics, old)
+    conn = sqlite3.connect(old)
+    conn.execute("DROP TABLE duration_ranks_by_agent")
+    conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm012_duration_ranks_by_agent'")
+    conn.commit()
+    conn.close()
+    migrate(Database(old))
+    order = TABLES["duration_ranks_by_agent"]
+    got = table_rows(old, "duration_ranks_by_agent", order)
+    assert got == table_rows(sample_analytics, "duration_ranks_by_agent", order)
+    with_duration = q(sample_analytics, "SELECT COUNT(*) FROM tool_calls WHERE duration_ms IS NOT NULL")[0][0]
+    assert len(got) == 3 * with_duration > 0
+    groups = collections.defaultdict(list)
+    for tool, day, model, agent, rank, ms in got:
+        groups[(tool, day, model, agent)].append((rank, ms))
+    for (_tool, _day, model, agent), ranked in groups.items():
+        assert [r for r, _ in ranked] == list(range(len(ranked)))
+        assert [ms for _, ms in ranked] == sorted(ms for _, ms in ranked)
+        assert (model == "*") + (agent == "*") <= 1

@@ -217,6 +217,19 @@ def m010_failure_groups(db: Database) -> None:
     db.execute(f"CREATE INDEX IF NOT EXISTS {FAILURE_GROUPS_INDEX} ON {VIEW_INDEXES[FAILURE_GROUPS_INDEX]}")
 
 
+# m011 (the multi-bot column) belongs to the multi-bot work; m012 is the view's.
+
+
+@migrations()
+def m012_duration_ranks_by_agent(db: Database) -> None:
+    """``duration_ranks_by_agent`` (:mod:`.duration_ranks`): each duration's rank within its tool, day, model id and
+    agent type (and within its tool, day and either of the two), filled from the calls already loaded; the sync
+    keeps it up to date."""
+    db.execute(duration_ranks.BY_AGENT_CREATE_SQL)
+    db.execute(duration_ranks.BY_AGENT_DELETE_ALL_SQL)
+    db.execute(duration_ranks.BY_AGENT_FILL_ALL_SQL)
+
+
 def migrate(db: Database) -> None:
     """Bring an analytics database to the current schema (idempotent)."""
     migrations.apply(db)

@@ -6,7 +6,8 @@ from __future__ import annotations
 from .transcripts_schema import TRANSCRIPT_COLUMNS, TRANSCRIPT_TABLES
 
 # Tables a reader of the analytics database never needs to see (hidden in Datasette).
-INTERNAL_TABLES = ("_sqlite_migrations", "sync_state", "open_call_rows", "duration_ranks", "duration_buckets")
+INTERNAL_TABLES = ("_sqlite_migrations", "sync_state", "open_call_rows", "duration_ranks", "duration_ranks_by_agent",
+                   "duration_buckets")
 
 TABLES: dict[str, dict] = {
     "tool_calls": {
@@ -141,6 +142,18 @@ TABLES: dict[str, dict] = {
             "tool_name": "Tool name.",
             "day": "Calendar day in the report timezone.",
             "rank": "0 for the day's shortest call of the tool, then 1, 2, … (ties by call_id).",
+            "duration_ms": "The call's duration, ms.",
+        },
+    },
+    "duration_ranks_by_agent": {
+        "description": "Internal: each known duration's rank within its tool, day, model id and agent type, and within "
+        "its tool, day and model id or agent type (the dashboard's filtered per-day percentiles by look-up).",
+        "columns": {
+            "tool_name": "Tool name.",
+            "day": "Calendar day in the report timezone.",
+            "model_id": "Resolved model id ('' when unresolved), or '*' for the ranks among every model.",
+            "agent_type": "Agent type ('' when unknown), or '*' for the ranks among every agent type.",
+            "rank": "0 for the group's shortest call of the tool that day, then 1, 2, … (ties by call_id).",
             "duration_ms": "The call's duration, ms.",
         },
     },

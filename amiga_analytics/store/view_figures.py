@@ -9,12 +9,15 @@ category (model, tool) keep the most important categories that fit, :data:`CHART
 (five up to 120 days, one for a year), leaves the others out, and takes any one with the tool filter.
 
 Latency percentiles per tool and day are numpy's linear percentiles: the durations at the needed ranks are
-looked up in ``duration_ranks`` (written by the sync), or, under a model or agent-type filter, ranked in the order
-of the ``(tool_name, day, duration_ms)`` index (no sort); the number of each (tool, day) comes from the rollup.
+looked up in ``duration_ranks`` (written by the sync), or, under a model or agent-type filter, located in the
+filtered groups' duration buckets (``duration_buckets_by_agent``) and ranked among the filtered calls of those
+buckets only (a range of the ``(tool_name, day, duration_ms)`` index); the number of each (tool, day) comes from
+the rollup.
 """
 
 from __future__ import annotations
 
+from .duration_ranks import group_key
 from .measures import COST, DAILY_KEYS, OUTCOME_DAILY_MEASURES, error_rate
 
 #: A cost no price covers is NULL, never $0 (the rule of ``measures.COST``), per model-day and over a period.
@@ -69,25 +72,23 @@ DAILY_LATENCY_SQL = """WITH counts AS (
 ), shown AS (
   SELECT counts.* FROM counts JOIN tools ON tools.tool_name = counts.tool_name
   WHERE tools.rank <= {series}
-), ranked AS (
-  SELECT tool_name, day, duration_ms AS v,
-         ROW_NUMBER() OVER (PARTITION BY tool_name, day ORDER BY duration_ms) - 1 AS i
-  FROM tool_calls
-  WHERE tool_name IN (SELECT tool_name FROM shown WHERE NOT ({all_calls})) AND duration_ms IS NOT NULL
-        AND {calls_where}
 ), needed(tool_name, day, i) AS (
   {needed}
 ), picked AS (
-  SELECT shown.day, shown.tool_name, shown.n, shown.sum_ms, ranked.i, ranked.v
-  FROM ranked JOIN shown ON shown.tool_name = ranked.tool_name AND shown.day = ranked.day
-  WHERE (ranked.tool_name, ranked.day, ranked.i) IN needed
-  UNION ALL
-  SELECT shown.day, shown.tool_name, shown.n, shown.sum_ms, needed.i, ranks.duration_ms
+  SELECT shown.day, shown.tool_name, shown.n, shown.sum_ms, needed.i, ranks.duration_ms AS v
   FROM needed
   JOIN shown ON shown.tool_name = needed.tool_name AND shown.day = needed.day
   JOIN duration_ranks AS ranks ON ranks.tool_name = needed.tool_name AND ranks.day = needed.day
                               AND ranks.rank = needed.i
   WHERE {all_calls}
+  UNION ALL
+  SELECT shown.day, shown.tool_name, shown.n, shown.sum_ms, needed.i, ranks.duration_ms
+  FROM needed
+  JOIN shown ON shown.tool_name = needed.tool_name AND shown.day = needed.day
+  JOIN duration_ranks_by_agent AS ranks ON ranks.tool_name = needed.tool_name AND ranks.day = needed.day
+                                       AND ranks.model_id = {model_group} AND ranks.agent_type = {agent_group}
+                                       AND ranks.rank = needed.i
+  WHERE NOT ({all_calls})
 )
 SELECT day, tool_name, n AS calls_with_duration,
        {interpolated},
@@ -120,16 +121,17 @@ def _needed() -> str:
     return "\n  UNION ".join(ranks)
 
 
-def daily_latency_sql(where: str, calls_where: str, all_calls: str) -> str:
-    """p50 / p95 / mean duration per day of the most used tools (ms); ``calls_where`` repeats the period and
-    filters of ``where`` on ``tool_calls`` (so that the ranks count the same calls as the rollup's counts).
+def daily_latency_sql(where: str, model: str, agent_type: str) -> str:
+    """p50 / p95 / mean duration per day of the most used tools (ms), of the calls that ``where`` keeps (over
+    ``tool_daily``) with the filters' values ``model`` and ``agent_type`` (SQL; ``''`` for all).
 
-    ``all_calls`` is a constant condition, true when every call of a (tool, day) counts (no filter but the tool):
-    then the ranks are looked up in ``duration_ranks`` (:mod:`.duration_ranks`), else the filtered calls are
-    ranked by window. Both give the same ranks of the same durations."""
+    Without a model or agent-type filter the ranks are looked up in ``duration_ranks``, else in
+    ``duration_ranks_by_agent``'s group of the two values (:mod:`.duration_ranks`): the same ranks of the same
+    durations as ranking the filtered calls."""
     return DAILY_LATENCY_SQL.format(where=where, series=_SERIES.format(rows="counts", budget=LATENCY_ROWS),
-                                    calls_where=calls_where, needed=_needed(), interpolated=_interpolated(),
-                                    all_calls=all_calls)
+                                    needed=_needed(), interpolated=_interpolated(),
+                                    all_calls=f"{model} = '' AND {agent_type} = ''",
+                                    model_group=group_key(model), agent_group=group_key(agent_type))
 
 
 KEY_FIGURES_SQL = f"""WITH calls AS (

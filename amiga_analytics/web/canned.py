@@ -259,10 +259,8 @@ ORDER BY days.day"""
 
 
 def daily_latency_sql() -> str:
-    return vf.daily_latency_sql(filtered(period("day"), vf.DAILY_FILTER_COLUMNS),
-                                filtered(period("+day"), {k: v for k, v in vf.CALLS_FILTER_COLUMNS.items()
-                                                          if k != "tool"}),
-                                "(SELECT model FROM filters) = '' AND (SELECT agent_type FROM filters) = ''")
+    return vf.daily_latency_sql(filtered(period("day"), vf.DAILY_FILTER_COLUMNS), "(SELECT model FROM filters)",
+                                "(SELECT agent_type FROM filters)")
 
 
 def key_figures_sql() -> str:
