@@ -1,5 +1,6 @@
 """The sync's step for :mod:`..store.duration_ranks` and :mod:`..store.duration_buckets`: the ranks (per tool;
-per tool, model id and agent type) and the buckets of the days whose rollups were rebuilt."""
+per tool, model id and agent type) and the buckets of the days whose rollups were rebuilt, and the whole history's
+latency per tool (``latency_totals``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import sqlite3
 
 from ..store import duration_buckets as buckets
 from ..store import duration_ranks as ranks
+from ..store import view_figures
 
 
 def rebuild_duration_ranks(conn: sqlite3.Connection, days: str | None) -> None:
@@ -23,3 +25,5 @@ def rebuild_duration_ranks(conn: sqlite3.Connection, days: str | None) -> None:
         else:
             conn.execute(delete_days, {"days": days})
             conn.execute(fill_days, {"days": days})
+    conn.execute(view_figures.LATENCY_TOTALS_DELETE_SQL)  # the whole history, from the buckets just rebuilt
+    conn.execute(view_figures.LATENCY_TOTALS_FILL_SQL)

@@ -7,7 +7,7 @@ from .transcripts_schema import TRANSCRIPT_COLUMNS, TRANSCRIPT_TABLES
 
 # Tables a reader of the analytics database never needs to see (hidden in Datasette).
 INTERNAL_TABLES = ("_sqlite_migrations", "sync_state", "open_call_rows", "duration_ranks", "duration_ranks_by_agent",
-                   "duration_buckets")
+                   "duration_buckets", "latency_totals")
 
 TABLES: dict[str, dict] = {
     "tool_calls": {
@@ -167,6 +167,19 @@ TABLES: dict[str, dict] = {
             "calls": "Calls of the tool that day with a duration in the bucket.",
             "min_ms": "Their shortest duration, ms.",
             "max_ms": "Their longest duration, ms.",
+        },
+    },
+    "latency_totals": {
+        "description": "Internal: the whole history's latency per tool, as the canned latency_by_tool computes it, "
+        "written by every sync (the page without a period reads it).",
+        "columns": {
+            "tool_name": "Tool name.",
+            "calls": "Calls of the tool.",
+            "calls_with_duration": "Calls with a known duration.",
+            "p50_ms": "Median duration, ms.",
+            "p90_ms": "90th percentile of the duration, ms.",
+            "p99_ms": "99th percentile of the duration, ms.",
+            "mean_ms": "Mean duration, ms.",
         },
     },
     "model_aliases": {

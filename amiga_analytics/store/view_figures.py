@@ -17,8 +17,11 @@ the rollup.
 
 from __future__ import annotations
 
+from .duration_buckets import percentiles_cte as bucket_percentiles_cte
 from .duration_ranks import group_key
-from .measures import COST, DAILY_KEYS, OUTCOME_DAILY_MEASURES, error_rate
+from .measures import COST, DAILY_KEYS, DURATION, OUTCOME_DAILY_MEASURES, error_rate, select_list
+from .percentiles import LATENCY_QUANTILES as TOOL_LATENCY_QUANTILES
+from .percentiles import pivot
 
 #: A cost no price covers is NULL, never $0 (the rule of ``measures.COST``), per model-day and over a period.
 _COST = COST["cost_usd"].daily
@@ -168,7 +171,9 @@ assert set(DAILY_KEYS) >= {"tool_name", "model_id", "agent_type"}
 # Ranking all the calls of a year (ROW_NUMBER over every duration) costs most of a second. The canned
 # latency_by_tool reads instead the per-day duration buckets the sync writes (:mod:`.duration_buckets`): it adds
 # their counts over the period, finds the bucket of each rank its percentiles need and ranks only the period's calls
-# of those buckets. It gives numpy's linear percentiles exactly, over any period.
+# of those buckets. It gives numpy's linear percentiles exactly, over any period. The whole history (no period:
+# the page as it opens) is the same SQL's answer, written by the sync into ``latency_totals`` at the end of every
+# sync (a function of the calls, so an incremental sync writes what a full one does) and read back as it is.
 
 LATENCY_BY_TOOL_SQL = """WITH counts AS (
   SELECT tool_name AS k,
@@ -176,11 +181,44 @@ LATENCY_BY_TOOL_SQL = """WITH counts AS (
   FROM tool_daily
   WHERE {where}
   GROUP BY tool_name
-), {percentiles}
-SELECT counts.k AS tool_name, counts.calls, counts.calls_with_duration,
-       {pivot},
-       counts.mean_ms
-FROM counts
-LEFT JOIN percentiles ON percentiles.k IS counts.k
-GROUP BY counts.k
-ORDER BY counts.calls DESC, counts.k"""
+), {percentiles}, computed AS (
+  SELECT counts.k AS tool_name, counts.calls, counts.calls_with_duration,
+         {pivot},
+         counts.mean_ms
+  FROM counts
+  LEFT JOIN percentiles ON percentiles.k IS counts.k
+  GROUP BY counts.k
+)
+SELECT * FROM computed{cached}
+ORDER BY calls DESC, tool_name"""
+
+LATENCY_TOTALS_CREATE_SQL = """CREATE TABLE IF NOT EXISTS latency_totals (
+  tool_name TEXT,
+  calls INTEGER NOT NULL,
+  calls_with_duration INTEGER NOT NULL,
+  p50_ms REAL,
+  p90_ms REAL,
+  p99_ms REAL,
+  mean_ms REAL
+)"""
+LATENCY_TOTALS_COLUMNS = "tool_name, calls, calls_with_duration, p50_ms, p90_ms, p99_ms, mean_ms"
+LATENCY_TOTALS_DELETE_SQL = "DELETE FROM latency_totals"
+
+
+def latency_by_tool_sql(*, measures: str, where: str, percentiles: str, pivot: str, whole: str | None = None) -> str:
+    """Calls, calls with a duration, the percentiles and the mean duration per tool (ms) of the period ``where``
+    keeps (``percentiles``: the CTEs of :func:`.duration_buckets.percentiles_cte` over the same period). With
+    ``whole``, a constant condition true when the period is the whole history, that case reads ``latency_totals``
+    (the ``where``/``percentiles`` must then be false for it, so nothing else is computed)."""
+    cached = "" if whole is None else f"\nUNION ALL\nSELECT {LATENCY_TOTALS_COLUMNS} FROM latency_totals WHERE {whole}"
+    return LATENCY_BY_TOOL_SQL.format(measures=measures, where=where, percentiles=percentiles, pivot=pivot,
+                                      cached=cached)
+
+
+LATENCY_TOTALS_FILL_SQL = f"""INSERT INTO latency_totals ({LATENCY_TOTALS_COLUMNS})
+SELECT {LATENCY_TOTALS_COLUMNS} FROM (
+{latency_by_tool_sql(measures=select_list(DURATION, "daily", indent=9), where="1",
+                     percentiles=bucket_percentiles_cte(where="1", calls_where="1", quantiles=TOOL_LATENCY_QUANTILES),
+                     pivot=pivot(TOOL_LATENCY_QUANTILES, indent=9))}
+)"""
+"""The whole history's latency per tool, as the canned ``latency_by_tool`` computes it for any period."""
