@@ -149,6 +149,25 @@ def test_filtered_latency_per_tool_and_day_are_numpys_percentiles_of_the_filtere
     assert any(unfiltered.get((r["day"], r["tool_name"]), 0) > r["calls_with_duration"] for r in got)
 
 
+def test_cost_by_model_keeps_what_one_chart_holds_and_adds_up_the_rest():
+    """300 days of 7 priced models (model k costs $k a day, over two tools) and an unpriced one: a chart holds
+    1,000 rows, so 1000 // 300 = 3 series: the two most expensive models and 'other models' (the five others and
+    the unpriced one added up: 12 calls, $15, 20 unpriced tokens a day)."""
+    from amiga_analytics.web import canned, periods
+
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE tool_daily (day TEXT, tool_name TEXT, model_id TEXT, agent_type TEXT, calls INTEGER, "
+                 "cost_usd REAL, unpriced_tokens INTEGER)")
+    days = [str(np.datetime64("2025-01-01") + i) for i in range(300)]
+    conn.executemany("INSERT INTO tool_daily VALUES (?, ?, ?, 'code_agent', 1, ?, ?)",
+                     [(day, tool, f"m{k}" if k else "", k / 2 if k else None, 0 if k else 10)
+                      for day in days for k in range(8) for tool in ("Read", "Bash")])
+    got = conn.execute(periods.with_period(canned.daily_cost_by_model_sql()),
+                       dict.fromkeys(("since", "until", "tool", "model", "agent_type"), "")).fetchall()
+    assert got == [row for day in days for row in ((day, "other models", 12, 15.0, 20), (day, "m7", 2, 7.0, 0),
+                                                   (day, "m6", 2, 6.0, 0))]
+
+
 def test_cost_by_model_adds_up_to_cost_per_day(ds):
     # a cost no price covers is NULL, never $0: a day without priced cost is NULL for every one of its models
     by_model = collections.defaultdict(list)

@@ -31,10 +31,11 @@ LATENCY_ROWS = 600  # ranking the durations costs ~1 µs a call: a year of the b
 MAX_SERIES = 5
 _SERIES = f"MAX(1, MIN({MAX_SERIES}, {{budget}} / MAX(1, (SELECT COUNT(DISTINCT day) FROM {{rows}}))))"
 
-DAILY_COST_BY_MODEL_SQL = f"""WITH picked AS (
-  SELECT day, model_id, calls, cost_usd, unpriced_tokens
+DAILY_COST_BY_MODEL_SQL = f"""WITH picked AS (  -- one row per day and model: what the ranking and the labels read
+  SELECT day, model_id, SUM(calls) AS calls, TOTAL(cost_usd) AS cost_usd, SUM(unpriced_tokens) AS unpriced_tokens
   FROM tool_daily
   WHERE {{where}}
+  GROUP BY day, model_id
 ), models AS (
   SELECT model_id, ROW_NUMBER() OVER (ORDER BY TOTAL(cost_usd) DESC, SUM(calls) DESC, model_id) AS rank
   FROM picked
