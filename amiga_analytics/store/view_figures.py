@@ -9,10 +9,9 @@ category (model, tool) keep the most important categories that fit, :data:`CHART
 (five up to 120 days, one for a year), leaves the others out, and takes any one with the tool filter.
 
 Latency percentiles per tool and day are numpy's linear percentiles: the durations at the needed ranks are
-looked up in ``duration_ranks`` (written by the sync), or, under a model or agent-type filter, located in the
-filtered groups' duration buckets (``duration_buckets_by_agent``) and ranked among the filtered calls of those
-buckets only (a range of the ``(tool_name, day, duration_ms)`` index); the number of each (tool, day) comes from
-the rollup.
+looked up in ``duration_ranks`` (written by the sync), or, under a model or agent-type filter, in
+``duration_ranks_by_agent`` (the ranks within each tool, day, model id and agent type, and within each tool, day
+and one of the two); the number of each (tool, day) comes from the rollup.
 """
 
 from __future__ import annotations
@@ -27,7 +26,7 @@ from .percentiles import pivot
 _COST = COST["cost_usd"].daily
 
 CHART_ROWS = 1000
-LATENCY_ROWS = 600  # ranking the durations costs ~1 µs a call: a year of the busiest tool is about what 300 ms allow
+LATENCY_ROWS = 600  # (tool, day) rows of daily_latency: chosen when it ranked the calls (~1 µs each) at query time
 MAX_SERIES = 5
 _SERIES = f"MAX(1, MIN({MAX_SERIES}, {{budget}} / MAX(1, (SELECT COUNT(DISTINCT day) FROM {{rows}}))))"
 
