@@ -188,7 +188,8 @@ def query_ratios(bot: Path, analytics: Path) -> list[dict]:
 
 
 def datasette_timings(analytics: Path) -> dict[str, list[tuple[str, float]]]:
-    """Every page and canned query (with and without a period, and the dashboard's chart JSON), timed on its
+    """Every page and canned query (with and without a period, the dashboard's chart JSON, and the queries that take
+    the dashboard's filters under the most used model, agent type and both), timed on its
     second request, served both ways: ``amiga-analytics serve`` (snapshot, ANALYZE, inspect data, immutable)
     and the plain ``datasette -i analytics.db -m metadata.yml`` of the README (the file itself). Wall time on
     a machine shared with other work is noisy: the CPU time of this process (its threads run the SQL) is printed
@@ -216,9 +217,15 @@ def datasette_timings(analytics: Path) -> dict[str, list[tuple[str, float]]]:
         name = next(n for n in ds.databases if not n.startswith("_"))
         paths = page_paths(ds)
         meta = ds.metadata(database=name) or {}
+        top = "SELECT {0} FROM tool_daily WHERE {0} <> '' GROUP BY 1 ORDER BY SUM(calls) DESC LIMIT 1"
+        model, agent = [(await ds.execute(name, top.format(column))).first()[0] for column in ("model_id", "agent_type")]
         for query, spec in (meta.get("queries") or {}).items():  # what the dashboard's charts fetch
             if spec.get("params"):
                 paths += [f"/{name}/{query}.json?_shape=objects", f"/{name}/{query}.json?{period}&_shape=objects"]
+            if "model" in (spec.get("params") or []):  # the dashboard's filters, whole history
+                paths += [f"/{name}/{query}.json?model={model}&_shape=objects",
+                          f"/{name}/{query}.json?agent_type={agent}&_shape=objects",
+                          f"/{name}/{query}.json?model={model}&agent_type={agent}&_shape=objects"]
         timings = []
         for path in paths:
             await ds.client.get(path)

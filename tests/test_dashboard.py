@@ -115,6 +115,59 @@ def test_latency_per_tool_and_day_are_numpys_percentiles(ds, sample_analytics):
         assert r["mean_ms"] == pytest.approx(np.mean(values))
 
 
+def _common(conn, column):
+    return conn.execute(f"SELECT {column} FROM tool_calls WHERE {column} IS NOT NULL AND duration_ms IS NOT NULL "
+                        f"GROUP BY 1 ORDER BY COUNT(*) DESC").fetchone()[0]
+
+
+@pytest.mark.parametrize("filters", ["model", "agent_type", "both", "both, a period", "agent_type, a tool"])
+def test_filtered_latency_per_tool_and_day_are_numpys_percentiles_of_the_filtered_calls(ds, sample_analytics,
+                                                                                          filters):
+    """Under a model or agent-type filter (or both) the ranks come from duration_ranks_by_agent: the percentiles
+    equal numpy's of the raw durations of the calls the filters keep, per tool and day."""
+    conn = sqlite3.connect(f"file:{sample_analytics}?mode=ro", uri=True)
+    model, agent = _common(conn, "model_id"), _common(conn, "agent_type")
+    params = {"model": {"model": model}, "agent_type": {"agent_type": agent}}.get(
+        filters, {"model": model, "agent_type": agent})
+    params |= {"since": "2025-10-06", "until": "2025-10-13"} if "period" in filters else {}
+    params |= {"tool": "Bash"} if "tool" in filters else {}
+    durations = collections.defaultdict(list)
+    for day, tool, ms, m, a in conn.execute("SELECT day, tool_name, duration_ms, model_id, agent_type FROM tool_calls "
+                                            "WHERE duration_ms IS NOT NULL"):
+        if (m == params.get("model", m) and a == params.get("agent_type", a) and tool == params.get("tool", tool)
+                and params.get("since", "") <= day < params.get("until", "9999")):
+            durations[(day, tool)].append(ms)
+    conn.close()
+    got = rows(ds, "daily_latency", **params)
+    assert len(got) > 5 and {(r["day"], r["tool_name"]) for r in got} <= durations.keys()
+    for r in got:
+        values = durations[(r["day"], r["tool_name"])]
+        assert r["calls_with_duration"] == len(values)
+        assert r["p50_ms"] == np.percentile(values, 50) and r["p95_ms"] == np.percentile(values, 95), (r, params)
+        assert r["mean_ms"] == pytest.approx(np.mean(values))
+    unfiltered = {(r["day"], r["tool_name"]): r["calls_with_duration"] for r in rows(ds, "daily_latency")}
+    assert any(unfiltered.get((r["day"], r["tool_name"]), 0) > r["calls_with_duration"] for r in got)
+
+
+def test_cost_by_model_keeps_what_one_chart_holds_and_adds_up_the_rest():
+    """300 days of 7 priced models (model k costs $k a day, over two tools) and an unpriced one: a chart holds
+    1,000 rows, so 1000 // 300 = 3 series: the two most expensive models and 'other models' (the five others and
+    the unpriced one added up: 12 calls, $15, 20 unpriced tokens a day)."""
+    from amiga_analytics.web import canned, periods
+
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE tool_daily (day TEXT, tool_name TEXT, model_id TEXT, agent_type TEXT, calls INTEGER, "
+                 "cost_usd REAL, unpriced_tokens INTEGER)")
+    days = [str(np.datetime64("2025-01-01") + i) for i in range(300)]
+    conn.executemany("INSERT INTO tool_daily VALUES (?, ?, ?, 'code_agent', 1, ?, ?)",
+                     [(day, tool, f"m{k}" if k else "", k / 2 if k else None, 0 if k else 10)
+                      for day in days for k in range(8) for tool in ("Read", "Bash")])
+    got = conn.execute(periods.with_period(canned.daily_cost_by_model_sql()),
+                       dict.fromkeys(("since", "until", "tool", "model", "agent_type"), "")).fetchall()
+    assert got == [row for day in days for row in ((day, "other models", 12, 15.0, 20), (day, "m7", 2, 7.0, 0),
+                                                   (day, "m6", 2, 6.0, 0))]
+
+
 def test_cost_by_model_adds_up_to_cost_per_day(ds):
     # a cost no price covers is NULL, never $0: a day without priced cost is NULL for every one of its models
     by_model = collections.defaultdict(list)

@@ -455,26 +455,32 @@ def test_serves_a_snapshot_for_any_file_name(sample_analytics, tmp_path):
 
 
 def test_serves_a_database_an_older_version_wrote(sample_analytics, tmp_path):
-    """A database written before duration_buckets and the top errors' index (m008, not synced since): its snapshot
-    gets the missing migrations, so every page answers, with the same figures as a migrated database."""
+    """A database written before duration_buckets, the top errors' index, duration_ranks_by_agent and latency_totals
+    (m008, not synced since): its snapshot gets the missing migrations, so every page answers, with the same figures
+    as a migrated database."""
     from amiga_analytics.store.schema import FAILURE_GROUPS_INDEX
 
     old = tmp_path / "analytics.db"
     shutil.copyfile(sample_analytics, old)
     conn = sqlite3.connect(old)
-    conn.execute("DROP TABLE duration_buckets")
+    for table in ("duration_buckets", "duration_ranks_by_agent", "latency_totals"):
+        conn.execute(f"DROP TABLE {table}")
     conn.execute(f"DROP INDEX {FAILURE_GROUPS_INDEX}")
-    conn.execute("DELETE FROM _sqlite_migrations WHERE name IN ('m009_duration_buckets', 'm010_failure_groups')")
+    conn.execute("DELETE FROM _sqlite_migrations WHERE name IN ('m009_duration_buckets', 'm010_failure_groups', "
+                 "'m012_duration_ranks_by_agent')")
     conn.commit()
     conn.close()
     ds = serve_mod.build_datasette(old)
     paths = serve_mod.page_paths(ds)
     for p, response in zip(paths, fetch(ds, paths)):
         assert response.status_code == 200, p
-    assert set(db_tables(old)) == set(db_tables(sample_analytics)) - {"duration_buckets"}  # the file is left alone
-    for query in ("latency_by_tool", "top_errors"):
-        path = f"/analytics/{query}.json?_shape=array"
-        assert fetch_one(ds, path).json() == fetch_one(serve_mod.build_datasette(sample_analytics), path).json()
+    dropped = {"duration_buckets", "duration_ranks_by_agent", "latency_totals"}
+    assert set(db_tables(old)) == set(db_tables(sample_analytics)) - dropped  # the file is left alone
+    agent = sqlite3.connect(sample_analytics).execute("SELECT agent_type FROM tool_calls LIMIT 1").fetchone()[0]
+    for path in ("/analytics/latency_by_tool.json?_shape=array", "/analytics/top_errors.json?_shape=array",
+                 f"/analytics/daily_latency.json?agent_type={agent}&_shape=array"):
+        got = fetch_one(ds, path).json()
+        assert got and got == fetch_one(serve_mod.build_datasette(sample_analytics), path).json(), path
 
 
 def test_counts_are_precomputed(sample_ds, sample_analytics):

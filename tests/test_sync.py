@@ -11,6 +11,7 @@ import sqlite3
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -279,7 +280,8 @@ TABLES = {
     "tool_calls": "call_id", "tasks": "task_id", "agent_events": "event_id", "router_messages": "message_id",
     "tool_daily": "day, tool_name, model_id, agent_type, outcome, error_category", "open_call_rows": "row_id",
     "model_prices": "model_id, effective_from", "duration_ranks": "tool_name, day, rank",
-    "duration_buckets": "tool_name, bucket, day",
+    "duration_ranks_by_agent": "tool_name, day, model_id, agent_type, rank", "duration_buckets": "tool_name, bucket, day",
+    "latency_totals": "tool_name",
 }
 
 
@@ -490,3 +492,42 @@ def test_migrations_m009_m010_bring_an_m008_database_to_what_a_sync_writes(sampl
     assert len(table_rows(old, "duration_buckets", order)) > 50
     indexes = {r[0] for r in q(old, "SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert FAILURE_GROUPS_INDEX in indexes and "idx_tool_calls_failures" not in indexes
+
+
+def test_migration_m012_fills_the_ranks_by_agent_and_latency_totals_as_a_sync_writes_them(sample_analytics, tmp_path):
+    """A database written before duration_ranks_by_agent and latency_totals gets them from migration m012, equal to
+    what a sync writes: three ranks a call (its model and agent type, its model, its agent type), each group ranked
+    0, 1, 2, … by duration; the whole history's Read latency is numpy's percentiles of its raw durations."""
+    from sqlite_utils import Database
+
+    from amiga_analytics.store.schema import migrate
+
+    old = tmp_path / "old.db"
+    shutil.copyfile(sample_analytics, old)
+    conn = sqlite3.connect(old)
+    conn.execute("DROP TABLE duration_ranks_by_agent")
+    conn.execute("DROP TABLE latency_totals")
+    conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm012_duration_ranks_by_agent'")
+    conn.commit()
+    conn.close()
+    migrate(Database(old))
+    order = TABLES["duration_ranks_by_agent"]
+    got = table_rows(old, "duration_ranks_by_agent", order)
+    assert got == table_rows(sample_analytics, "duration_ranks_by_agent", order)
+    with_duration = q(sample_analytics, "SELECT COUNT(*) FROM tool_calls WHERE duration_ms IS NOT NULL")[0][0]
+    assert len(got) == 3 * with_duration > 0
+    groups = collections.defaultdict(list)
+    for tool, day, model, agent, rank, ms in got:
+        groups[(tool, day, model, agent)].append((rank, ms))
+    for (_tool, _day, model, agent), ranked in groups.items():
+        assert [r for r, _ in ranked] == list(range(len(ranked)))
+        assert [ms for _, ms in ranked] == sorted(ms for _, ms in ranked)
+        assert (model == "*") + (agent == "*") <= 1
+    totals = table_rows(old, "latency_totals", "tool_name")
+    assert totals == table_rows(sample_analytics, "latency_totals", "tool_name")
+    reads = [r for r in totals if r[0] == "Read"][0]
+    durations = [ms for (ms,) in q(sample_analytics, "SELECT duration_ms FROM tool_calls WHERE tool_name = 'Read' "
+                                                     "AND duration_ms IS NOT NULL")]
+    assert reads[1:3] == (q(sample_analytics, "SELECT COUNT(*) FROM tool_calls WHERE tool_name = 'Read'")[0][0],
+                          len(durations))
+    assert list(reads[3:6]) == [float(np.percentile(durations, p)) for p in (50, 90, 99)]

@@ -14,7 +14,7 @@ from __future__ import annotations
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from . import duration_buckets, duration_ranks
+from . import duration_buckets, duration_ranks, view_figures
 from .tables import INTERNAL_TABLES, TABLES  # noqa: F401 - importable from here as before
 from .transcripts_schema import m004_api_requests, m005_transcript_witness
 
@@ -215,6 +215,22 @@ def m010_failure_groups(db: Database) -> None:
     """Top errors' partial index in group order (:data:`FAILURE_GROUPS_INDEX`) replaces the one in day order."""
     db.execute("DROP INDEX IF EXISTS idx_tool_calls_failures")
     db.execute(f"CREATE INDEX IF NOT EXISTS {FAILURE_GROUPS_INDEX} ON {VIEW_INDEXES[FAILURE_GROUPS_INDEX]}")
+
+
+# m011 (the multi-bot column) belongs to the multi-bot work; m012 is the view's.
+
+
+@migrations()
+def m012_duration_ranks_by_agent(db: Database) -> None:
+    """``duration_ranks_by_agent`` (:mod:`.duration_ranks`): each duration's rank within its tool, day, model id and
+    agent type (and within its tool, day and either of the two), and ``latency_totals`` (:mod:`.view_figures`): the
+    whole history's latency per tool; filled from the calls already loaded, kept up to date by the sync."""
+    db.execute(duration_ranks.BY_AGENT_CREATE_SQL)
+    db.execute(duration_ranks.BY_AGENT_DELETE_ALL_SQL)
+    db.execute(duration_ranks.BY_AGENT_FILL_ALL_SQL)
+    db.execute(view_figures.LATENCY_TOTALS_CREATE_SQL)
+    db.execute(view_figures.LATENCY_TOTALS_DELETE_SQL)
+    db.execute(view_figures.LATENCY_TOTALS_FILL_SQL)
 
 
 def migrate(db: Database) -> None:

@@ -6,7 +6,8 @@ from __future__ import annotations
 from .transcripts_schema import TRANSCRIPT_COLUMNS, TRANSCRIPT_TABLES
 
 # Tables a reader of the analytics database never needs to see (hidden in Datasette).
-INTERNAL_TABLES = ("_sqlite_migrations", "sync_state", "open_call_rows", "duration_ranks", "duration_buckets")
+INTERNAL_TABLES = ("_sqlite_migrations", "sync_state", "open_call_rows", "duration_ranks", "duration_ranks_by_agent",
+                   "duration_buckets", "latency_totals")
 
 TABLES: dict[str, dict] = {
     "tool_calls": {
@@ -144,6 +145,18 @@ TABLES: dict[str, dict] = {
             "duration_ms": "The call's duration, ms.",
         },
     },
+    "duration_ranks_by_agent": {
+        "description": "Internal: each known duration's rank within its tool, day, model id and agent type, and within "
+        "its tool, day and model id or agent type (the dashboard's filtered per-day percentiles by look-up).",
+        "columns": {
+            "tool_name": "Tool name.",
+            "day": "Calendar day in the report timezone.",
+            "model_id": "Resolved model id ('' when unresolved), or '*' for the ranks among every model.",
+            "agent_type": "Agent type ('' when unknown), or '*' for the ranks among every agent type.",
+            "rank": "0 for the group's shortest call of the tool that day, then 1, 2, … (ties by call_id).",
+            "duration_ms": "The call's duration, ms.",
+        },
+    },
     "duration_buckets": {
         "description": "Internal: the known durations counted per tool, day and duration bucket (percentiles over "
         "any period by look-up).",
@@ -154,6 +167,19 @@ TABLES: dict[str, dict] = {
             "calls": "Calls of the tool that day with a duration in the bucket.",
             "min_ms": "Their shortest duration, ms.",
             "max_ms": "Their longest duration, ms.",
+        },
+    },
+    "latency_totals": {
+        "description": "Internal: the whole history's latency per tool, as the canned latency_by_tool computes it, "
+        "written by every sync (the page without a period reads it).",
+        "columns": {
+            "tool_name": "Tool name.",
+            "calls": "Calls of the tool.",
+            "calls_with_duration": "Calls with a known duration.",
+            "p50_ms": "Median duration, ms.",
+            "p90_ms": "90th percentile of the duration, ms.",
+            "p99_ms": "99th percentile of the duration, ms.",
+            "mean_ms": "Mean duration, ms.",
         },
     },
     "model_aliases": {

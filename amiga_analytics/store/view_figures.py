@@ -9,26 +9,32 @@ category (model, tool) keep the most important categories that fit, :data:`CHART
 (five up to 120 days, one for a year), leaves the others out, and takes any one with the tool filter.
 
 Latency percentiles per tool and day are numpy's linear percentiles: the durations at the needed ranks are
-looked up in ``duration_ranks`` (written by the sync), or, under a model or agent-type filter, ranked in the order
-of the ``(tool_name, day, duration_ms)`` index (no sort); the number of each (tool, day) comes from the rollup.
+looked up in ``duration_ranks`` (written by the sync), or, under a model or agent-type filter, in
+``duration_ranks_by_agent`` (the ranks within each tool, day, model id and agent type, and within each tool, day
+and one of the two); the number of each (tool, day) comes from the rollup.
 """
 
 from __future__ import annotations
 
-from .measures import COST, DAILY_KEYS, OUTCOME_DAILY_MEASURES, error_rate
+from .duration_buckets import percentiles_cte as bucket_percentiles_cte
+from .duration_ranks import group_key
+from .measures import COST, DAILY_KEYS, DURATION, OUTCOME_DAILY_MEASURES, error_rate, select_list
+from .percentiles import LATENCY_QUANTILES as TOOL_LATENCY_QUANTILES
+from .percentiles import pivot
 
 #: A cost no price covers is NULL, never $0 (the rule of ``measures.COST``), per model-day and over a period.
 _COST = COST["cost_usd"].daily
 
 CHART_ROWS = 1000
-LATENCY_ROWS = 600  # ranking the durations costs ~1 µs a call: a year of the busiest tool is about what 300 ms allow
+LATENCY_ROWS = 600  # (tool, day) rows of daily_latency: chosen when it ranked the calls (~1 µs each) at query time
 MAX_SERIES = 5
 _SERIES = f"MAX(1, MIN({MAX_SERIES}, {{budget}} / MAX(1, (SELECT COUNT(DISTINCT day) FROM {{rows}}))))"
 
-DAILY_COST_BY_MODEL_SQL = f"""WITH picked AS (
-  SELECT day, model_id, calls, cost_usd, unpriced_tokens
+DAILY_COST_BY_MODEL_SQL = f"""WITH picked AS (  -- one row per day and model: what the ranking and the labels read
+  SELECT day, model_id, SUM(calls) AS calls, TOTAL(cost_usd) AS cost_usd, SUM(unpriced_tokens) AS unpriced_tokens
   FROM tool_daily
   WHERE {{where}}
+  GROUP BY day, model_id
 ), models AS (
   SELECT model_id, ROW_NUMBER() OVER (ORDER BY TOTAL(cost_usd) DESC, SUM(calls) DESC, model_id) AS rank
   FROM picked
@@ -69,25 +75,23 @@ DAILY_LATENCY_SQL = """WITH counts AS (
 ), shown AS (
   SELECT counts.* FROM counts JOIN tools ON tools.tool_name = counts.tool_name
   WHERE tools.rank <= {series}
-), ranked AS (
-  SELECT tool_name, day, duration_ms AS v,
-         ROW_NUMBER() OVER (PARTITION BY tool_name, day ORDER BY duration_ms) - 1 AS i
-  FROM tool_calls
-  WHERE tool_name IN (SELECT tool_name FROM shown WHERE NOT ({all_calls})) AND duration_ms IS NOT NULL
-        AND {calls_where}
 ), needed(tool_name, day, i) AS (
   {needed}
 ), picked AS (
-  SELECT shown.day, shown.tool_name, shown.n, shown.sum_ms, ranked.i, ranked.v
-  FROM ranked JOIN shown ON shown.tool_name = ranked.tool_name AND shown.day = ranked.day
-  WHERE (ranked.tool_name, ranked.day, ranked.i) IN needed
-  UNION ALL
-  SELECT shown.day, shown.tool_name, shown.n, shown.sum_ms, needed.i, ranks.duration_ms
+  SELECT shown.day, shown.tool_name, shown.n, shown.sum_ms, needed.i, ranks.duration_ms AS v
   FROM needed
   JOIN shown ON shown.tool_name = needed.tool_name AND shown.day = needed.day
   JOIN duration_ranks AS ranks ON ranks.tool_name = needed.tool_name AND ranks.day = needed.day
                               AND ranks.rank = needed.i
   WHERE {all_calls}
+  UNION ALL
+  SELECT shown.day, shown.tool_name, shown.n, shown.sum_ms, needed.i, ranks.duration_ms
+  FROM needed
+  JOIN shown ON shown.tool_name = needed.tool_name AND shown.day = needed.day
+  JOIN duration_ranks_by_agent AS ranks ON ranks.tool_name = needed.tool_name AND ranks.day = needed.day
+                                       AND ranks.model_id = {model_group} AND ranks.agent_type = {agent_group}
+                                       AND ranks.rank = needed.i
+  WHERE NOT ({all_calls})
 )
 SELECT day, tool_name, n AS calls_with_duration,
        {interpolated},
@@ -120,16 +124,17 @@ def _needed() -> str:
     return "\n  UNION ".join(ranks)
 
 
-def daily_latency_sql(where: str, calls_where: str, all_calls: str) -> str:
-    """p50 / p95 / mean duration per day of the most used tools (ms); ``calls_where`` repeats the period and
-    filters of ``where`` on ``tool_calls`` (so that the ranks count the same calls as the rollup's counts).
+def daily_latency_sql(where: str, model: str, agent_type: str) -> str:
+    """p50 / p95 / mean duration per day of the most used tools (ms), of the calls that ``where`` keeps (over
+    ``tool_daily``) with the filters' values ``model`` and ``agent_type`` (SQL; ``''`` for all).
 
-    ``all_calls`` is a constant condition, true when every call of a (tool, day) counts (no filter but the tool):
-    then the ranks are looked up in ``duration_ranks`` (:mod:`.duration_ranks`), else the filtered calls are
-    ranked by window. Both give the same ranks of the same durations."""
+    Without a model or agent-type filter the ranks are looked up in ``duration_ranks``, else in
+    ``duration_ranks_by_agent``'s group of the two values (:mod:`.duration_ranks`): the same ranks of the same
+    durations as ranking the filtered calls."""
     return DAILY_LATENCY_SQL.format(where=where, series=_SERIES.format(rows="counts", budget=LATENCY_ROWS),
-                                    calls_where=calls_where, needed=_needed(), interpolated=_interpolated(),
-                                    all_calls=all_calls)
+                                    needed=_needed(), interpolated=_interpolated(),
+                                    all_calls=f"{model} = '' AND {agent_type} = ''",
+                                    model_group=group_key(model), agent_group=group_key(agent_type))
 
 
 KEY_FIGURES_SQL = f"""WITH calls AS (
@@ -166,7 +171,9 @@ assert set(DAILY_KEYS) >= {"tool_name", "model_id", "agent_type"}
 # Ranking all the calls of a year (ROW_NUMBER over every duration) costs most of a second. The canned
 # latency_by_tool reads instead the per-day duration buckets the sync writes (:mod:`.duration_buckets`): it adds
 # their counts over the period, finds the bucket of each rank its percentiles need and ranks only the period's calls
-# of those buckets. It gives numpy's linear percentiles exactly, over any period.
+# of those buckets. It gives numpy's linear percentiles exactly, over any period. The whole history (no period:
+# the page as it opens) is the same SQL's answer, written by the sync into ``latency_totals`` at the end of every
+# sync (a function of the calls, so an incremental sync writes what a full one does) and read back as it is.
 
 LATENCY_BY_TOOL_SQL = """WITH counts AS (
   SELECT tool_name AS k,
@@ -174,11 +181,44 @@ LATENCY_BY_TOOL_SQL = """WITH counts AS (
   FROM tool_daily
   WHERE {where}
   GROUP BY tool_name
-), {percentiles}
-SELECT counts.k AS tool_name, counts.calls, counts.calls_with_duration,
-       {pivot},
-       counts.mean_ms
-FROM counts
-LEFT JOIN percentiles ON percentiles.k IS counts.k
-GROUP BY counts.k
-ORDER BY counts.calls DESC, counts.k"""
+), {percentiles}, computed AS (
+  SELECT counts.k AS tool_name, counts.calls, counts.calls_with_duration,
+         {pivot},
+         counts.mean_ms
+  FROM counts
+  LEFT JOIN percentiles ON percentiles.k IS counts.k
+  GROUP BY counts.k
+)
+SELECT * FROM computed{cached}
+ORDER BY calls DESC, tool_name"""
+
+LATENCY_TOTALS_CREATE_SQL = """CREATE TABLE IF NOT EXISTS latency_totals (
+  tool_name TEXT,
+  calls INTEGER NOT NULL,
+  calls_with_duration INTEGER NOT NULL,
+  p50_ms REAL,
+  p90_ms REAL,
+  p99_ms REAL,
+  mean_ms REAL
+)"""
+LATENCY_TOTALS_COLUMNS = "tool_name, calls, calls_with_duration, p50_ms, p90_ms, p99_ms, mean_ms"
+LATENCY_TOTALS_DELETE_SQL = "DELETE FROM latency_totals"
+
+
+def latency_by_tool_sql(*, measures: str, where: str, percentiles: str, pivot: str, whole: str | None = None) -> str:
+    """Calls, calls with a duration, the percentiles and the mean duration per tool (ms) of the period ``where``
+    keeps (``percentiles``: the CTEs of :func:`.duration_buckets.percentiles_cte` over the same period). With
+    ``whole``, a constant condition true when the period is the whole history, that case reads ``latency_totals``
+    (the ``where``/``percentiles`` must then be false for it, so nothing else is computed)."""
+    cached = "" if whole is None else f"\nUNION ALL\nSELECT {LATENCY_TOTALS_COLUMNS} FROM latency_totals WHERE {whole}"
+    return LATENCY_BY_TOOL_SQL.format(measures=measures, where=where, percentiles=percentiles, pivot=pivot,
+                                      cached=cached)
+
+
+LATENCY_TOTALS_FILL_SQL = f"""INSERT INTO latency_totals ({LATENCY_TOTALS_COLUMNS})
+SELECT {LATENCY_TOTALS_COLUMNS} FROM (
+{latency_by_tool_sql(measures=select_list(DURATION, "daily", indent=9), where="1",
+                     percentiles=bucket_percentiles_cte(where="1", calls_where="1", quantiles=TOOL_LATENCY_QUANTILES),
+                     pivot=pivot(TOOL_LATENCY_QUANTILES, indent=9))}
+)"""
+"""The whole history's latency per tool, as the canned ``latency_by_tool`` computes it for any period."""

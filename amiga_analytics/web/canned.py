@@ -143,15 +143,23 @@ def task_throughput_sql() -> str:
     )
 
 
+#: The period is the whole history (no since, no until): latency_by_tool reads the sync's ``latency_totals``.
+WHOLE_HISTORY = "(SELECT since_day FROM period) = '' AND (SELECT until_end FROM period) = '9999-12-31'"
+
+
 def latency_sql() -> str:
     """latency(by='tool_name'): the percentiles from the per-day duration buckets
-    (:mod:`amiga_analytics.store.duration_buckets`), the counts and means from the rollup."""
-    return vf.LATENCY_BY_TOOL_SQL.format(
+    (:mod:`amiga_analytics.store.duration_buckets`), the counts and means from the rollup; over the whole history
+    the same SQL's answer, written by the sync (``latency_totals``)."""
+    partial = f"NOT ({WHOLE_HISTORY})"
+    return vf.latency_by_tool_sql(
         measures=figures.select_list(figures.DURATION, "daily", indent=9),
-        where=period("day"),
-        percentiles=duration_buckets.percentiles_cte(where=period("day"), calls_where=period("+calls.day"),
+        where=f"{period('day')} AND {partial}",
+        percentiles=duration_buckets.percentiles_cte(where=f"{period('day')} AND {partial}",
+                                                     calls_where=period("+calls.day"),
                                                      quantiles=figures.LATENCY_QUANTILES),
-        pivot=pivot(figures.LATENCY_QUANTILES),
+        pivot=pivot(figures.LATENCY_QUANTILES, indent=9),
+        whole=WHOLE_HISTORY,
     )
 
 
@@ -259,10 +267,8 @@ ORDER BY days.day"""
 
 
 def daily_latency_sql() -> str:
-    return vf.daily_latency_sql(filtered(period("day"), vf.DAILY_FILTER_COLUMNS),
-                                filtered(period("+day"), {k: v for k, v in vf.CALLS_FILTER_COLUMNS.items()
-                                                          if k != "tool"}),
-                                "(SELECT model FROM filters) = '' AND (SELECT agent_type FROM filters) = ''")
+    return vf.daily_latency_sql(filtered(period("day"), vf.DAILY_FILTER_COLUMNS), "(SELECT model FROM filters)",
+                                "(SELECT agent_type FROM filters)")
 
 
 def key_figures_sql() -> str:
