@@ -103,9 +103,7 @@ DURATION: dict[str, Measure] = {
 #: What else the rollup keeps per group, for data quality and the latency mean (read back by the sync).
 ROLLUP_EXTRA: dict[str, str] = {
     "duration_count": "COUNT(duration_ms)",
-    # Summed in whole microseconds, so that the sum does not depend on the order SQLite adds the calls in
-    # (an incremental sync's rebuilt day reads them in another order than a full sync).
-    "duration_sum_ms": "TOTAL(ROUND(duration_ms * 1000)) / 1000",
+    "duration_sum_ms": "TOTAL(duration_ms)",
     "source_rows": "COALESCE(SUM(source_rows), 0)",
     "secrets_masked": "COALESCE(SUM(secrets_masked), 0)",
     "dst_issues": "SUM(COALESCE(time_issue IN ('dst_gap', 'dst_fold'), 0))",
