@@ -150,13 +150,6 @@ def test_the_transcripts_still_match_every_call(demo):
 
 # -- the sync is exact against the truth ----------------------------------------------------------------------
 
-MERGER_BUG = ("issue 12, the merger (load/merge.py): one call of this demo's 5,000 is still wrong. The server went down "
-              "7 s before a parallel batch ran the same Bash command twice; both rows were completed in place, and "
-              "the evidence before them (taken once each call's copy window has passed) still said the server was "
-              "up, so the second row reads as the first one's server copy")
-
-
-@pytest.mark.xfail(strict=True, reason=MERGER_BUG)
 def test_calls_by_tool_and_outcome_equal_truth(demo, synced):
     want = collections.Counter((c["tool"], c["outcome"]) for c in demo[2]["calls"])
     got = {(t, o): n for t, o, n in q(synced, "SELECT tool_name, outcome, COUNT(*) FROM tool_calls GROUP BY 1, 2")}
@@ -173,7 +166,6 @@ def test_token_sums_by_tool_equal_truth(demo, synced):
     assert got == truth_tokens_by_tool(demo[2])
 
 
-@pytest.mark.xfail(strict=True, reason=MERGER_BUG)
 def test_every_truth_call_is_found_by_its_rows(demo):
     """Truth and merged calls linked by shared rows form groups of as many merged calls as truth calls, with the
     same tools and outcomes (a group of several: same-key calls in flight together, flagged ambiguous)."""

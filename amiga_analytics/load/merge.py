@@ -267,6 +267,13 @@ class CallMerger(Completions):
             return True
         first_done = call.rows[0][SUCCESS] is not None and normalise_success(call.rows[0][SUCCESS]) != "invalid"
         state = self.server.up_at(call.first_epoch - self.copy_window_s)
+        if state and first_done and success is not None and not any(
+                other is not call and any(r[SUCCESS] is None for r in other.pre) for other in group.calls):
+            # With the server up, a call's post-hook completes one of its two pre rows: both completed is a copy
+            # whose pre row a later same-key call's post-hook took (crossed: a C follows), or two calls run
+            # together as the server went down. Evidence decides, as for any tentative copy.
+            self._tentative = True
+            return True
         if state is not False:  # unknown: a copy unless both were completed in place and no evidence up to now
             # says the server was up (a crossed pair's second copy is completed too); a NULL pre row and a completed
             # row are a tentative copy, as with the server down
