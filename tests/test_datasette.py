@@ -464,7 +464,7 @@ def test_serves_a_database_an_older_version_wrote(sample_analytics, tmp_path):
     conn = sqlite3.connect(old)
     conn.execute("DROP TABLE duration_buckets")
     conn.execute(f"DROP INDEX {FAILURE_GROUPS_INDEX}")
-    conn.execute("DELETE FROM _sqlite_migrations WHERE name IN ('m009_duration_buckets', 'm010_failure_groups')")
+    conn.execute("DELETE FROM _sqlite_migrations WHERE name IN ('m009_duration_buckets', 'm010_failure_groups', 'm011_bots')")
     conn.commit()
     conn.close()
     ds = serve_mod.build_datasette(old)

@@ -481,7 +481,7 @@ def test_migrations_m009_m010_bring_an_m008_database_to_what_a_sync_writes(sampl
     conn.execute(f"DROP INDEX {FAILURE_GROUPS_INDEX}")
     conn.execute("CREATE INDEX idx_tool_calls_failures ON tool_calls (day, tool_name, error_template, "
                  "error_category, started_at, task_id, error) WHERE outcome = 'failure'")
-    conn.execute("DELETE FROM _sqlite_migrations WHERE name IN ('m009_duration_buckets', 'm010_failure_groups')")
+    conn.execute("DELETE FROM _sqlite_migrations WHERE name IN ('m009_duration_buckets', 'm010_failure_groups', 'm011_bots')")
     conn.commit()
     conn.close()
     migrate(Database(old))
