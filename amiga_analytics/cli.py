@@ -22,7 +22,6 @@ from .errors import InputError
 EXIT_BAD_INPUT = 2
 EXIT_ALERT = 3
 
-
 SINCE_HELP = ("Start, inclusive: a date, ISO time, 7d/4w ago, or today, yesterday, this-week, last-week, this-month, "
               "last-month (report timezone; weeks start on Monday).")
 UNTIL_HELP = "End, exclusive: a date, ISO time or a relative period (its end)."
@@ -138,10 +137,11 @@ def migrate(bot_db: Path, dry_run: bool) -> None:
               help="Claude config dir (or its projects/ folder) whose session transcripts to read as the second "
                    "witness (true cost, outcomes, durations); repeatable; remembered by later syncs.")
 @click.option("--full", is_flag=True, help="Rebuild from scratch instead of loading only what changed.")
+@click.option("--bot", default=None, help="Load it as this bot of a store with several (its rows only are replaced).")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors (no progress, no summary).")
 @friendly_errors
 def sync(bot_db: Path, analytics_db: Path, source_tz, report_tz, prices, aliases, default_model,
-         keep_message_content, transcripts, full, quiet) -> None:
+         keep_message_content, transcripts, full, bot, quiet) -> None:
     """Snapshot, normalise and load the bot database into an analytics database.
 
     \b
@@ -156,7 +156,7 @@ def sync(bot_db: Path, analytics_db: Path, source_tz, report_tz, prices, aliases
     result = run_sync(bot_db, analytics_db, source_tz=source_tz, report_tz=report_tz, full=full,
                       prices=prices, aliases=aliases, default_model=default_model,
                       keep_message_content=keep_message_content, progress=progress,
-                      transcripts=list(transcripts))
+                      transcripts=list(transcripts), bot=bot)
     if not quiet:
         click.echo(result.summary())
         if result.zone_warning:
