@@ -225,7 +225,7 @@ QUERIES: dict[str, dict[str, Any]] = {
         "title": "Data quality of the last sync",
         "description": "How far to trust the figures: the checks the last sync measured (rows merged, calls "
         "with an unknown outcome, unpriced tokens, secrets masked, ...). = data_quality().",
-        "sql": figures.DATA_QUALITY_SQL,
+        "sql": figures.DATA_QUALITY_SQL.format(where="1"),
     },
 }
 
