@@ -213,3 +213,31 @@ def test_bad_input_exits_2_and_changes_no_file(store, tmp_path, case):
     assert result.exit_code == 2, result.output
     assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
     assert _files(work) == before
+
+
+def test_the_dashboard_latency_ranks_both_bots_together(store, tmp_path):
+    """The per-day latency chart reads the per-bot ranks only in a one-bot store; over two bots that share days
+    (the sample and a twin host with a copy of its history) each (day, tool) is the numpy percentile of both bots'
+    durations."""
+    from amiga_analytics.web.canned import QUERIES
+
+    shared = tmp_path / "analytics.db"
+    twin = _copy(tmp_path, "alpha").rename(tmp_path / "twin.db")
+    conn = sqlite3.connect(twin)
+    conn.execute("UPDATE schema_version SET applied_at = '2030-01-01T00:00:00'")  # another database's identity
+    conn.commit()
+    conn.close()
+    _sync(store["bots"]["alpha"], shared, "alpha", "UTC")
+    _sync(twin, shared, "twin", "UTC")
+    durations = collections.defaultdict(list)
+    conn = sqlite3.connect(f"file:{shared}?mode=ro", uri=True)
+    for day, tool, d in conn.execute("SELECT day, tool_name, duration_ms FROM tool_calls WHERE duration_ms IS NOT NULL"):
+        durations[(day, tool)].append(d)
+    rows = conn.execute(QUERIES["daily_latency"]["sql"],
+                        {"since": "", "until": "", "tool": "", "model": "", "agent_type": ""}).fetchall()
+    conn.close()
+    assert rows and {(day, tool) for day, tool, *_ in rows} <= set(durations)
+    for day, tool, n, p50, p95, _ in rows:
+        assert n == len(durations[(day, tool)]) and n % 2 == 0  # each twin's calls twice
+        assert p50 == pytest.approx(np.percentile(durations[(day, tool)], 50), rel=1e-12)
+        assert p95 == pytest.approx(np.percentile(durations[(day, tool)], 95), rel=1e-12)

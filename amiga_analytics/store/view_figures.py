@@ -85,8 +85,8 @@ DAILY_LATENCY_SQL = """WITH counts AS (
   SELECT shown.day, shown.tool_name, shown.n, shown.sum_ms, needed.i, ranks.duration_ms
   FROM needed
   JOIN shown ON shown.tool_name = needed.tool_name AND shown.day = needed.day
-  JOIN duration_ranks AS ranks ON ranks.tool_name = needed.tool_name AND ranks.day = needed.day
-                              AND ranks.rank = needed.i
+  JOIN duration_ranks AS ranks ON ranks.bot = {sole_bot} AND ranks.tool_name = needed.tool_name
+                              AND ranks.day = needed.day AND ranks.rank = needed.i
   WHERE {all_calls}
 )
 SELECT day, tool_name, n AS calls_with_duration,
@@ -126,10 +126,18 @@ def daily_latency_sql(where: str, calls_where: str, all_calls: str) -> str:
 
     ``all_calls`` is a constant condition, true when every call of a (tool, day) counts (no filter but the tool):
     then the ranks are looked up in ``duration_ranks`` (:mod:`.duration_ranks`), else the filtered calls are
-    ranked by window. Both give the same ranks of the same durations."""
+    ranked by window. Both give the same ranks of the same durations. The ranks are per bot, so they answer only
+    a store that holds one bot (:data:`SOLE_BOT_SQL`); the calls of several bots are ranked by window."""
+    all_calls = f"({all_calls}) AND {SOLE_BOT_SQL} IS NOT NULL"
     return DAILY_LATENCY_SQL.format(where=where, series=_SERIES.format(rows="counts", budget=LATENCY_ROWS),
                                     calls_where=calls_where, needed=_needed(), interpolated=_interpolated(),
-                                    all_calls=all_calls)
+                                    all_calls=all_calls, sole_bot=SOLE_BOT_SQL)
+
+
+#: The name of the store's one bot ('main' for a store synced without --bot), or NULL when it holds several
+#: (the registry of ``sync --bot``, ``sync_state`` key ``bots``: see load/bots.py).
+SOLE_BOT_SQL = """(SELECT CASE WHEN COUNT(*) = 1 THEN MIN(key) END
+ FROM json_each(COALESCE((SELECT value FROM sync_state WHERE key = 'bots'), '{"main": {}}')))"""
 
 
 KEY_FIGURES_SQL = f"""WITH calls AS (
