@@ -19,8 +19,7 @@ import click
 
 from .errors import InputError
 
-EXIT_BAD_INPUT = 2
-EXIT_ALERT = 3
+EXIT_BAD_INPUT, EXIT_ALERT = 2, 3
 
 SINCE_HELP = ("Start, inclusive: a date, ISO time, 7d/4w ago, or today, yesterday, this-week, last-week, this-month, "
               "last-month (report timezone; weeks start on Monday).")
@@ -28,7 +27,7 @@ UNTIL_HELP = "End, exclusive: a date, ISO time or a relative period (its end)."
 
 
 class _State:
-    debug = False
+    debug = False  # --debug: tracebacks instead of one-line errors
 
 
 def _fail(message: str) -> None:
@@ -234,9 +233,10 @@ def prices(at, model, fmt, prices, aliases) -> None:
 @click.option("--freq", default=None,
               help="pandas offset alias for periods: D, W (= W-MON: weeks start on Monday), MS (months).")
 @click.option("--limit", type=click.IntRange(1), default=None, help="Rows at most, for the top-N queries.")
+@click.option("--bot", default=None, help="Only this bot's rows, in a store of several (default: all bots).")
 @output_options
 @friendly_errors
-def query(analytics_db: Path, name: str, since, until, by, freq, limit, fmt, fmt_flag) -> None:
+def query(analytics_db: Path, name: str, since, until, by, freq, limit, bot, fmt, fmt_flag) -> None:
     """Run a query function and print its DataFrame (NAME: tool_cost, error_rates, task_throughput, ...).
 
     \b
@@ -245,7 +245,7 @@ def query(analytics_db: Path, name: str, since, until, by, freq, limit, fmt, fmt
     """
     from .cli_output import run_named
 
-    text = run_named(analytics_db, name, since=since, until=until, by=by, freq=freq, limit=limit,
+    text = run_named(analytics_db, name, since=since, until=until, by=by, freq=freq, limit=limit, bot=bot,
                      fmt=_format(fmt, fmt_flag))
     click.echo(text, nl=not text.endswith("\n"))
 

@@ -23,7 +23,7 @@ FORMATS = ("table", "csv", "json", "nl")
 
 
 def run_named(path: DB, name: str, *, since: Bound = None, until: Bound = None, by: str | None = None,
-              freq: str | None = None, limit: int | None = None, fmt: str = "table") -> str:
+              freq: str | None = None, limit: int | None = None, fmt: str = "table", bot: str | None = None) -> str:
     """Run the query ``name`` on the analytics database at ``path`` and format its DataFrame as text.
 
     Options left as None are not passed (the function's default applies); ``by="none"`` / ``freq="none"`` ask
@@ -46,7 +46,7 @@ def run_named(path: DB, name: str, *, since: Bound = None, until: Bound = None, 
     if fmt not in FORMATS:
         raise InputError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
     since, until = _resolved(path, since, until)
-    df = run_query(path, name, since=since, until=until, by=by, freq=freq, limit=limit)
+    df = run_query(path, name, since=since, until=until, by=by, freq=freq, limit=limit, bot=bot)
     text = format_frame(df, fmt)
     if df.empty and fmt == "table":
         text = text.replace("(no rows)\n", _empty_note(path, since, until))

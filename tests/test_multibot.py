@@ -241,3 +241,13 @@ def test_the_dashboard_latency_ranks_both_bots_together(store, tmp_path):
         assert n == len(durations[(day, tool)]) and n % 2 == 0  # each twin's calls twice
         assert p50 == pytest.approx(np.percentile(durations[(day, tool)], 50), rel=1e-12)
         assert p95 == pytest.approx(np.percentile(durations[(day, tool)], 95), rel=1e-12)
+
+
+def test_query_command_takes_bot(store, truths):
+    out = CliRunner().invoke(cli, ["query", str(store["db"]), "error_rates", "--by", "none", "--bot", "beta", "--csv"])
+    assert out.exit_code == 0, out.output
+    row = dict(zip(*[line.split(",") for line in out.output.splitlines()[:2]]))
+    want = expected(truths["beta"])
+    assert int(row["calls"]) == want["calls"] and int(row["failed"]) == want["failures"]
+    unknown = CliRunner().invoke(cli, ["query", str(store["db"]), "tool_cost", "--bot", "gamma"])
+    assert unknown.exit_code == 2 and "holds alpha, beta" in unknown.output

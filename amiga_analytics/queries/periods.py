@@ -120,7 +120,7 @@ def _window(database: Database, since: Bound, until: Bound, bot: str | None = No
     tz = db_mod.report_tz(database)
     if bot is not None and bot not in db_mod.store_bots(database):
         raise InputError(f"bot={bot!r} is not in this analytics database: it holds "
-                         f"{', '.join(db_mod.store_bots(database))}; give one of them, or None for all")
+                         f"{', '.join(db_mod.store_bots(database))}; give one of them, or no bot for all of them")
     start = parse_bound(since, tz, name="since")
     end = parse_bound(until, tz, name="until")
     if start is not None and end is not None and start > end:
