@@ -215,6 +215,16 @@ def test_bad_input_exits_2_and_changes_no_file(store, tmp_path, case):
     assert _files(work) == before
 
 
+def _twin(tmp: Path) -> Path:
+    """A second host whose database is a copy of the sample's history (another database: its own identity)."""
+    twin = _copy(tmp, "alpha").rename(tmp / "twin.db")
+    conn = sqlite3.connect(twin)
+    conn.execute("UPDATE schema_version SET applied_at = '2030-01-01T00:00:00'")
+    conn.commit()
+    conn.close()
+    return twin
+
+
 def test_the_dashboard_latency_ranks_both_bots_together(store, tmp_path):
     """The per-day latency chart reads the per-bot ranks only in a one-bot store; over two bots that share days
     (the sample and a twin host with a copy of its history) each (day, tool) is the numpy percentile of both bots'
@@ -222,13 +232,8 @@ def test_the_dashboard_latency_ranks_both_bots_together(store, tmp_path):
     from amiga_analytics.web.canned import QUERIES
 
     shared = tmp_path / "analytics.db"
-    twin = _copy(tmp_path, "alpha").rename(tmp_path / "twin.db")
-    conn = sqlite3.connect(twin)
-    conn.execute("UPDATE schema_version SET applied_at = '2030-01-01T00:00:00'")  # another database's identity
-    conn.commit()
-    conn.close()
     _sync(store["bots"]["alpha"], shared, "alpha", "UTC")
-    _sync(twin, shared, "twin", "UTC")
+    _sync(_twin(tmp_path), shared, "twin", "UTC")
     durations = collections.defaultdict(list)
     conn = sqlite3.connect(f"file:{shared}?mode=ro", uri=True)
     for day, tool, d in conn.execute("SELECT day, tool_name, duration_ms FROM tool_calls WHERE duration_ms IS NOT NULL"):
@@ -251,3 +256,35 @@ def test_query_command_takes_bot(store, truths):
     assert int(row["calls"]) == want["calls"] and int(row["failed"]) == want["failures"]
     unknown = CliRunner().invoke(cli, ["query", str(store["db"]), "tool_cost", "--bot", "gamma"])
     assert unknown.exit_code == 2 and "holds alpha, beta" in unknown.output
+
+
+def test_export_partitions_by_bot_and_round_trips_through_duckdb(store, truths, tmp_path):
+    import duckdb
+
+    from amiga_analytics.export import export
+
+    directory = tmp_path / "export"
+    export(store["db"], directory)
+    paths = {str(p.relative_to(directory)) for p in directory.rglob("*.parquet")}
+    assert {p.split("/")[1] for p in paths if p.startswith("tool_calls/")} == {"bot=alpha", "bot=beta"}
+    assert "syncs/bot=beta/part-0.parquet" in paths
+    assert all(p.split("/")[2].startswith("day=") for p in paths if p.startswith("tool_calls/"))
+    con = duckdb.connect()
+    per_bot = dict(con.execute(f"SELECT bot, COUNT(*) FROM read_parquet('{directory}/tool_calls/**/*.parquet', "
+                               "hive_partitioning = true) GROUP BY bot").fetchall())
+    assert per_bot == {name: len(t["calls"]) for name, t in truths.items()}
+    failed = dict(con.execute(f"SELECT bot, COUNT(*) FROM read_parquet('{directory}/tool_calls/**/*.parquet', "
+                              "hive_partitioning = true) WHERE outcome = 'failure' GROUP BY bot").fetchall())
+    assert failed == {name: expected(t)["failures"] for name, t in truths.items()}
+    assert sum(t.written for t in export(store["db"], directory).tables) == 0  # nothing changed, nothing written
+    # a bot added later: its partitions are written, no other bot's file is touched
+    shared = tmp_path / "analytics.db"
+    shutil.copyfile(store["db"], shared)
+    shutil.copytree(store["work"] / "analytics.db.bots", tmp_path / "analytics.db.bots")
+    export(shared, directory)
+    before = {p: (directory / p).read_bytes() for p in paths}
+    _sync(_twin(tmp_path), shared, "twin", "UTC")
+    export(shared, directory)
+    after = {str(p.relative_to(directory)) for p in directory.rglob("*.parquet")}
+    assert {p: (directory / p).read_bytes() for p in paths} == before
+    assert {p for p in after - paths} and all("/bot=twin/" in p for p in after - paths)
