@@ -51,7 +51,7 @@ def check_plain_sync(state: dict[str, Any], analytics_db: Path) -> None:
     others = sorted(name for name in state.get(REGISTRY_KEY) or {} if name != DEFAULT_BOT)
     if others:
         raise InputError(f"{analytics_db} holds several bots ({', '.join(others)}): a sync without --bot would "
-                         f"drop them; give the bot's name, e.g. --bot {DEFAULT_BOT}")
+                         f"drop them; give the bot's name, e.g. --bot {others[0]}")
 
 
 def check_new_bot(bots: dict[str, dict], name: str, entry: dict, bot_db: Path, analytics_db: Path) -> None:
