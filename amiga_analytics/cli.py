@@ -24,6 +24,7 @@ EXIT_BAD_INPUT, EXIT_ALERT = 2, 3
 SINCE_HELP = ("Start, inclusive: a date, ISO time, 7d/4w ago, or today, yesterday, this-week, last-week, this-month, "
               "last-month (report timezone; weeks start on Monday).")
 UNTIL_HELP = "End, exclusive: a date, ISO time or a relative period (its end)."
+BOT_HELP = "Only this bot's rows, in a store of several (default: all bots)."
 
 
 class _State:
@@ -233,7 +234,7 @@ def prices(at, model, fmt, prices, aliases) -> None:
 @click.option("--freq", default=None,
               help="pandas offset alias for periods: D, W (= W-MON: weeks start on Monday), MS (months).")
 @click.option("--limit", type=click.IntRange(1), default=None, help="Rows at most, for the top-N queries.")
-@click.option("--bot", default=None, help="Only this bot's rows, in a store of several (default: all bots).")
+@click.option("--bot", default=None, help=BOT_HELP)
 @output_options
 @friendly_errors
 def query(analytics_db: Path, name: str, since, until, by, freq, limit, bot, fmt, fmt_flag) -> None:
@@ -258,8 +259,7 @@ def query(analytics_db: Path, name: str, since, until, by, freq, limit, bot, fmt
 @click.option("--format", "formats", default="html,md,csv", show_default=True,
               help="Comma-separated outputs: html, md, csv (PNG charts come with html and md).")
 @click.option("--daily-limit", type=float, default=None, help="Daily cost limit in USD (default: $DAILY_COST_LIMIT).")
-@click.option("--monthly-limit", type=float, default=None,
-              help="Monthly cost limit in USD (default: $MONTHLY_COST_LIMIT).")
+@click.option("--monthly-limit", type=float, default=None, help="Monthly cost limit in USD (default: $MONTHLY_COST_LIMIT).")
 @click.option("--datasette-url", default=None,
               help="Where the report's links to rows point (default: $AMIGA_ANALYTICS_DATASETTE_URL, else "
                    "http://127.0.0.1:8001, what `serve` uses).")
@@ -341,12 +341,13 @@ def _usage_report(kind: str):
     @click.argument("analytics_db", type=click.Path(path_type=Path))
     @click.option("--since", default=None, help=SINCE_HELP)
     @click.option("--until", default=None, help=UNTIL_HELP)
+    @click.option("--bot", default=None, help=BOT_HELP)
     @output_options
     @friendly_errors
-    def command(analytics_db: Path, since, until, fmt, fmt_flag, breakdown=False, by=None) -> None:
+    def command(analytics_db: Path, since, until, bot, fmt, fmt_flag, breakdown=False, by=None) -> None:
         from .cli_output import format_report, run_report
 
-        df, note = run_report(kind, analytics_db, since=since, until=until, by=by, breakdown=breakdown)
+        df, note = run_report(kind, analytics_db, since=since, until=until, by=by, breakdown=breakdown, bot=bot)
         fmt = _format(fmt, fmt_flag)
         if note:
             click.echo(note, err=True)
@@ -377,8 +378,7 @@ for _kind, _help in _REPORT_HELP.items():
 @click.argument("analytics_db", type=click.Path(path_type=Path))
 @click.option("--week", default=None, help="ISO week to check (default: the last complete week with data).")
 @click.option("--daily-limit", type=float, default=None, help="Daily cost limit in USD (default: $DAILY_COST_LIMIT).")
-@click.option("--monthly-limit", type=float, default=None,
-              help="Monthly cost limit in USD (default: $MONTHLY_COST_LIMIT).")
+@click.option("--monthly-limit", type=float, default=None, help="Monthly cost limit in USD (default: $MONTHLY_COST_LIMIT).")
 @friendly_errors
 def check(analytics_db: Path, week, daily_limit, monthly_limit) -> None:
     """Cron-safe alerts: exit 3 with one line per breach (month projected over MONTHLY_COST_LIMIT, a day over

@@ -54,14 +54,14 @@ def run_named(path: DB, name: str, *, since: Bound = None, until: Bound = None, 
 
 
 def run_report(kind: str, path: DB, *, since: Bound = None, until: Bound = None, by: str | None = None,
-               breakdown: bool = False) -> tuple[pd.DataFrame, str]:
+               breakdown: bool = False, bot: str | None = None) -> tuple[pd.DataFrame, str]:
     """Run a usage report (``daily``, ``weekly``, ``monthly``, ``tasks``, ``sessions``) and say, for stderr, where
     its figures come from and, when it is empty, which days the data covers."""
     from .queries import reports
 
     func = getattr(reports, kind)
     kwargs = {"by": by, "breakdown": breakdown} if kind in ("daily", "weekly", "monthly") else {}
-    df = func(path, since=since, until=until, **kwargs)
+    df = func(path, since=since, until=until, bot=bot, **kwargs)
     source = df.attrs.get("source", "")
     note = {"transcripts": "(from Claude Code's transcripts: every API request, the true cost)",
             "tool calls": "(from the bot's tool calls: tokens recorded on only some calls, so cost is a floor; "

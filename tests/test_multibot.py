@@ -288,3 +288,17 @@ def test_export_partitions_by_bot_and_round_trips_through_duckdb(store, truths, 
     after = {str(p.relative_to(directory)) for p in directory.rglob("*.parquet")}
     assert {p: (directory / p).read_bytes() for p in paths} == before
     assert {p for p in after - paths} and all("/bot=twin/" in p for p in after - paths)
+
+
+@pytest.mark.parametrize("command", ["daily", "weekly", "monthly", "tasks", "sessions"])
+def test_usage_reports_take_bot(store, truths, command):
+    from amiga_analytics.queries import reports
+
+    for name, truth in truths.items():
+        df = getattr(reports, command)(store["db"], bot=name)
+        if command in ("tasks", "sessions"):  # no transcripts: a session is a task
+            assert len(df) == len(truth["tasks"])
+        else:
+            assert int(df["calls"].sum()) == len(truth["calls"])
+    out = CliRunner().invoke(cli, [command, str(store["db"]), "--bot", "beta", "--csv"])
+    assert out.exit_code == 0, out.output
