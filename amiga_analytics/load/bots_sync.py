@@ -31,6 +31,7 @@ from .state import SyncResult, read_state, source_identity
 COLUMNS_SQL = "SELECT name FROM pragma_table_info(:table, :schema) ORDER BY cid"
 DELETE_BOT_SQL = "DELETE FROM main.{table} WHERE bot = :bot"
 COPY_BOT_SQL = "INSERT INTO main.{table} (bot, {columns}) SELECT :bot, {columns} FROM shadow.{table}"
+READ_STATE_SQL = "SELECT key, value FROM main.sync_state"
 PUT_STATE_SQL = "INSERT OR REPLACE INTO main.sync_state (key, value) VALUES (:key, :value)"
 CALLS_OF_BOT_SQL = "SELECT COUNT(*) FROM main.tool_calls WHERE bot = :bot"
 
@@ -71,9 +72,9 @@ def sync_bot(
             shadow.parent.rmdir()
         raise
     state = read_state(shadow)
-    bots[name] = {"source": state.get("source", ""), "report_tz": state.get("report_tz"),
-                  "prices_digest": state.get(PRICES_KEY)}
-    result.bot, result.bot_calls = name, copy_bot(shadow, shared, name, bots)
+    entry = {"source": state.get("source", ""), "report_tz": state.get("report_tz"),
+             "prices_digest": state.get(PRICES_KEY)}
+    result.bot, result.bot_calls = name, copy_bot(shadow, shared, name, entry, bot_path)
     result.analytics_db = shared
     return result
 
@@ -89,9 +90,11 @@ def _entry(bot_db: Path, shadow: Path, source_tz: str | None, report_tz: str | N
     return {"source": source, "report_tz": settings["report_tz"], "prices_digest": book.digest()}
 
 
-def copy_bot(shadow: Path, shared: Path, name: str, bots: dict[str, dict]) -> int:
-    """Replace bot ``name``'s rows of every per-bot table of ``shared`` by the shadow's, and record ``bots``, in
-    one write transaction (a new ``shared`` is created, and removed again if the copy fails). The bot's calls."""
+def copy_bot(shadow: Path, shared: Path, name: str, entry: dict[str, Any], bot_db: Path) -> int:
+    """Replace bot ``name``'s rows of every per-bot table of ``shared`` by the shadow's, and register the bot as
+    ``entry``, in one write transaction (a new ``shared`` is created, and removed again if the copy fails). The
+    registry is read again inside the transaction, so two bots synced at once both stay registered. Returns the
+    bot's calls."""
     new = not shared.exists()
     conn = sqlite3.connect(shared, isolation_level=None, timeout=30, uri=True)
     try:
@@ -99,9 +102,12 @@ def copy_bot(shadow: Path, shared: Path, name: str, bots: dict[str, dict]) -> in
         conn.execute("BEGIN IMMEDIATE")
         try:
             analytics_schema.migrate(Database(conn))
+            bots = registry({k: json.loads(v) for k, v in conn.execute(READ_STATE_SQL)})
+            check_new_bot(bots, name, entry, bot_db, shared)
             _copy_rows(conn, name)
+            bots[name] = entry
             conn.execute(PUT_STATE_SQL, {"key": REGISTRY_KEY, "value": json.dumps(bots, sort_keys=True)})
-            conn.execute(PUT_STATE_SQL, {"key": "report_tz", "value": json.dumps(bots[name]["report_tz"])})
+            conn.execute(PUT_STATE_SQL, {"key": "report_tz", "value": json.dumps(entry["report_tz"])})
             calls = int(conn.execute(CALLS_OF_BOT_SQL, {"bot": name}).fetchone()[0])
             conn.execute("COMMIT")
         except BaseException:
