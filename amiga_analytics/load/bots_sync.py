@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,6 @@ from ..store.bots_schema import BOT_COLUMN, BOT_KEYS
 from . import sync as single
 from .bots import PRICES_KEY, REGISTRY_KEY, check_bot_name, check_new_bot, registry, shadow_path
 from .pricing import PriceBook
-from .progress import ProgressCallback
 from .state import SyncResult, read_state, source_identity
 
 COLUMNS_SQL = "SELECT name FROM pragma_table_info(:table, :schema) ORDER BY cid"
@@ -36,37 +34,21 @@ PUT_STATE_SQL = "INSERT OR REPLACE INTO main.sync_state (key, value) VALUES (:ke
 CALLS_OF_BOT_SQL = "SELECT COUNT(*) FROM main.tool_calls WHERE bot = :bot"
 
 
-def sync_bot(
-    bot_db: str | os.PathLike,
-    analytics_db: str | os.PathLike,
-    *,
-    bot: str,
-    source_tz: str | None = None,
-    full: bool = False,
-    progress: bool | ProgressCallback | None = False,
-    report_tz: str | None = None,
-    prices: str | os.PathLike | None = None,
-    aliases: str | os.PathLike | None = None,
-    default_model: str | None = None,
-    keep_message_content: bool = False,
-    transcripts: Iterable[str | os.PathLike] | None = None,
-) -> SyncResult:
-    """Sync ``bot_db`` as bot ``bot`` of the shared store ``analytics_db`` (the options are :func:`.sync.sync`'s,
-    applied to the bot's shadow store). Raises ``InputError``, before any file is written, for a bad name, a bot
-    database registered under another name, or a report zone or price tables other than the other bots'."""
+def sync_bot(bot_db: str | os.PathLike, analytics_db: str | os.PathLike, *, bot: str, **options: Any) -> SyncResult:
+    """Sync ``bot_db`` as bot ``bot`` of the shared store ``analytics_db``; ``options`` are :func:`.sync.sync`'s
+    (``source_tz``, ``report_tz``, ``prices``, ``transcripts``, …), applied to the bot's shadow store. Raises
+    ``InputError``, before any file is written, for a bad name, a bot database registered under another name, or a
+    report zone or price tables other than the other bots'."""
     name = check_bot_name(bot)
     bot_path, shared = Path(bot_db), Path(analytics_db)
     single._check_target(bot_path, shared)
     bots = registry(read_state(shared))
     shadow = shadow_path(shared, name)
-    entry = _entry(bot_path, shadow, source_tz, report_tz, prices, aliases)
-    check_new_bot(bots, name, entry, bot_path, shared)
+    check_new_bot(bots, name, _entry(bot_path, shadow, options), bot_path, shared)
     made_dir = not shadow.parent.exists()
     shadow.parent.mkdir(exist_ok=True)
     try:
-        result = single.sync(bot_path, shadow, source_tz=source_tz, full=full, progress=progress,
-                             report_tz=report_tz, prices=prices, aliases=aliases, default_model=default_model,
-                             keep_message_content=keep_message_content, transcripts=transcripts)
+        result = single.sync(bot_path, shadow, **options)
     except BaseException:
         if made_dir and not any(shadow.parent.iterdir()):
             shadow.parent.rmdir()
@@ -79,14 +61,14 @@ def sync_bot(
     return result
 
 
-def _entry(bot_db: Path, shadow: Path, source_tz: str | None, report_tz: str | None, prices: Any,
-           aliases: Any) -> dict[str, Any]:
+def _entry(bot_db: Path, shadow: Path, options: dict[str, Any]) -> dict[str, Any]:
     """What this sync would register: the bot database's identity, its report zone and price tables' digest."""
     with open_snapshot(bot_db) as snap:
         source = source_identity(snap)
+    prices, aliases = options.get("prices"), options.get("aliases")
     book = PriceBook.load(None if prices is None else Path(prices), None if aliases is None else Path(aliases))
-    settings = single._settings(read_state(shadow), book, source_tz=source_tz, report_tz=report_tz,
-                                default_model=None, keep_message_content=False)
+    settings = single._settings(read_state(shadow), book, source_tz=options.get("source_tz"),
+                                report_tz=options.get("report_tz"), default_model=None, keep_message_content=False)
     return {"source": source, "report_tz": settings["report_tz"], "prices_digest": book.digest()}
 
 

@@ -18,6 +18,7 @@ import sqlite3
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from sqlite_utils import Database
 
@@ -74,9 +75,10 @@ def sync(
     if bot is not None:
         from .bots_sync import sync_bot
 
-        return sync_bot(bot_db, analytics_db, bot=bot, source_tz=source_tz, full=full, progress=progress,
-                        report_tz=report_tz, prices=prices, aliases=aliases, default_model=default_model,
-                        keep_message_content=keep_message_content, transcripts=transcripts)
+        forwarded: dict[str, Any] = dict(source_tz=source_tz, full=full, progress=progress, report_tz=report_tz,
+                                         prices=prices, aliases=aliases, default_model=default_model,
+                                         keep_message_content=keep_message_content, transcripts=transcripts)
+        return sync_bot(bot_db, analytics_db, bot=bot, **forwarded)
     started = time.perf_counter()
     bot_path, analytics_path = Path(bot_db), Path(analytics_db)
     _check_target(bot_path, analytics_path)
