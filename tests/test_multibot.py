@@ -302,3 +302,28 @@ def test_usage_reports_take_bot(store, truths, command):
             assert int(df["calls"].sum()) == len(truth["calls"])
     out = CliRunner().invoke(cli, [command, str(store["db"]), "--bot", "beta", "--csv"])
     assert out.exit_code == 0, out.output
+
+
+def test_transcripts_per_bot(tmp_path):
+    """beta with its Claude Code transcripts, alpha without: the requests are beta's (its transcripts' truth), and
+    each bot's transcript figures are those of its own one-bot store (its shadow)."""
+    from pandas.testing import assert_frame_equal
+
+    shared = tmp_path / "analytics.db"
+    _sync(_copy(tmp_path, "alpha"), shared, "alpha", "UTC")
+    sync(_copy(tmp_path, "beta"), shared, source_tz="Europe/Berlin", report_tz="UTC", bot="beta",
+         transcripts=[FIXTURES / "sample_par.claude"])
+    requests = json.loads((FIXTURES / "sample_par.transcripts.truth.json").read_text())["requests"]
+    got = aa.usage(shared, by="bot")
+    assert got["bot"].tolist() == ["beta"] and int(got["requests"].iloc[0]) == len(requests) == 876
+    beta = aa.usage(shared, by=None, bot="beta").iloc[0]
+    for column, key in (("input_tokens", "input"), ("output_tokens", "output"), ("cache_read_tokens", "cache_read"),
+                        ("cache_write_1h_tokens", "cache_write_1h"), ("cache_write_5m_tokens", "cache_write_5m")):
+        assert int(beta[column]) == sum(r[key] for r in requests), column
+    gaps = {}
+    for name in SAMPLES:
+        own = shared.with_name(shared.name + ".bots") / f"{name}.db"
+        gaps[name] = aa.transcript_gaps(shared, bot=name)
+        assert_frame_equal(gaps[name], aa.transcript_gaps(own))
+        assert_frame_equal(aa.transcript_coverage(shared, bot=name), aa.transcript_coverage(own))
+    assert len(aa.transcript_gaps(shared)) == len(gaps["alpha"]) + len(gaps["beta"])

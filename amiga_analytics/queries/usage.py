@@ -8,7 +8,6 @@ from __future__ import annotations
 import pandas as pd
 
 from ..errors import InputError
-from ..store import connect as db_mod
 from ..store.transcript_figures import COVERAGE_DAILY_SQL, TRANSCRIPT_GAPS_SQL
 from .columns import FLOAT, INT, STR, TIME
 from .frames import _cast, _frame, _ordered, _query, _spread
@@ -157,10 +156,11 @@ def transcript_coverage(db: DB, *, since: Bound = None, until: Bound = None, bot
     return _cast(df, COVERAGE_COLUMNS, window.tz)
 
 
-def transcript_gaps(db: DB) -> pd.DataFrame:
+def transcript_gaps(db: DB, *, bot: str | None = None) -> pd.DataFrame:
     """Where the two witnesses disagree: the bot tasks with calls whose transcript was never read, and, in
     sessions both saw, the calls counted from the bot's rows that no tool_use matches and the tool_uses that no
-    bot call matches (an exact check of how the bot's rows were merged into calls).
+    bot call matches (an exact check of how the bot's rows were merged into calls). ``bot``: one bot's gaps, in a
+    store of several (default: every bot's).
 
     Parameters
     ----------
@@ -182,6 +182,7 @@ def transcript_gaps(db: DB) -> pd.DataFrame:
         Sorted by kind, then time.
     """
     with _opened(db) as database:
-        tz = db_mod.report_tz(database)
-        columns, rows = _query(database, TRANSCRIPT_GAPS_SQL, {})
+        tz = _window(database, None, None, bot).tz
+        sql = TRANSCRIPT_GAPS_SQL.format(and_bot="" if bot is None else " AND bot = :bot")
+        columns, rows = _query(database, sql, {"bot": bot})
     return _frame(columns, rows, GAP_COLUMNS, tz)
