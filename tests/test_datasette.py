@@ -61,11 +61,11 @@ QUERY_COLUMNS = {
 }
 
 # The parameters of each canned query (the dashboard's filters where they apply).
-QUERY_PARAMS = {name: ["since", "until"] for name in QUERY_COLUMNS} | {
+QUERY_PARAMS = {name: ["since", "until", "bot"] for name in QUERY_COLUMNS} | {
     "data_quality_latest": None,
-    "task_throughput": ["since", "until", "model", "agent_type"],
-    "most_expensive_tasks": ["since", "until", "model", "agent_type"],
-    "top_errors": ["since", "until", "tool", "model", "agent_type"],
+    "task_throughput": ["since", "until", "model", "agent_type", "bot"],
+    "most_expensive_tasks": ["since", "until", "model", "agent_type", "bot"],
+    "top_errors": ["since", "until", "tool", "model", "agent_type", "bot"],
     "dashboard": ["since", "until", "tool", "model", "agent_type"],
     "daily_cost_by_model": ["since", "until", "tool", "model", "agent_type"],
     "daily_calls": ["since", "until", "tool", "model", "agent_type"],

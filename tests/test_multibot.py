@@ -327,3 +327,29 @@ def test_transcripts_per_bot(tmp_path):
         assert_frame_equal(gaps[name], aa.transcript_gaps(own))
         assert_frame_equal(aa.transcript_coverage(shared, bot=name), aa.transcript_coverage(own))
     assert len(aa.transcript_gaps(shared)) == len(gaps["alpha"]) + len(gaps["beta"])
+
+
+def test_canned_queries_take_bot(store, truths):
+    """The canned queries' :bot (empty: all bots) gives each bot's figures; an unknown bot is an error."""
+    from amiga_analytics.web.canned import QUERIES
+
+    conn = sqlite3.connect(f"file:{store['db']}?mode=ro", uri=True)
+
+    def run(query: str, bot: str) -> list[tuple]:
+        params = {"since": "", "until": "", "tool": "", "model": "", "agent_type": "", "bot": bot}
+        return conn.execute(QUERIES[query]["sql"], params).fetchall()
+
+    for bot in [*SAMPLES, ""]:
+        want = expected(truths[bot]) if bot else total(truths)
+        assert {r[0]: r[1] for r in run("tool_cost_by_tool", bot)} == dict(want["by_tool"])
+        assert sum(r[1] for r in run("cost_per_day", bot)) == want["calls"]
+        assert {r[0]: r[3] for r in run("error_rates_by_tool", bot)} == {
+            t: want["outcomes"][(t, "failure")] for t in want["by_tool"]}
+        assert sum(r[3] for r in run("top_errors", bot)) == want["failures"]
+        assert sum(r[1] for r in run("task_throughput", bot)) == want["tasks"]
+        latency = aa.latency(store["db"], by="tool_name", bot=bot or None).set_index("tool_name")
+        for tool, calls, _, p50, *_ in run("latency_by_tool", bot):
+            assert calls == latency.loc[tool, "calls"] and p50 == pytest.approx(latency.loc[tool, "p50_ms"], rel=1e-12)
+    with pytest.raises(sqlite3.OperationalError, match="is not a bot of this database"):
+        run("cost_per_day", "gamma")
+    conn.close()
