@@ -236,7 +236,8 @@ def test_the_dashboard_latency_ranks_both_bots_together(store, tmp_path):
     _sync(_twin(tmp_path), shared, "twin", "UTC")
     durations = collections.defaultdict(list)
     conn = sqlite3.connect(f"file:{shared}?mode=ro", uri=True)
-    for day, tool, d in conn.execute("SELECT day, tool_name, duration_ms FROM tool_calls WHERE duration_ms IS NOT NULL"):
+    for day, tool, d in conn.execute("SELECT day, tool_name, duration_ms FROM tool_calls "
+                                     "WHERE duration_ms IS NOT NULL"):
         durations[(day, tool)].append(d)
     rows = conn.execute(QUERIES["daily_latency"]["sql"],
                         {"since": "", "until": "", "tool": "", "model": "", "agent_type": ""}).fetchall()

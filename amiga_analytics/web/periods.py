@@ -1,6 +1,6 @@
-"""The checked parameters of the canned queries: the period (``:since`` / ``:until``) and the dashboard filters
-(``:tool``, ``:model``, ``:agent_type``) and the bot (``:bot``), in plain SQL so that the plain ``datasette -m metadata.yml`` command
-checks them exactly as ``amiga-analytics serve`` does.
+"""The checked parameters of the canned queries: the period (``:since`` / ``:until``), the dashboard filters
+(``:tool``, ``:model``, ``:agent_type``) and the bot (``:bot``), in plain SQL so that the plain ``datasette -m
+metadata.yml`` command checks them exactly as ``amiga-analytics serve`` does.
 
 A period bound is empty (open), a date ``YYYY-MM-DD`` or an ISO date-time at midnight (``2025-10-20T00:00``,
 ``2025-10-20 00:00:00.000``), read in the report timezone as the Python API reads it
