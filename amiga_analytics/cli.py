@@ -19,17 +19,16 @@ import click
 
 from .errors import InputError
 
-EXIT_BAD_INPUT = 2
-EXIT_ALERT = 3
-
+EXIT_BAD_INPUT, EXIT_ALERT = 2, 3
 
 SINCE_HELP = ("Start, inclusive: a date, ISO time, 7d/4w ago, or today, yesterday, this-week, last-week, this-month, "
               "last-month (report timezone; weeks start on Monday).")
 UNTIL_HELP = "End, exclusive: a date, ISO time or a relative period (its end)."
+BOT_HELP = "Only this bot's rows, in a store of several (default: all bots)."
 
 
 class _State:
-    debug = False
+    debug = False  # --debug: tracebacks instead of one-line errors
 
 
 def _fail(message: str) -> None:
@@ -138,10 +137,11 @@ def migrate(bot_db: Path, dry_run: bool) -> None:
               help="Claude config dir (or its projects/ folder) whose session transcripts to read as the second "
                    "witness (true cost, outcomes, durations); repeatable; remembered by later syncs.")
 @click.option("--full", is_flag=True, help="Rebuild from scratch instead of loading only what changed.")
+@click.option("--bot", default=None, help="Load it as this bot of a store with several (its rows only are replaced).")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors (no progress, no summary).")
 @friendly_errors
 def sync(bot_db: Path, analytics_db: Path, source_tz, report_tz, prices, aliases, default_model,
-         keep_message_content, transcripts, full, quiet) -> None:
+         keep_message_content, transcripts, full, bot, quiet) -> None:
     """Snapshot, normalise and load the bot database into an analytics database.
 
     \b
@@ -156,7 +156,7 @@ def sync(bot_db: Path, analytics_db: Path, source_tz, report_tz, prices, aliases
     result = run_sync(bot_db, analytics_db, source_tz=source_tz, report_tz=report_tz, full=full,
                       prices=prices, aliases=aliases, default_model=default_model,
                       keep_message_content=keep_message_content, progress=progress,
-                      transcripts=list(transcripts))
+                      transcripts=list(transcripts), bot=bot)
     if not quiet:
         click.echo(result.summary())
         if result.zone_warning:
@@ -234,9 +234,10 @@ def prices(at, model, fmt, prices, aliases) -> None:
 @click.option("--freq", default=None,
               help="pandas offset alias for periods: D, W (= W-MON: weeks start on Monday), MS (months).")
 @click.option("--limit", type=click.IntRange(1), default=None, help="Rows at most, for the top-N queries.")
+@click.option("--bot", default=None, help=BOT_HELP)
 @output_options
 @friendly_errors
-def query(analytics_db: Path, name: str, since, until, by, freq, limit, fmt, fmt_flag) -> None:
+def query(analytics_db: Path, name: str, since, until, by, freq, limit, bot, fmt, fmt_flag) -> None:
     """Run a query function and print its DataFrame (NAME: tool_cost, error_rates, task_throughput, ...).
 
     \b
@@ -245,7 +246,7 @@ def query(analytics_db: Path, name: str, since, until, by, freq, limit, fmt, fmt
     """
     from .cli_output import run_named
 
-    text = run_named(analytics_db, name, since=since, until=until, by=by, freq=freq, limit=limit,
+    text = run_named(analytics_db, name, since=since, until=until, by=by, freq=freq, limit=limit, bot=bot,
                      fmt=_format(fmt, fmt_flag))
     click.echo(text, nl=not text.endswith("\n"))
 
@@ -258,8 +259,7 @@ def query(analytics_db: Path, name: str, since, until, by, freq, limit, fmt, fmt
 @click.option("--format", "formats", default="html,md,csv", show_default=True,
               help="Comma-separated outputs: html, md, csv (PNG charts come with html and md).")
 @click.option("--daily-limit", type=float, default=None, help="Daily cost limit in USD (default: $DAILY_COST_LIMIT).")
-@click.option("--monthly-limit", type=float, default=None,
-              help="Monthly cost limit in USD (default: $MONTHLY_COST_LIMIT).")
+@click.option("--monthly-limit", type=float, default=None, help="Monthly cost limit in USD (default: $MONTHLY_COST_LIMIT).")
 @click.option("--datasette-url", default=None,
               help="Where the report's links to rows point (default: $AMIGA_ANALYTICS_DATASETTE_URL, else "
                    "http://127.0.0.1:8001, what `serve` uses).")
@@ -341,12 +341,13 @@ def _usage_report(kind: str):
     @click.argument("analytics_db", type=click.Path(path_type=Path))
     @click.option("--since", default=None, help=SINCE_HELP)
     @click.option("--until", default=None, help=UNTIL_HELP)
+    @click.option("--bot", default=None, help=BOT_HELP)
     @output_options
     @friendly_errors
-    def command(analytics_db: Path, since, until, fmt, fmt_flag, breakdown=False, by=None) -> None:
+    def command(analytics_db: Path, since, until, bot, fmt, fmt_flag, breakdown=False, by=None) -> None:
         from .cli_output import format_report, run_report
 
-        df, note = run_report(kind, analytics_db, since=since, until=until, by=by, breakdown=breakdown)
+        df, note = run_report(kind, analytics_db, since=since, until=until, by=by, breakdown=breakdown, bot=bot)
         fmt = _format(fmt, fmt_flag)
         if note:
             click.echo(note, err=True)
@@ -377,8 +378,7 @@ for _kind, _help in _REPORT_HELP.items():
 @click.argument("analytics_db", type=click.Path(path_type=Path))
 @click.option("--week", default=None, help="ISO week to check (default: the last complete week with data).")
 @click.option("--daily-limit", type=float, default=None, help="Daily cost limit in USD (default: $DAILY_COST_LIMIT).")
-@click.option("--monthly-limit", type=float, default=None,
-              help="Monthly cost limit in USD (default: $MONTHLY_COST_LIMIT).")
+@click.option("--monthly-limit", type=float, default=None, help="Monthly cost limit in USD (default: $MONTHLY_COST_LIMIT).")
 @friendly_errors
 def check(analytics_db: Path, week, daily_limit, monthly_limit) -> None:
     """Cron-safe alerts: exit 3 with one line per breach (month projected over MONTHLY_COST_LIMIT, a day over

@@ -23,7 +23,7 @@ FORMATS = ("table", "csv", "json", "nl")
 
 
 def run_named(path: DB, name: str, *, since: Bound = None, until: Bound = None, by: str | None = None,
-              freq: str | None = None, limit: int | None = None, fmt: str = "table") -> str:
+              freq: str | None = None, limit: int | None = None, fmt: str = "table", bot: str | None = None) -> str:
     """Run the query ``name`` on the analytics database at ``path`` and format its DataFrame as text.
 
     Options left as None are not passed (the function's default applies); ``by="none"`` / ``freq="none"`` ask
@@ -46,7 +46,7 @@ def run_named(path: DB, name: str, *, since: Bound = None, until: Bound = None, 
     if fmt not in FORMATS:
         raise InputError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
     since, until = _resolved(path, since, until)
-    df = run_query(path, name, since=since, until=until, by=by, freq=freq, limit=limit)
+    df = run_query(path, name, since=since, until=until, by=by, freq=freq, limit=limit, bot=bot)
     text = format_frame(df, fmt)
     if df.empty and fmt == "table":
         text = text.replace("(no rows)\n", _empty_note(path, since, until))
@@ -54,14 +54,14 @@ def run_named(path: DB, name: str, *, since: Bound = None, until: Bound = None, 
 
 
 def run_report(kind: str, path: DB, *, since: Bound = None, until: Bound = None, by: str | None = None,
-               breakdown: bool = False) -> tuple[pd.DataFrame, str]:
+               breakdown: bool = False, bot: str | None = None) -> tuple[pd.DataFrame, str]:
     """Run a usage report (``daily``, ``weekly``, ``monthly``, ``tasks``, ``sessions``) and say, for stderr, where
     its figures come from and, when it is empty, which days the data covers."""
     from .queries import reports
 
     func = getattr(reports, kind)
     kwargs = {"by": by, "breakdown": breakdown} if kind in ("daily", "weekly", "monthly") else {}
-    df = func(path, since=since, until=until, **kwargs)
+    df = func(path, since=since, until=until, bot=bot, **kwargs)
     source = df.attrs.get("source", "")
     note = {"transcripts": "(from Claude Code's transcripts: every API request, the true cost)",
             "tool calls": "(from the bot's tool calls: tokens recorded on only some calls, so cost is a floor; "

@@ -243,7 +243,7 @@ def test_latency_by_tool_is_numpys_percentiles_over_any_period(demo_pair, since,
     from amiga_analytics.web import canned, periods
 
     conn = sqlite3.connect(f"file:{demo_pair[2]}?mode=ro", uri=True)
-    got = conn.execute(periods.with_period(canned.latency_sql()), {"since": since, "until": until}).fetchall()
+    got = conn.execute(periods.with_period(canned.latency_sql()), {"since": since, "until": until, "bot": ""}).fetchall()
     durations = collections.defaultdict(list)
     for tool, duration in conn.execute(
             "SELECT tool_name, duration_ms FROM tool_calls WHERE duration_ms IS NOT NULL AND day >= ? AND day < ?",

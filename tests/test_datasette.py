@@ -61,11 +61,11 @@ QUERY_COLUMNS = {
 }
 
 # The parameters of each canned query (the dashboard's filters where they apply).
-QUERY_PARAMS = {name: ["since", "until"] for name in QUERY_COLUMNS} | {
+QUERY_PARAMS = {name: ["since", "until", "bot"] for name in QUERY_COLUMNS} | {
     "data_quality_latest": None,
-    "task_throughput": ["since", "until", "model", "agent_type"],
-    "most_expensive_tasks": ["since", "until", "model", "agent_type"],
-    "top_errors": ["since", "until", "tool", "model", "agent_type"],
+    "task_throughput": ["since", "until", "model", "agent_type", "bot"],
+    "most_expensive_tasks": ["since", "until", "model", "agent_type", "bot"],
+    "top_errors": ["since", "until", "tool", "model", "agent_type", "bot"],
     "dashboard": ["since", "until", "tool", "model", "agent_type"],
     "daily_cost_by_model": ["since", "until", "tool", "model", "agent_type"],
     "daily_calls": ["since", "until", "tool", "model", "agent_type"],
@@ -467,7 +467,7 @@ def test_serves_a_database_an_older_version_wrote(sample_analytics, tmp_path):
         conn.execute(f"DROP TABLE {table}")
     conn.execute(f"DROP INDEX {FAILURE_GROUPS_INDEX}")
     conn.execute("DELETE FROM _sqlite_migrations WHERE name IN ('m009_duration_buckets', 'm010_failure_groups', "
-                 "'m012_duration_ranks_by_agent')")
+                 "'m011_bots', 'm012_duration_ranks_by_agent')")
     conn.commit()
     conn.close()
     ds = serve_mod.build_datasette(old)

@@ -152,7 +152,7 @@ def test_an_empty_result_still_shows_its_columns(sample_analytics):
     (["task_cost", "--freq", "D"], ["task_cost does not take --freq", "--since, --until, --limit"]),
     (["tool_cost", "--limit", "5"], ["tool_cost does not take --limit"]),
     (["task_throughput", "--by", "tool_name"], ["task_throughput does not take --by"]),
-    (["data_quality", "--since", "2025-10-01"], ["data_quality does not take --since", "no options"]),
+    (["data_quality", "--since", "2025-10-01"], ["data_quality does not take --since", "it takes --bot"]),
     (["tool_cost", "--since", "2025-10-09", "--until", "2025-10-01"], ["is after until"]),
     (["tool_cost", "--since", "yesterday-ish"], ["is not a date", "YYYY-MM-DD"]),
     (["tool_cost", "--freq", "fortnight"], ["not a pandas offset alias", "W-MON"]),

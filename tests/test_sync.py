@@ -483,7 +483,7 @@ def test_migrations_m009_m010_bring_an_m008_database_to_what_a_sync_writes(sampl
     conn.execute(f"DROP INDEX {FAILURE_GROUPS_INDEX}")
     conn.execute("CREATE INDEX idx_tool_calls_failures ON tool_calls (day, tool_name, error_template, "
                  "error_category, started_at, task_id, error) WHERE outcome = 'failure'")
-    conn.execute("DELETE FROM _sqlite_migrations WHERE name IN ('m009_duration_buckets', 'm010_failure_groups')")
+    conn.execute("DELETE FROM _sqlite_migrations WHERE name IN ('m009_duration_buckets', 'm010_failure_groups', 'm011_bots')")
     conn.commit()
     conn.close()
     migrate(Database(old))
@@ -517,7 +517,8 @@ def test_migration_m012_fills_the_ranks_by_agent_and_latency_totals_as_a_sync_wr
     with_duration = q(sample_analytics, "SELECT COUNT(*) FROM tool_calls WHERE duration_ms IS NOT NULL")[0][0]
     assert len(got) == 3 * with_duration > 0
     groups = collections.defaultdict(list)
-    for tool, day, model, agent, rank, ms in got:
+    for bot, tool, day, model, agent, rank, ms in got:
+        assert bot == "main"
         groups[(tool, day, model, agent)].append((rank, ms))
     for (_tool, _day, model, agent), ranked in groups.items():
         assert [r for r, _ in ranked] == list(range(len(ranked)))
@@ -525,7 +526,8 @@ def test_migration_m012_fills_the_ranks_by_agent_and_latency_totals_as_a_sync_wr
         assert (model == "*") + (agent == "*") <= 1
     totals = table_rows(old, "latency_totals", "tool_name")
     assert totals == table_rows(sample_analytics, "latency_totals", "tool_name")
-    reads = [r for r in totals if r[0] == "Read"][0]
+    assert {r[0] for r in totals} == {"main"}
+    reads = [r[1:] for r in totals if r[1] == "Read"][0]
     durations = [ms for (ms,) in q(sample_analytics, "SELECT duration_ms FROM tool_calls WHERE tool_name = 'Read' "
                                                      "AND duration_ms IS NOT NULL")]
     assert reads[1:3] == (q(sample_analytics, "SELECT COUNT(*) FROM tool_calls WHERE tool_name = 'Read'")[0][0],

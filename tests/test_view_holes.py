@@ -115,12 +115,12 @@ def test_free_text_only_on_purpose(served, truth):
     name = ds.amiga_database
     default, picked, csv, row, event = fetch(ds, [
         f"/{name}/tool_calls.json?_size=5", f"/{name}/tool_calls.json?_size=5&_col=parameters&_col=tool_name",
-        f"/{name}/tool_calls.csv?_size=5", f"/{name}/tool_calls/1.json", f"/{name}/agent_events.json?_size=2",
+        f"/{name}/tool_calls.csv?_size=5", f"/{name}/tool_calls/1,main.json", f"/{name}/agent_events.json?_size=2",
     ])
     columns = default.json()["columns"]
     assert "parameters" not in columns and "error" not in columns
     assert {"tool_name", "file_path", "program", "error_template", "error_category"} <= set(columns)
-    assert picked.json()["columns"] == ["call_id", "parameters", "tool_name"]
+    assert picked.json()["columns"] == ["call_id", "bot", "parameters", "tool_name"]  # the key, then the picked
     assert "parameters" not in csv.text.splitlines()[0].split(",")
     assert "parameters" in row.json()["columns"]  # one call's page shows the whole (masked) row
     assert "message" not in event.json()["columns"]

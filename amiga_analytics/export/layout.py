@@ -12,7 +12,11 @@ Partitioning, hive style, one file a partition (``DIR/<table>/<key>=<value>/part
 * ``tool_uses`` has no day column: it is partitioned by the report-timezone day of ``use_at`` (the definition of
   ``api_requests.day``), which readers see as a ``day`` column, the one column the database does not have;
 * the small reference tables with no day (``model_aliases``, ``model_prices``, ``syncs``, ``data_quality``) are
-  written whole, ``DIR/<table>/part-0.parquet``.
+  written whole, ``DIR/<table>/part-0.parquet``;
+* in a store that holds several bots (``sync --bot``), every per-bot table is partitioned by its ``bot`` first:
+  ``DIR/<table>/bot=<name>/day=YYYY-MM-DD/part-0.parquet`` (``DIR/syncs/bot=<name>/part-0.parquet``), so that a
+  bot's sync changes only its own partitions. A store of one bot keeps the layout above (its ``bot`` column is in
+  the files).
 
 The partition column lives in the directory name, not in the file (the hive convention DuckDB and Spark
 follow); a NULL key is ``__HIVE_DEFAULT_PARTITION__``, which both read as NULL. A table with no rows is written
@@ -24,12 +28,14 @@ adjusted to UTC (microseconds), days and effective dates Parquet dates; other te
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import dataclass
 
 from ..store.tables import INTERNAL_TABLES, TABLES
 
 NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
+BOT = "bot"
 FILE_NAME = "part-0.parquet"
 
 #: table → its partition column (a column of the table), for the tables not partitioned by ``day``
@@ -85,26 +91,35 @@ class ExportTable:
     partition: str | None  # partition column (None: written whole)
     derived_from: str | None  # for a derived day: the UTC time column it comes from
     order_by: tuple[str, ...]  # the key columns, the order of the rows in a file
+    by_bot: bool = False  # partitioned by ``bot`` first (a store of several bots)
 
     @property
     def select_columns(self) -> tuple[str, ...]:
-        """The columns read from SQLite: the partition column first (when it is the table's), then the file's."""
+        """The columns read from SQLite: the partition columns first (the bot, the day when it is the table's),
+        then the file's."""
         own = () if self.partition is None or self.derived_from else (self.partition,)
-        return own + tuple(c.name for c in self.columns)
+        return (BOT,) * self.by_bot + own + tuple(c.name for c in self.columns)
+
+    @property
+    def skip(self) -> int:
+        """How many leading values of a row read with :attr:`select_columns` are not in the file."""
+        return self.by_bot + (0 if self.partition is None or self.derived_from else 1)
 
     def order_sql(self) -> str:
         lead = [self.derived_from] if self.derived_from else [self.partition] if self.partition else []
-        return ", ".join(f'"{c}"' for c in lead + list(self.order_by))
+        return ", ".join(f'"{c}"' for c in [BOT] * self.by_bot + lead + list(self.order_by))
 
-    def relative_path(self, value: str | None) -> str:
-        """Where the partition with key ``value`` lives, relative to the export directory (``/`` separated)."""
+    def relative_path(self, value: str | None, bot: str | None = None) -> str:
+        """Where the partition with key ``value`` (of ``bot``, when partitioned by bot) lives, relative to the
+        export directory (``/`` separated)."""
+        head = f"{self.name}/{BOT}={NULL_PARTITION if bot is None else bot}" if self.by_bot else self.name
         if self.partition is None:
-            return f"{self.name}/{FILE_NAME}"
-        return f"{self.name}/{self.partition}={NULL_PARTITION if value is None else value}/{FILE_NAME}"
+            return f"{head}/{FILE_NAME}"
+        return f"{head}/{self.partition}={NULL_PARTITION if value is None else value}/{FILE_NAME}"
 
     def schema_spec(self) -> list[list[str]]:
-        """``[[column, kind], …]`` (the partition column last, as readers see it), for the manifest."""
-        spec = [[c.name, c.kind] for c in self.columns]
+        """``[[column, kind], …]`` (the partition columns last, as readers see them), for the manifest."""
+        spec = [[c.name, c.kind] for c in self.columns] + [[BOT, "text"]] * self.by_bot
         if self.partition is not None:
             spec.append([self.partition, "date"])
         return spec
@@ -137,9 +152,16 @@ def partition_of(table: str, columns: list[str]) -> tuple[str | None, str | None
     return ("day", None) if "day" in columns else (None, None)
 
 
+def several_bots(conn: sqlite3.Connection) -> bool:
+    """Whether the store holds more than one bot (the registry of ``sync --bot``, ``sync_state`` key ``bots``)."""
+    row = conn.execute("SELECT value FROM sync_state WHERE key = 'bots'").fetchone()
+    return row is not None and len(json.loads(row[0])) > 1
+
+
 def export_tables(conn: sqlite3.Connection) -> list[ExportTable]:
     """The tables an export of the database on ``conn`` holds, in :data:`TABLES` order (absent ones skipped)."""
     present = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    by_bots = several_bots(conn)
     out = []
     for name in exported_table_names():
         if name not in present:
@@ -148,7 +170,10 @@ def export_tables(conn: sqlite3.Connection) -> list[ExportTable]:
         info = [r for r in conn.execute(f'PRAGMA table_info("{name}")') if r[1] in described]
         names = [r[1] for r in info]
         partition, derived = partition_of(name, names)
+        by_bot = by_bots and BOT in names
+        outside = {partition} | ({BOT} if by_bot else set())  # in the path, not the file
         keys = tuple(r[1] for r in sorted((r for r in info if r[5]), key=lambda r: r[5])) or tuple(names)
-        columns = tuple(Column(r[1], kind_of(name, r[1], r[2])) for r in info if r[1] != partition)
-        out.append(ExportTable(name, columns, partition, derived, tuple(k for k in keys if k != partition)))
+        columns = tuple(Column(r[1], kind_of(name, r[1], r[2])) for r in info if r[1] not in outside)
+        out.append(ExportTable(name, columns, partition, derived, tuple(k for k in keys if k not in outside),
+                               by_bot))
     return out

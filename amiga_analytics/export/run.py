@@ -44,7 +44,7 @@ MIN_PROGRESS_ROWS = 50_000
 FETCH = 5_000
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 LAYOUT = ("DIR/<table>/<partition column>=<YYYY-MM-DD>/part-0.parquet (NULL: __HIVE_DEFAULT_PARTITION__); "
-          "tables without a day: DIR/<table>/part-0.parquet")
+          "tables without a day: DIR/<table>/part-0.parquet; a store of several bots: DIR/<table>/bot=<name>/...")
 
 
 def export(analytics_db: str | Path, directory: str | Path, *, fmt: str = "parquet",
@@ -121,21 +121,20 @@ def _export_table(conn: sqlite3.Connection, table: ExportTable, directory: Path,
     same = old is not None and old.get("columns") == spec and old.get("partition_by") == table.partition
     before = {p["path"]: p for p in old["partitions"]} if same and old is not None else {}
     outcome = TableResult(table.name, table.partition)
-    skip = 0 if table.partition is None or table.derived_from else 1
     total = conn.execute(f'SELECT COUNT(*) FROM "{table.name}"').fetchone()[0]
     report = progress if progress is not None and total >= MIN_PROGRESS_ROWS else None
     label = f"export {table.name}"
     if report:
         report(label, 0, total)
     partitions = []
-    for value, rows in _partitions(conn, table, day_of):
-        path = table.relative_path(value)
+    for (bot, value), rows in _partitions(conn, table, day_of):
+        path = table.relative_path(value, bot)
         digest = hashlib.sha256(pickle.dumps(rows, protocol=5)).hexdigest()
         kept = before.get(path)
         target = directory / path
         if kept is None or kept["digest"] != digest or not _intact(target, kept):
-            size, sha256 = write_parquet(to_arrow(table, rows, skip), target)
-            kept = {"path": path, "value": value, "rows": len(rows), "bytes": size, "sha256": sha256,
+            size, sha256 = write_parquet(to_arrow(table, rows, table.skip), target)
+            kept = {"path": path, "value": value, **({"bot": bot} if table.by_bot else {}), "rows": len(rows), "bytes": size, "sha256": sha256,
                     "digest": digest, "sync_id": sync_id}
             outcome.written += 1
         else:
@@ -160,33 +159,40 @@ def _intact(path: Path, entry: dict[str, Any]) -> bool:
         return False
 
 
-def _partitions(conn: sqlite3.Connection, table: ExportTable,
-                day_of: Callable[[str | None], str | None]) -> Iterator[tuple[str | None, list[tuple]]]:
-    """(partition value, its rows) in partition order; one empty NULL partition for an empty table."""
+def _partitions(conn: sqlite3.Connection, table: ExportTable, day_of: Callable[[str | None], str | None]
+                ) -> Iterator[tuple[tuple[str | None, str | None], list[tuple]]]:
+    """((bot, partition value), its rows) in partition order (the bot None unless the table is partitioned by
+    bot); one empty NULL partition for an empty table."""
     columns = ", ".join(f'"{c}"' for c in table.select_columns)
     cursor = conn.execute(f'SELECT {columns} FROM "{table.name}" ORDER BY {table.order_sql()}')
     rows = itertools.chain.from_iterable(iter(lambda: cursor.fetchmany(FETCH), []))
+    day_at = table.by_bot  # the day's place in the row read (after the bot)
     if table.partition is None:
-        def key(row: tuple) -> str | None:
+        def day(row: tuple) -> str | None:
             return None
     elif table.derived_from:
         index = table.select_columns.index(table.derived_from)
 
-        def key(row: tuple) -> str | None:
+        def day(row: tuple) -> str | None:
             return day_of(row[index])
     else:
-        def key(row: tuple) -> str | None:
-            return row[0]
-    seen: set[str | None] = set()
-    for value, group in itertools.groupby(rows, key=key):
-        if value in seen or (value is not None and not (isinstance(value, str) and _DAY.match(value))):
+        def day(row: tuple) -> str | None:
+            return row[day_at]
+
+    def key(row: tuple) -> tuple[str | None, str | None]:
+        return (row[0] if table.by_bot else None), day(row)
+
+    seen: set[tuple[str | None, str | None]] = set()
+    for both, group in itertools.groupby(rows, key=key):
+        value = both[1]
+        if both in seen or (value is not None and not (isinstance(value, str) and _DAY.match(value))):
             # a repeated day: the time column's texts do not sort in time order (not all UTC ISO 8601)
             raise InputError(f"{table.name}: {value!r} is not a day in order; the analytics database looks "
                              f"damaged: rebuild it with `amiga-analytics sync BOT_DB ANALYTICS_DB --full`")
-        seen.add(value)
-        yield value, list(group)
+        seen.add(both)
+        yield both, list(group)
     if not seen:
-        yield None, []
+        yield (None, None), []
 
 
 def _day_function(report_tz: str) -> Callable[[str | None], str | None]:

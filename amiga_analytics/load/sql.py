@@ -34,7 +34,7 @@ UPSERT_TASK_SQL = """INSERT INTO tasks
     VALUES (:task_id, :status, :created_at, :finished_at, :cycle_s, :created_day, :finished_day, :model_alias,
      :model_id, :agent_type, :workflow, :last_subagent, :user_ref, :description, :error, :error_kind,
      :bot_updated_at, :secrets_masked, 0, 0, 0, 0, 0, 0, 0, 0, 0.0, 0)
-    ON CONFLICT(task_id) DO UPDATE SET status = excluded.status, created_at = excluded.created_at,
+    ON CONFLICT(task_id, bot) DO UPDATE SET status = excluded.status, created_at = excluded.created_at,
      finished_at = excluded.finished_at, cycle_s = excluded.cycle_s, created_day = excluded.created_day,
      finished_day = excluded.finished_day, model_alias = excluded.model_alias, model_id = excluded.model_id,
      agent_type = excluded.agent_type, workflow = excluded.workflow, last_subagent = excluded.last_subagent,

@@ -62,6 +62,8 @@ class SyncResult:
     source_tz_origin: str = ""  # "--source-tz", "the previous sync", "this machine"
     report_tz: str = ""
     report_tz_origin: str = ""  # "--report-tz", "the previous sync's --report-tz", "the source zone"
+    bot: str = ""  # with --bot: the bot's name, and its calls now in the shared store
+    bot_calls: int = 0
 
     @property
     def zone_warning(self) -> str:
@@ -83,7 +85,13 @@ class SyncResult:
             f"{self.rows_merged:,} duplicate bot rows merged), {self.unknown_calls:,} with unknown outcome, "
             f"{self.calls_with_tokens:,} with tokens\n"
             f"  {self.unpriced_tokens:,} unpriced tokens; {describe_masked(self.masked)}"
-        ) + zones + (f"\n  {self.repriced}" if self.repriced else "") + self._transcripts()
+        ) + zones + (f"\n  {self.repriced}" if self.repriced else "") + self._transcripts() + self._bot()
+
+    def _bot(self) -> str:
+        if not self.bot:
+            return ""
+        return (f"\n  bot {self.bot}: its {self.bot_calls:,} calls replaced in {self.analytics_db} (its own store: "
+                f"{self.analytics_db}.bots/{self.bot}.db); the other bots' rows untouched")
 
     def _transcripts(self) -> str:
         q = self.quality

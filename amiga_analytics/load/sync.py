@@ -18,6 +18,7 @@ import sqlite3
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from sqlite_utils import Database
 
@@ -25,6 +26,7 @@ from ..bot.snapshot import Snapshot, is_undecodable_text, open_snapshot
 from ..errors import InputError
 from ..store import schema as analytics_schema
 from ..timeutil import local_zone_name, zone
+from .bots import check_plain_sync
 from .loader import Loader
 from .pricing import PriceBook
 from .progress import ProgressCallback, progress_callback
@@ -55,6 +57,7 @@ def sync(
     default_model: str | None = None,
     keep_message_content: bool = False,
     transcripts: Iterable[str | os.PathLike] | None = None,
+    bot: str | None = None,
 ) -> SyncResult:
     """Load ``bot_db`` (the bot's ``agentlab.db``) into ``analytics_db``; incremental unless ``full``.
 
@@ -65,13 +68,22 @@ def sync(
     ``progress(label, done, total)`` for the long steps (see :mod:`.progress`), ``True`` for a plain bar on
     stderr, or false for none. ``transcripts``: Claude config directories (or their ``projects/`` folders) whose
     session transcripts are read as the second witness (see :mod:`.transcripts.witness`); they are remembered, so
-    later syncs read them again (only what is new) without being told. Raises ``InputError`` for bad input; the
-    bot's file and the transcripts are only ever read.
+    later syncs read them again (only what is new) without being told. ``bot``: load it as that bot of a store
+    that holds several (:mod:`.bots_sync`); without it the store holds one bot, ``main``. Raises ``InputError`` for
+    bad input; the bot's file and the transcripts are only ever read.
     """
+    if bot is not None:
+        from .bots_sync import sync_bot
+
+        forwarded: dict[str, Any] = dict(source_tz=source_tz, full=full, progress=progress, report_tz=report_tz,
+                                         prices=prices, aliases=aliases, default_model=default_model,
+                                         keep_message_content=keep_message_content, transcripts=transcripts)
+        return sync_bot(bot_db, analytics_db, bot=bot, **forwarded)
     started = time.perf_counter()
     bot_path, analytics_path = Path(bot_db), Path(analytics_db)
     _check_target(bot_path, analytics_path)
     previous = read_state(analytics_path)
+    check_plain_sync(previous, analytics_path)
     book = PriceBook.load(None if prices is None else Path(prices), None if aliases is None else Path(aliases))
     settings = _settings(previous, book, source_tz=source_tz, report_tz=report_tz, default_model=default_model,
                          keep_message_content=keep_message_content)

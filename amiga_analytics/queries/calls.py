@@ -15,11 +15,11 @@ from .frames import _frame, _query
 from .periods import DB, Bound, _check_limit, _opened, _window
 
 
-def _calls_frame(db: DB, since: Bound, until: Bound, sql: str, spec: dict[str, str], extra: dict | None = None
+def _calls_frame(db: DB, since: Bound, until: Bound, bot: str | None, sql: str, spec: dict[str, str], extra: dict | None = None
                  ) -> pd.DataFrame:
     """Run a ``{where}``-templated query over the window's ``tool_calls`` and type its columns by ``spec``."""
     with _opened(db) as database:
-        window = _window(database, since, until)
+        window = _window(database, since, until, bot)
         where, params = window.calls_condition()
         sql = sql.format(where=where, limit=":limit", calls=_failures_source(database))
         columns, rows = _query(database, sql, params | (extra or {}))
@@ -34,7 +34,8 @@ def _failures_source(database) -> str:
     return figures.FAILURES_BY_GROUP if found else "tool_calls"
 
 
-def top_errors(db: DB, *, since: Bound = None, until: Bound = None, limit: int | None = DEFAULT_LIMIT) -> pd.DataFrame:
+def top_errors(db: DB, *, since: Bound = None, until: Bound = None, limit: int | None = DEFAULT_LIMIT,
+               bot: str | None = None) -> pd.DataFrame:
     """The most frequent failures, by tool and error template.
 
     The template (``tool_calls.error_template``, computed at sync time from the masked error text) replaces
@@ -72,10 +73,10 @@ def top_errors(db: DB, *, since: Bound = None, until: Bound = None, limit: int |
     >>> bool((df["first_seen"] <= df["last_seen"]).all())
     True
     """
-    return _calls_frame(db, since, until, figures.TOP_ERRORS_SQL, TOP_ERRORS_COLUMNS, {"limit": _check_limit(limit)})
+    return _calls_frame(db, since, until, bot, figures.TOP_ERRORS_SQL, TOP_ERRORS_COLUMNS, {"limit": _check_limit(limit)})
 
 
-def subagent_usage(db: DB, *, since: Bound = None, until: Bound = None) -> pd.DataFrame:
+def subagent_usage(db: DB, *, since: Bound = None, until: Bound = None, bot: str | None = None) -> pd.DataFrame:
     """Delegation to sub-agents: the ``Task`` tool calls by their ``subagent_type``.
 
     Parameters
@@ -107,11 +108,11 @@ def subagent_usage(db: DB, *, since: Bound = None, until: Bound = None) -> pd.Da
     >>> int(df["calls"].sum()) == int(tool_cost(db).set_index("tool_name").loc["Task", "calls"])
     True
     """
-    return _calls_frame(db, since, until, figures.SUBAGENT_USAGE_SQL, SUBAGENT_COLUMNS)
+    return _calls_frame(db, since, until, bot, figures.SUBAGENT_USAGE_SQL, SUBAGENT_COLUMNS)
 
 
 def file_activity(db: DB, *, since: Bound = None, until: Bound = None,
-                  limit: int | None = DEFAULT_LIMIT) -> pd.DataFrame:
+                  limit: int | None = DEFAULT_LIMIT, bot: str | None = None) -> pd.DataFrame:
     """The files the file tools touched most.
 
     Parameters
@@ -144,5 +145,5 @@ def file_activity(db: DB, *, since: Bound = None, until: Bound = None,
     >>> bool((df["calls"] == df["reads"] + df["edits"] + df["writes"]).all())
     True
     """
-    return _calls_frame(db, since, until, figures.FILE_ACTIVITY_SQL, FILE_ACTIVITY_COLUMNS,
+    return _calls_frame(db, since, until, bot, figures.FILE_ACTIVITY_SQL, FILE_ACTIVITY_COLUMNS,
                         {"limit": _check_limit(limit)})

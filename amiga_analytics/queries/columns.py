@@ -50,7 +50,7 @@ ROUTER_USAGE_MEASURES = {
     "cost_usd": FLOAT, "unpriced_tokens": INT,
 }
 
-TOOL_COST_BY = ("tool_name", "model_id", "agent_type", "outcome", "task_id")
-ERROR_RATES_BY = ("tool_name", "model_id", "agent_type", "error_category", "task_id")
-LATENCY_BY = ("tool_name", "model_id", "agent_type", "outcome")
-CACHE_SAVINGS_BY = ("model_id", "tool_name", "agent_type")
+TOOL_COST_BY = ("tool_name", "model_id", "agent_type", "outcome", "task_id", "bot")
+ERROR_RATES_BY = ("tool_name", "model_id", "agent_type", "error_category", "task_id", "bot")
+LATENCY_BY = ("tool_name", "model_id", "agent_type", "outcome", "bot")
+CACHE_SAVINGS_BY = ("model_id", "tool_name", "agent_type", "bot")

@@ -64,6 +64,7 @@ class _Window:
     since: datetime | None  # aware UTC
     until: datetime | None  # aware UTC
     day_granular: bool  # every given bound is a local midnight: the rollups' day columns answer it exactly
+    bot: str | None = None  # one bot's rows only (None: every bot's)
 
     @property
     def since_day(self) -> str | None:
@@ -99,6 +100,9 @@ class _Window:
             if self.until is not None:
                 clauses.append(f"{time_col} < :until_at")
                 params["until_at"] = format_utc(self.until)
+        if self.bot is not None:  # the table's bot column, qualified as the day column is
+            clauses.append(day_col.rpartition(".")[0] + day_col.rpartition(".")[1] + "bot = :bot")
+            params["bot"] = self.bot
         return clauses, params
 
     def condition(self, *, day_col: str, time_col: str | None) -> tuple[str, dict]:
@@ -112,8 +116,11 @@ class _Window:
         return " AND ".join(["day IS NOT NULL"] + clauses), params
 
 
-def _window(database: Database, since: Bound, until: Bound) -> _Window:
+def _window(database: Database, since: Bound, until: Bound, bot: str | None = None) -> _Window:
     tz = db_mod.report_tz(database)
+    if bot is not None and bot not in db_mod.store_bots(database):
+        raise InputError(f"bot={bot!r} is not in this analytics database: it holds "
+                         f"{', '.join(db_mod.store_bots(database))}; give one of them, or no bot for all of them")
     start = parse_bound(since, tz, name="since")
     end = parse_bound(until, tz, name="until")
     if start is not None and end is not None and start > end:
@@ -123,7 +130,7 @@ def _window(database: Database, since: Bound, until: Bound) -> _Window:
         )
     local_zone = zone(tz)
     granular = all(b is None or b.astimezone(local_zone).time() == time(0) for b in (start, end))
-    return _Window(tz=tz, since=start, until=end, day_granular=granular)
+    return _Window(tz=tz, since=start, until=end, day_granular=granular, bot=bot)
 
 
 def _local(dt: datetime, tz: str) -> str:

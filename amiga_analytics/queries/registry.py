@@ -36,7 +36,7 @@ QUERIES: dict[str, Callable[..., pd.DataFrame]] = {
     "usage": usage,
 }
 
-OPTIONS = ("since", "until", "by", "freq", "limit")
+OPTIONS = ("since", "until", "by", "freq", "limit", "bot")
 
 
 def query_function(name: str) -> Callable[..., pd.DataFrame]:
@@ -53,7 +53,7 @@ def query_function(name: str) -> Callable[..., pd.DataFrame]:
 
 
 def run_query(db: DB, name: str, *, since: Bound = None, until: Bound = None, by: str | None = None,
-              freq: str | None = None, limit: int | None = None) -> pd.DataFrame:
+              freq: str | None = None, limit: int | None = None, bot: str | None = None) -> pd.DataFrame:
     """Run the query ``name`` with the options given (None: not passed, the function's default applies).
 
     ``by="none"`` / ``freq="none"`` ask for totals. An option the query does not take or an unknown name raise
@@ -61,7 +61,7 @@ def run_query(db: DB, name: str, *, since: Bound = None, until: Bound = None, by
     """
     func = query_function(name)
     accepted = [p for p in inspect.signature(func).parameters if p in OPTIONS]
-    given = {"since": since, "until": until, "by": by, "freq": freq, "limit": limit}
+    given = {"since": since, "until": until, "by": by, "freq": freq, "limit": limit, "bot": bot}
     kwargs = {}
     for option, value in given.items():
         if value is None:

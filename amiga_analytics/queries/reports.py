@@ -80,20 +80,21 @@ def data_range(db: DB) -> tuple[str | None, str | None]:
     return first, last
 
 
-def _window(database, since: Bound, until: Bound) -> dict:
+def _window(database, since: Bound, until: Bound, bot: str | None = None) -> dict:
     since, until = resolve_window(since, until, db_mod.report_tz(database))
-    return {"since": since, "until": until}
+    return {"since": since, "until": until, "bot": bot}
 
 
 def _has_requests(database) -> bool:
     return database["api_requests"].exists() and database.execute(ANY_REQUEST_SQL).fetchone() is not None
 
 
-def _period_report(kind: str, db: DB, since: Bound, until: Bound, by: str | None, breakdown: bool) -> pd.DataFrame:
+def _period_report(kind: str, db: DB, since: Bound, until: Bound, by: str | None, breakdown: bool,
+                   bot: str | None) -> pd.DataFrame:
     freq, pattern = _PERIODS[kind]
     key = by or ("model_id" if breakdown else None)
     with _opened(db) as database:
-        w = _window(database, since, until)
+        w = _window(database, since, until, bot)
         if _has_requests(database):
             raw = usage(database, by=key, freq=freq, **w)
             raw = raw.rename(columns={"requests": "calls"})
@@ -119,7 +120,8 @@ _DOC = """{title} usage: calls (or API requests), tokens and cost per {unit}, ol
     ``since`` / ``until``: the window (see :mod:`amiga_analytics.queries.reports`); ``breakdown=True`` adds one
     row per model (``model_id``) in each period; ``by`` groups by another column instead (``tool_name``,
     ``model_id``, ``agent_type``, ``outcome``, ``task_id``; for transcripts ``model_id``, ``task_id``, ``agent``,
-    ``session_id``). Periods with nothing in them are kept when not grouped, dropped when grouped.
+    ``session_id``). Periods with nothing in them are kept when not grouped, dropped when grouped. ``bot``: one
+    bot of a store of several (default: all of them).
 
     Columns: ``period`` ({fmt}), the group column if any, ``calls`` (tool calls; API requests for transcripts),
     ``input_tokens``, ``output_tokens``, ``cache_write_tokens``, ``cache_read_tokens``, ``total_tokens``
@@ -129,18 +131,18 @@ _DOC = """{title} usage: calls (or API requests), tokens and cost per {unit}, ol
 
 
 def daily(db: DB, *, since: Bound = None, until: Bound = None, by: str | None = None,
-          breakdown: bool = False) -> pd.DataFrame:
-    return _period_report("daily", db, since, until, by, breakdown)
+          breakdown: bool = False, bot: str | None = None) -> pd.DataFrame:
+    return _period_report("daily", db, since, until, by, breakdown, bot)
 
 
 def weekly(db: DB, *, since: Bound = None, until: Bound = None, by: str | None = None,
-           breakdown: bool = False) -> pd.DataFrame:
-    return _period_report("weekly", db, since, until, by, breakdown)
+           breakdown: bool = False, bot: str | None = None) -> pd.DataFrame:
+    return _period_report("weekly", db, since, until, by, breakdown, bot)
 
 
 def monthly(db: DB, *, since: Bound = None, until: Bound = None, by: str | None = None,
-            breakdown: bool = False) -> pd.DataFrame:
-    return _period_report("monthly", db, since, until, by, breakdown)
+            breakdown: bool = False, bot: str | None = None) -> pd.DataFrame:
+    return _period_report("monthly", db, since, until, by, breakdown, bot)
 
 
 daily.__doc__ = _DOC.format(title="Daily", unit="day (report timezone)", fmt="YYYY-MM-DD")
@@ -148,25 +150,25 @@ weekly.__doc__ = _DOC.format(title="Weekly", unit="ISO week (Monday to Sunday)",
 monthly.__doc__ = _DOC.format(title="Monthly", unit="calendar month", fmt="YYYY-MM")
 
 
-def tasks(db: DB, *, since: Bound = None, until: Bound = None) -> pd.DataFrame:
+def tasks(db: DB, *, since: Bound = None, until: Bound = None, bot: str | None = None) -> pd.DataFrame:
     """The bot's tasks created in the window, most expensive first: the columns of
     :func:`~amiga_analytics.queries.task_cost` (``task_id``, ``status``, ``model_id``, ``agent_type``,
     ``created_at``, ``cycle_s``, ``calls``, the token columns, ``cost_usd`` USD, ``unpriced_tokens``);
     ``attrs["source"] = "tasks"``."""
     with _opened(db) as database:
-        out = task_cost(database, limit=None, **_window(database, since, until))
+        out = task_cost(database, limit=None, **_window(database, since, until, bot))
     out.attrs["source"] = "tasks"
     return out
 
 
-def sessions(db: DB, *, since: Bound = None, until: Bound = None) -> pd.DataFrame:
+def sessions(db: DB, *, since: Bound = None, until: Bound = None, bot: str | None = None) -> pd.DataFrame:
     """Claude sessions: :func:`~amiga_analytics.queries.usage` by ``session_id`` when the database has API
     requests from transcripts (``attrs["source"] = "transcripts"``), else the bot's tasks (:func:`tasks`,
     ``attrs["source"] = "tasks"``: one task is one Claude session of the bot)."""
     with _opened(db) as database:
         if not _has_requests(database):
-            return tasks(database, since=since, until=until)
-        out = usage(database, by="session_id", **_window(database, since, until))
+            return tasks(database, since=since, until=until, bot=bot)
+        out = usage(database, by="session_id", **_window(database, since, until, bot))
     out.attrs["source"] = "transcripts"
     return out
 

@@ -8,7 +8,6 @@ import pandas as pd
 from pandas.tseries.offsets import BaseOffset
 from sqlite_utils import Database
 
-from ..store import connect as db_mod
 from ..store import figures
 from .columns import (
     DATA_QUALITY_COLUMNS,
@@ -34,7 +33,8 @@ from .periods import (
 )
 
 
-def task_throughput(db: DB, *, since: Bound = None, until: Bound = None, freq: str | None = "D") -> pd.DataFrame:
+def task_throughput(db: DB, *, since: Bound = None, until: Bound = None, freq: str | None = "D",
+                    bot: str | None = None) -> pd.DataFrame:
     """Tasks created and finished per period, success rate and cycle times.
 
     ``created`` counts tasks by the day they were created; ``completed``, ``failed``, ``stopped`` and
@@ -77,7 +77,7 @@ def task_throughput(db: DB, *, since: Bound = None, until: Bound = None, freq: s
     """
     off = _offset(freq)
     with _opened(db) as database:
-        window = _window(database, since, until)
+        window = _window(database, since, until, bot)
         per_day, cycles = _tasks_per_day(database, window)
     counts = ["created", "completed", "failed", "stopped"]
     if off is None:
@@ -140,7 +140,8 @@ def _throughput_total(per_day: pd.DataFrame, cycles: pd.DataFrame, window: _Wind
     return out
 
 
-def task_cost(db: DB, *, since: Bound = None, until: Bound = None, limit: int | None = DEFAULT_LIMIT) -> pd.DataFrame:
+def task_cost(db: DB, *, since: Bound = None, until: Bound = None, limit: int | None = DEFAULT_LIMIT,
+              bot: str | None = None) -> pd.DataFrame:
     """The most expensive tasks created in the window.
 
     Parameters
@@ -182,14 +183,14 @@ def task_cost(db: DB, *, since: Bound = None, until: Bound = None, limit: int | 
     """
     limit = _check_limit(limit)
     with _opened(db) as database:
-        window = _window(database, since, until)
+        window = _window(database, since, until, bot)
         where, params = window.condition(day_col="created_day", time_col="created_at")
         sql = figures.TASK_COST_SQL.format(where=where, limit=":limit")
         columns, rows = _query(database, sql, params | {"limit": limit})
     return unpriced_as_missing(_frame(columns, rows, TASK_COST_COLUMNS, window.tz))  # no priced token: NaN, not $0
 
 
-def tasks_per_user(db: DB, *, since: Bound = None, until: Bound = None) -> pd.DataFrame:
+def tasks_per_user(db: DB, *, since: Bound = None, until: Bound = None, bot: str | None = None) -> pd.DataFrame:
     """Tasks and router (web-chat) messages per user.
 
     Parameters
@@ -221,7 +222,7 @@ def tasks_per_user(db: DB, *, since: Bound = None, until: Bound = None) -> pd.Da
     True
     """
     with _opened(db) as database:
-        window = _window(database, since, until)
+        window = _window(database, since, until, bot)
         task_where, t_params = window.condition(day_col="created_day", time_col="created_at")
         message_where, m_params = window.condition(day_col="day", time_col="at")
         sql = figures.TASKS_PER_USER_SQL.format(task_where=task_where, message_where=message_where)
@@ -229,7 +230,8 @@ def tasks_per_user(db: DB, *, since: Bound = None, until: Bound = None) -> pd.Da
     return _frame(columns, rows, TASKS_PER_USER_COLUMNS, window.tz)
 
 
-def router_usage(db: DB, *, since: Bound = None, until: Bound = None, freq: str | None = None) -> pd.DataFrame:
+def router_usage(db: DB, *, since: Bound = None, until: Bound = None, freq: str | None = None,
+                 bot: str | None = None) -> pd.DataFrame:
     """Web-chat router traffic: messages, tasks it created, tokens and cost, optionally per period.
 
     Parameters
@@ -264,7 +266,7 @@ def router_usage(db: DB, *, since: Bound = None, until: Bound = None, freq: str 
     """
     off = _offset(freq)
     with _opened(db) as database:
-        window = _window(database, since, until)
+        window = _window(database, since, until, bot)
         where, params = window.condition(day_col="day", time_col="at")
         keys = {"day": "day"} if off is not None else {}
         sql = figures.grouped_sql("router_messages", keys, figures.ROUTER_USAGE_MEASURES,
@@ -279,8 +281,9 @@ def router_usage(db: DB, *, since: Bound = None, until: Bound = None, freq: str 
     return _sort(_cast(out, {"period_start": TIME} | ROUTER_USAGE_MEASURES, window.tz), [("period_start", True)])
 
 
-def data_quality(db: DB) -> pd.DataFrame:
-    """How far to trust the figures: the data-quality checks of the last sync.
+def data_quality(db: DB, *, bot: str | None = None) -> pd.DataFrame:
+    """How far to trust the figures: the data-quality checks of the last sync (of each bot, one after the other,
+    in a store that holds several; ``bot``: of that bot only).
 
     Parameters
     ----------
@@ -306,6 +309,7 @@ def data_quality(db: DB) -> pd.DataFrame:
     True
     """
     with _opened(db) as database:
-        tz = db_mod.report_tz(database)
-        columns, rows = _query(database, figures.DATA_QUALITY_SQL, {})
+        tz = _window(database, None, None, bot).tz
+        where = "1" if bot is None else "data_quality.bot = :bot"
+        columns, rows = _query(database, figures.DATA_QUALITY_SQL.format(where=where), {"bot": bot})
     return _frame(columns, rows, DATA_QUALITY_COLUMNS, tz)

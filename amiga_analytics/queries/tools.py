@@ -42,14 +42,14 @@ def _rollup_or_calls(database: Database, window: _Window, key: str | None, by_da
     return pd.DataFrame.from_records(rows, columns=columns)
 
 
-def _grouped_tool_query(db: DB, since: Bound, until: Bound, by: str | None, freq: str | None, *, func: str,
+def _grouped_tool_query(db: DB, since: Bound, until: Bound, bot: str | None, by: str | None, freq: str | None, *, func: str,
                         allowed: tuple[str, ...], daily_measures: str, calls_measures: str, measures_spec: dict,
                         sort_keys: list[tuple[str, bool]], add_derived: Callable[[pd.DataFrame], pd.DataFrame]
                         ) -> pd.DataFrame:
     key = _check_by(by, allowed, func)
     off = _offset(freq)
     with _opened(db) as database:
-        window = _window(database, since, until)
+        window = _window(database, since, until, bot)
         raw = _rollup_or_calls(database, window, key, off is not None, daily_measures, calls_measures)
     base = [m for m in measures_spec if m in raw.columns]
     if off is None:
@@ -60,7 +60,7 @@ def _grouped_tool_query(db: DB, since: Bound, until: Bound, by: str | None, freq
 
 
 def tool_cost(db: DB, *, since: Bound = None, until: Bound = None, by: str | None = "tool_name",
-              freq: str | None = None) -> pd.DataFrame:
+              freq: str | None = None, bot: str | None = None) -> pd.DataFrame:
     """Tool calls, tokens and cost, grouped by one column and optionally by period.
 
     Parameters
@@ -110,7 +110,7 @@ def tool_cost(db: DB, *, since: Bound = None, until: Bound = None, by: str | Non
     True
     """
     return _grouped_tool_query(
-        db, since, until, by, freq, func="tool_cost", allowed=TOOL_COST_BY,
+        db, since, until, bot, by, freq, func="tool_cost", allowed=TOOL_COST_BY,
         daily_measures=figures.COST_DAILY_MEASURES, calls_measures=figures.COST_CALLS_MEASURES,
         measures_spec=TOOL_COST_MEASURES, sort_keys=[("cost_usd", False), ("calls", False)],
         add_derived=lambda df: df,
@@ -124,7 +124,7 @@ def _with_error_rate(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def error_rates(db: DB, *, since: Bound = None, until: Bound = None, by: str | None = "tool_name",
-                freq: str | None = None) -> pd.DataFrame:
+                freq: str | None = None, bot: str | None = None) -> pd.DataFrame:
     """Call outcomes and error rates, grouped by one column and optionally by period.
 
     Parameters
@@ -164,14 +164,15 @@ def error_rates(db: DB, *, since: Bound = None, until: Bound = None, by: str | N
     True
     """
     return _grouped_tool_query(
-        db, since, until, by, freq, func="error_rates", allowed=ERROR_RATES_BY,
+        db, since, until, bot, by, freq, func="error_rates", allowed=ERROR_RATES_BY,
         daily_measures=figures.OUTCOME_DAILY_MEASURES, calls_measures=figures.OUTCOME_CALLS_MEASURES,
         measures_spec=ERROR_RATE_MEASURES | {"error_rate": FLOAT},
         sort_keys=[("failed", False), ("calls", False)], add_derived=_with_error_rate,
     )
 
 
-def latency(db: DB, *, since: Bound = None, until: Bound = None, by: str | None = "tool_name") -> pd.DataFrame:
+def latency(db: DB, *, since: Bound = None, until: Bound = None, by: str | None = "tool_name",
+            bot: str | None = None) -> pd.DataFrame:
     """Duration percentiles of tool calls (start of the call to its completion row, hook latency included).
 
     Parameters
@@ -208,7 +209,7 @@ def latency(db: DB, *, since: Bound = None, until: Bound = None, by: str | None 
     """
     key = _check_by(by, LATENCY_BY, "latency")
     with _opened(db) as database:
-        window = _window(database, since, until)
+        window = _window(database, since, until, bot)
         where, params = window.calls_condition()
         sql = figures.latency_sql(key=key or "total", key_expr=figures.CALLS_KEYS[key] if key else None,
                                   table="tool_calls", where=where, calls_where=where)
@@ -219,7 +220,8 @@ def latency(db: DB, *, since: Bound = None, until: Bound = None, by: str | None 
     return _sort(df, [("calls", False), (key, True)]) if key else df
 
 
-def cache_savings(db: DB, *, since: Bound = None, until: Bound = None, by: str | None = "model_id") -> pd.DataFrame:
+def cache_savings(db: DB, *, since: Bound = None, until: Bound = None, by: str | None = "model_id",
+                  bot: str | None = None) -> pd.DataFrame:
     """What prompt caching saved: cached tokens at the input price versus at the cache prices.
 
     ``cost_without_cache_usd`` prices the cache-read and cache-write tokens as plain input tokens;
@@ -262,7 +264,7 @@ def cache_savings(db: DB, *, since: Bound = None, until: Bound = None, by: str |
     """
     key = _check_by(by, CACHE_SAVINGS_BY, "cache_savings")
     with _opened(db) as database:
-        window = _window(database, since, until)
+        window = _window(database, since, until, bot)
         usage = _cache_usage(database, window, key)
         _, price_rows = _query(database, figures.MODEL_PRICES_SQL, {})
     book = PriceBook([], [dict(zip(PRICE_COLUMNS, row)) for row in price_rows])

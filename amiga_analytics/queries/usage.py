@@ -8,13 +8,12 @@ from __future__ import annotations
 import pandas as pd
 
 from ..errors import InputError
-from ..store import connect as db_mod
 from ..store.transcript_figures import COVERAGE_DAILY_SQL, TRANSCRIPT_GAPS_SQL
 from .columns import FLOAT, INT, STR, TIME
 from .frames import _cast, _frame, _ordered, _query, _spread
 from .periods import DB, Bound, _check_by, _offset, _opened, _window
 
-USAGE_BY = ("model_id", "task_id", "agent", "session_id")
+USAGE_BY = ("model_id", "task_id", "agent", "session_id", "bot")
 USAGE_MEASURES = {
     "requests": INT, "input_tokens": INT, "output_tokens": INT, "cache_write_5m_tokens": INT,
     "cache_write_1h_tokens": INT, "cache_read_tokens": INT, "cost_usd": FLOAT, "unpriced_tokens": INT,
@@ -46,7 +45,7 @@ def _grouped(database, window, key: str | None, by_day: bool) -> pd.DataFrame:
 
 
 def usage(db: DB, *, since: Bound = None, until: Bound = None, by: str | None = "model_id",
-          freq: str | None = None) -> pd.DataFrame:
+          freq: str | None = None, bot: str | None = None) -> pd.DataFrame:
     """API requests, tokens and cost from Claude Code's transcripts, grouped by one column and optionally by
     period.
 
@@ -96,7 +95,7 @@ def usage(db: DB, *, since: Bound = None, until: Bound = None, by: str | None = 
                 "usage: no transcripts are loaded in this analytics database; "
                 "sync it with --transcripts DIR (a Claude config directory) first"
             )
-        window = _window(database, since, until)
+        window = _window(database, since, until, bot)
         raw = _grouped(database, window, key, off is not None)
     sort_keys = [("cost_usd", False), ("requests", False)]
     if off is None:
@@ -118,7 +117,7 @@ GAP_COLUMNS = {
 }
 
 
-def transcript_coverage(db: DB, *, since: Bound = None, until: Bound = None) -> pd.DataFrame:
+def transcript_coverage(db: DB, *, since: Bound = None, until: Bound = None, bot: str | None = None) -> pd.DataFrame:
     """How far Claude Code's transcripts cover the calls, per day (report timezone), and the cost split.
 
     Parameters
@@ -149,7 +148,7 @@ def transcript_coverage(db: DB, *, since: Bound = None, until: Bound = None) -> 
         One row per day with calls or requests, in day order.
     """
     with _opened(db) as database:
-        window = _window(database, since, until)
+        window = _window(database, since, until, bot)
         where, params = window.condition(day_col="day", time_col=None)
         columns, rows = _query(database, COVERAGE_DAILY_SQL.format(where=where), params)
     df = pd.DataFrame.from_records(rows, columns=columns)
@@ -157,10 +156,11 @@ def transcript_coverage(db: DB, *, since: Bound = None, until: Bound = None) -> 
     return _cast(df, COVERAGE_COLUMNS, window.tz)
 
 
-def transcript_gaps(db: DB) -> pd.DataFrame:
+def transcript_gaps(db: DB, *, bot: str | None = None) -> pd.DataFrame:
     """Where the two witnesses disagree: the bot tasks with calls whose transcript was never read, and, in
     sessions both saw, the calls counted from the bot's rows that no tool_use matches and the tool_uses that no
-    bot call matches (an exact check of how the bot's rows were merged into calls).
+    bot call matches (an exact check of how the bot's rows were merged into calls). ``bot``: one bot's gaps, in a
+    store of several (default: every bot's).
 
     Parameters
     ----------
@@ -182,6 +182,7 @@ def transcript_gaps(db: DB) -> pd.DataFrame:
         Sorted by kind, then time.
     """
     with _opened(db) as database:
-        tz = db_mod.report_tz(database)
-        columns, rows = _query(database, TRANSCRIPT_GAPS_SQL, {})
+        tz = _window(database, None, None, bot).tz
+        sql = TRANSCRIPT_GAPS_SQL.format(and_bot="" if bot is None else " AND bot = :bot")
+        columns, rows = _query(database, sql, {"bot": bot})
     return _frame(columns, rows, GAP_COLUMNS, tz)

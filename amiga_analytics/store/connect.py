@@ -64,3 +64,9 @@ def sync_state(db: Database) -> dict:
 def report_tz(db: Database) -> str:
     """The report timezone the analytics database was built with (days and weeks are in it)."""
     return sync_state(db).get("report_tz") or "UTC"
+
+
+def store_bots(db: Database) -> list[str]:
+    """The bots whose rows the analytics database holds, by name: the registry of ``sync --bot`` (``sync_state``
+    key ``bots``), or ``["main"]`` for a store synced without ``--bot``."""
+    return sorted(sync_state(db).get("bots") or {}) or ["main"]

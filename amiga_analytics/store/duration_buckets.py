@@ -26,13 +26,14 @@ sync leaves the table equal to a full one. Migration m009 creates and fills it f
 from __future__ import annotations
 
 CREATE_SQL = """CREATE TABLE IF NOT EXISTS duration_buckets (
+  bot TEXT NOT NULL DEFAULT 'main',
   tool_name TEXT NOT NULL,
   bucket INTEGER NOT NULL,
   day TEXT NOT NULL,
   calls INTEGER NOT NULL,
   min_ms REAL NOT NULL,
   max_ms REAL NOT NULL,
-  PRIMARY KEY (tool_name, bucket, day)
+  PRIMARY KEY (bot, tool_name, bucket, day)
 ) WITHOUT ROWID"""
 
 
@@ -43,11 +44,11 @@ def bucket_of(duration: str) -> str:
             "AS INTEGER)")
 
 
-_FILL_SQL = f"""INSERT INTO duration_buckets (tool_name, bucket, day, calls, min_ms, max_ms)
-SELECT tool_name, {bucket_of("duration_ms")} AS bucket, day, COUNT(*), MIN(duration_ms), MAX(duration_ms)
+_FILL_SQL = f"""INSERT INTO duration_buckets (bot, tool_name, bucket, day, calls, min_ms, max_ms)
+SELECT bot, tool_name, {bucket_of("duration_ms")} AS bucket, day, COUNT(*), MIN(duration_ms), MAX(duration_ms)
 FROM tool_calls
 WHERE duration_ms IS NOT NULL AND tool_name IS NOT NULL AND day IS NOT NULL {{and_days}}
-GROUP BY tool_name, bucket, day"""
+GROUP BY bot, tool_name, bucket, day"""
 
 _DAYS = "IN (SELECT value FROM json_each(:days))"
 
@@ -110,3 +111,20 @@ def percentiles_cte(*, where: str, calls_where: str, quantiles: tuple[tuple[str,
     Every slot is filled from constants, never from user input."""
     return PERCENTILES_CTE.format(where=where, calls_where=calls_where,
                                   quantile_rows=", ".join(f"('{name}', {q!r})" for name, q in quantiles))
+
+
+# The table as migration m009 built it, before m011 counted each bot's calls apart (m011 rebuilds it).
+M009_CREATE_SQL = """CREATE TABLE IF NOT EXISTS duration_buckets (
+  tool_name TEXT NOT NULL,
+  bucket INTEGER NOT NULL,
+  day TEXT NOT NULL,
+  calls INTEGER NOT NULL,
+  min_ms REAL NOT NULL,
+  max_ms REAL NOT NULL,
+  PRIMARY KEY (tool_name, bucket, day)
+) WITHOUT ROWID"""
+M009_FILL_ALL_SQL = f"""INSERT INTO duration_buckets (tool_name, bucket, day, calls, min_ms, max_ms)
+SELECT tool_name, {bucket_of("duration_ms")} AS bucket, day, COUNT(*), MIN(duration_ms), MAX(duration_ms)
+FROM tool_calls
+WHERE duration_ms IS NOT NULL AND tool_name IS NOT NULL AND day IS NOT NULL
+GROUP BY tool_name, bucket, day"""

@@ -187,9 +187,10 @@ ORDER BY tasks DESC, COALESCE(cost_usd, 0) DESC, router_messages DESC, u.user_re
 DATA_QUALITY_SQL = """SELECT data_quality.check_name, data_quality.value, data_quality.detail, data_quality.sync_id,
        syncs.finished_at AS measured_at
 FROM data_quality
-LEFT JOIN syncs ON syncs.sync_id = data_quality.sync_id
-WHERE data_quality.sync_id = (SELECT MAX(sync_id) FROM data_quality)
-ORDER BY data_quality.rowid"""
+LEFT JOIN syncs ON syncs.sync_id = data_quality.sync_id AND syncs.bot = data_quality.bot
+WHERE data_quality.sync_id = (SELECT MAX(latest.sync_id) FROM data_quality AS latest WHERE latest.bot = data_quality.bot)
+  AND {where}
+ORDER BY data_quality.bot, data_quality.rowid"""
 
 ROUTER_USAGE_MEASURES = """COUNT(*) AS messages,
        COALESCE(SUM(role = 'assistant'), 0) AS assistant_messages,

@@ -126,6 +126,7 @@ ROLLUP_KEYS: dict[str, str] = {
 #: Group-key expressions over tool_daily (NULL groups back from '').
 DAILY_KEYS: dict[str, str] = {
     "day": "day",
+    "bot": "bot",
     "tool_name": "tool_name",
     "model_id": "NULLIF(model_id, '')",
     "agent_type": "NULLIF(agent_type, '')",

@@ -15,6 +15,7 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from . import duration_buckets, duration_ranks, view_figures
+from .bots_schema import m011_bots
 from .tables import INTERNAL_TABLES, TABLES  # noqa: F401 - importable from here as before
 from .transcripts_schema import m004_api_requests, m005_transcript_witness
 
@@ -196,18 +197,18 @@ def m007_view_indexes(db: Database) -> None:
 def m008_duration_ranks(db: Database) -> None:
     """``duration_ranks`` (:mod:`.duration_ranks`): each duration's rank within its tool and day, filled from the
     calls already loaded; the sync keeps it up to date."""
-    db.execute(duration_ranks.CREATE_SQL)
+    db.execute(duration_ranks.M008_CREATE_SQL)
     db.execute(duration_ranks.DELETE_ALL_SQL)
-    db.execute(duration_ranks.FILL_ALL_SQL)
+    db.execute(duration_ranks.M008_FILL_ALL_SQL)
 
 
 @migrations()
 def m009_duration_buckets(db: Database) -> None:
     """``duration_buckets`` (:mod:`.duration_buckets`): the known durations counted per tool, day and duration
     bucket, filled from the calls already loaded; the sync keeps it up to date."""
-    db.execute(duration_buckets.CREATE_SQL)
+    db.execute(duration_buckets.M009_CREATE_SQL)
     db.execute(duration_buckets.DELETE_ALL_SQL)
-    db.execute(duration_buckets.FILL_ALL_SQL)
+    db.execute(duration_buckets.M009_FILL_ALL_SQL)
 
 
 @migrations()
@@ -217,7 +218,7 @@ def m010_failure_groups(db: Database) -> None:
     db.execute(f"CREATE INDEX IF NOT EXISTS {FAILURE_GROUPS_INDEX} ON {VIEW_INDEXES[FAILURE_GROUPS_INDEX]}")
 
 
-# m011 (the multi-bot column) belongs to the multi-bot work; m012 is the view's.
+migrations()(m011_bots)
 
 
 @migrations()

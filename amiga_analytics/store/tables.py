@@ -3,6 +3,7 @@ Datasette is generated from it, and a test keeps it in step with what the migrat
 
 from __future__ import annotations
 
+from .bots_schema import BOT_DESCRIPTION, BOT_KEYS
 from .transcripts_schema import TRANSCRIPT_COLUMNS, TRANSCRIPT_TABLES
 
 # Tables a reader of the analytics database never needs to see (hidden in Datasette).
@@ -259,3 +260,11 @@ for _table, _columns in TRANSCRIPT_COLUMNS.items():
 # m006's columns come after m005's in the table, so their descriptions do too
 for _column in ("error_template", "program"):
     TABLES["tool_calls"]["columns"][_column] = TABLES["tool_calls"]["columns"].pop(_column)
+# m011's bot column: last in the tables it was added to, first in the two rank tables it rebuilt
+for _table in BOT_KEYS:
+    if _table not in TABLES:  # internal (INTERNAL_TABLES)
+        continue
+    if BOT_KEYS[_table][0] == "bot":
+        TABLES[_table]["columns"] = {"bot": BOT_DESCRIPTION} | TABLES[_table]["columns"]
+    else:
+        TABLES[_table]["columns"]["bot"] = BOT_DESCRIPTION

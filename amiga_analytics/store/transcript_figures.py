@@ -8,7 +8,7 @@ requests that issued no tool_use. Tools + turns without tools = the cost of all 
 
 from __future__ import annotations
 
-_BOT_GROUP = """EXISTS (SELECT 1 FROM tool_calls b WHERE b.call_id > 0 AND (b.task_id = c.task_id
+_BOT_GROUP = """EXISTS (SELECT 1 FROM tool_calls b WHERE b.call_id > 0 AND b.bot = c.bot AND (b.task_id = c.task_id
                 OR (b.task_id IS NULL AND c.task_id IS NULL AND b.source_id = c.source_id)))"""
 
 TRANSCRIPT_QUALITY_SQL = f"""SELECT
@@ -18,14 +18,14 @@ TRANSCRIPT_QUALITY_SQL = f"""SELECT
     (SELECT COUNT(*) FROM tool_calls WHERE witness = 'transcript'),
     (SELECT COUNT(*) FROM tool_calls WHERE cost_witness = 'transcript'),
     (SELECT COUNT(*) FROM tasks t WHERE t.calls > 0
-        AND NOT EXISTS (SELECT 1 FROM api_requests r WHERE r.task_id = t.task_id)
-        AND NOT EXISTS (SELECT 1 FROM tool_uses u WHERE u.task_id = t.task_id)),
+        AND NOT EXISTS (SELECT 1 FROM api_requests r WHERE r.task_id = t.task_id AND r.bot = t.bot)
+        AND NOT EXISTS (SELECT 1 FROM tool_uses u WHERE u.task_id = t.task_id AND u.bot = t.bot)),
     (SELECT COUNT(*) FROM tool_calls WHERE witness = 'bot' AND cost_witness = 'transcript'),
     (SELECT COUNT(*) FROM tool_calls c WHERE witness = 'transcript' AND {_BOT_GROUP})"""
 
 #: Requests that issued no tool_use: the turns without tools.
 NO_TOOL_REQUEST = """NOT EXISTS (SELECT 1 FROM tool_uses u
-                  WHERE u.message_id = r.message_id AND u.request_id = r.request_id)"""
+                  WHERE u.message_id = r.message_id AND u.request_id = r.request_id AND u.bot = r.bot)"""
 
 #: Per day (report timezone): the calls by witness (from the rollup) and the requests' cost split.
 COVERAGE_DAILY_SQL = f"""WITH calls AS (
@@ -53,18 +53,18 @@ FROM days LEFT JOIN calls ON calls.day = days.day LEFT JOIN requests ON requests
 ORDER BY days.day"""
 
 #: The gaps between the witnesses: tasks with calls but no transcript; in sessions both saw, bot calls without a
-#: tool_use and tool_uses without a bot call.
+#: tool_use and tool_uses without a bot call. ``{and_bot}``: ``""`` or ``" AND bot = :bot"`` (one bot's gaps).
 TRANSCRIPT_GAPS_SQL = f"""SELECT 'task_without_transcript' AS kind, t.task_id, NULL AS source_id, NULL AS call_id,
        NULL AS tool_use_id, NULL AS tool_name, t.created_at AS started_at
 FROM tasks t
-WHERE t.calls > 0 AND NOT EXISTS (SELECT 1 FROM api_requests r WHERE r.task_id = t.task_id)
-  AND NOT EXISTS (SELECT 1 FROM tool_uses u WHERE u.task_id = t.task_id)
+WHERE t.calls > 0 AND NOT EXISTS (SELECT 1 FROM api_requests r WHERE r.task_id = t.task_id AND r.bot = t.bot)
+  AND NOT EXISTS (SELECT 1 FROM tool_uses u WHERE u.task_id = t.task_id AND u.bot = t.bot){{and_bot}}
 UNION ALL
 SELECT 'bot_call_without_tool_use', task_id, source_id, call_id, NULL, tool_name, started_at
-FROM tool_calls WHERE witness = 'bot' AND cost_witness = 'transcript'
+FROM tool_calls WHERE witness = 'bot' AND cost_witness = 'transcript'{{and_bot}}
 UNION ALL
 SELECT 'tool_use_without_bot_call', task_id, source_id, call_id, tool_use_id, tool_name, started_at
-FROM tool_calls c WHERE witness = 'transcript' AND {_BOT_GROUP}
+FROM tool_calls c WHERE witness = 'transcript' AND {_BOT_GROUP}{{and_bot}}
 ORDER BY kind, started_at, call_id"""
 
 #: One row: the tools' transcript cost, the turns without tools and the cost of all requests, USD.

@@ -75,23 +75,33 @@ DAILY_LATENCY_SQL = """WITH counts AS (
 ), shown AS (
   SELECT counts.* FROM counts JOIN tools ON tools.tool_name = counts.tool_name
   WHERE tools.rank <= {series}
+), ranked AS (
+  SELECT tool_name, day, duration_ms AS v,
+         ROW_NUMBER() OVER (PARTITION BY tool_name, day ORDER BY duration_ms) - 1 AS i
+  FROM tool_calls
+  WHERE tool_name IN (SELECT tool_name FROM shown WHERE NOT ({sole})) AND duration_ms IS NOT NULL
+        AND {calls_where}
 ), needed(tool_name, day, i) AS (
   {needed}
 ), picked AS (
+  SELECT shown.day, shown.tool_name, shown.n, shown.sum_ms, ranked.i, ranked.v
+  FROM ranked JOIN shown ON shown.tool_name = ranked.tool_name AND shown.day = ranked.day
+  WHERE (ranked.tool_name, ranked.day, ranked.i) IN needed
+  UNION ALL
   SELECT shown.day, shown.tool_name, shown.n, shown.sum_ms, needed.i, ranks.duration_ms AS v
   FROM needed
   JOIN shown ON shown.tool_name = needed.tool_name AND shown.day = needed.day
-  JOIN duration_ranks AS ranks ON ranks.tool_name = needed.tool_name AND ranks.day = needed.day
-                              AND ranks.rank = needed.i
+  JOIN duration_ranks AS ranks ON ranks.bot = {sole_bot} AND ranks.tool_name = needed.tool_name
+                              AND ranks.day = needed.day AND ranks.rank = needed.i
   WHERE {all_calls}
   UNION ALL
   SELECT shown.day, shown.tool_name, shown.n, shown.sum_ms, needed.i, ranks.duration_ms
   FROM needed
   JOIN shown ON shown.tool_name = needed.tool_name AND shown.day = needed.day
-  JOIN duration_ranks_by_agent AS ranks ON ranks.tool_name = needed.tool_name AND ranks.day = needed.day
-                                       AND ranks.model_id = {model_group} AND ranks.agent_type = {agent_group}
-                                       AND ranks.rank = needed.i
-  WHERE NOT ({all_calls})
+  JOIN duration_ranks_by_agent AS ranks ON ranks.bot = {sole_bot} AND ranks.tool_name = needed.tool_name
+                                       AND ranks.day = needed.day AND ranks.model_id = {model_group}
+                                       AND ranks.agent_type = {agent_group} AND ranks.rank = needed.i
+  WHERE {by_agent}
 )
 SELECT day, tool_name, n AS calls_with_duration,
        {interpolated},
@@ -124,17 +134,28 @@ def _needed() -> str:
     return "\n  UNION ".join(ranks)
 
 
-def daily_latency_sql(where: str, model: str, agent_type: str) -> str:
+def daily_latency_sql(where: str, calls_where: str, model: str, agent_type: str) -> str:
     """p50 / p95 / mean duration per day of the most used tools (ms), of the calls that ``where`` keeps (over
     ``tool_daily``) with the filters' values ``model`` and ``agent_type`` (SQL; ``''`` for all).
 
-    Without a model or agent-type filter the ranks are looked up in ``duration_ranks``, else in
-    ``duration_ranks_by_agent``'s group of the two values (:mod:`.duration_ranks`): the same ranks of the same
-    durations as ranking the filtered calls."""
+    Ranks are looked up, never computed: without a model or agent-type filter in ``duration_ranks``, else in
+    ``duration_ranks_by_agent``'s group of the two values (:mod:`.duration_ranks`), the same ranks of the same
+    durations as ranking the filtered calls. The ranks are per bot, so they answer a store that holds one bot
+    (:data:`SOLE_BOT_SQL`); the calls of several bots (``calls_where``: the period and filters on ``tool_calls``)
+    are ranked by window."""
+    sole = f"{SOLE_BOT_SQL} IS NOT NULL"
+    plain = f"{model} = '' AND {agent_type} = ''"
     return DAILY_LATENCY_SQL.format(where=where, series=_SERIES.format(rows="counts", budget=LATENCY_ROWS),
-                                    needed=_needed(), interpolated=_interpolated(),
-                                    all_calls=f"{model} = '' AND {agent_type} = ''",
-                                    model_group=group_key(model), agent_group=group_key(agent_type))
+                                    calls_where=calls_where, needed=_needed(), interpolated=_interpolated(),
+                                    sole=sole, all_calls=f"{sole} AND {plain}", by_agent=f"{sole} AND NOT ({plain})",
+                                    sole_bot=SOLE_BOT_SQL, model_group=group_key(model),
+                                    agent_group=group_key(agent_type))
+
+
+#: The name of the store's one bot ('main' for a store synced without --bot), or NULL when it holds several
+#: (the registry of ``sync --bot``, ``sync_state`` key ``bots``: see load/bots.py).
+SOLE_BOT_SQL = """(SELECT CASE WHEN COUNT(*) = 1 THEN MIN(key) END
+ FROM json_each(COALESCE((SELECT value FROM sync_state WHERE key = 'bots'), '{"main": {}}')))"""
 
 
 KEY_FIGURES_SQL = f"""WITH calls AS (
@@ -193,6 +214,7 @@ SELECT * FROM computed{cached}
 ORDER BY calls DESC, tool_name"""
 
 LATENCY_TOTALS_CREATE_SQL = """CREATE TABLE IF NOT EXISTS latency_totals (
+  bot TEXT NOT NULL DEFAULT 'main',
   tool_name TEXT,
   calls INTEGER NOT NULL,
   calls_with_duration INTEGER NOT NULL,
@@ -205,12 +227,15 @@ LATENCY_TOTALS_COLUMNS = "tool_name, calls, calls_with_duration, p50_ms, p90_ms,
 LATENCY_TOTALS_DELETE_SQL = "DELETE FROM latency_totals"
 
 
-def latency_by_tool_sql(*, measures: str, where: str, percentiles: str, pivot: str, whole: str | None = None) -> str:
+def latency_by_tool_sql(*, measures: str, where: str, percentiles: str, pivot: str, whole: str | None = None,
+                        totals_bot: str = "'main'") -> str:
     """Calls, calls with a duration, the percentiles and the mean duration per tool (ms) of the period ``where``
     keeps (``percentiles``: the CTEs of :func:`.duration_buckets.percentiles_cte` over the same period). With
     ``whole``, a constant condition true when the period is the whole history, that case reads ``latency_totals``
+    of the bot ``totals_bot`` (SQL)
     (the ``where``/``percentiles`` must then be false for it, so nothing else is computed)."""
-    cached = "" if whole is None else f"\nUNION ALL\nSELECT {LATENCY_TOTALS_COLUMNS} FROM latency_totals WHERE {whole}"
+    cached = "" if whole is None else (f"\nUNION ALL\nSELECT {LATENCY_TOTALS_COLUMNS} FROM latency_totals "
+                                       f"WHERE {whole} AND bot = {totals_bot}")
     return LATENCY_BY_TOOL_SQL.format(measures=measures, where=where, percentiles=percentiles, pivot=pivot,
                                       cached=cached)
 

@@ -4,7 +4,8 @@ Each canned query equals a query function call (named in its description; ``test
 the rows): the measures, groupings, top errors, task cost and percentiles are the very SQL the query functions
 run. What only the browser needs is added here: the checked period (:mod:`.periods`: ``:since`` inclusive,
 ``:until`` exclusive, empty = open; a bad value stops the query with an error saying what to give), the
-optional filters of the dashboard (``:tool``, ``:model``, ``:agent_type``), the SQL ``ORDER BY`` (the query functions sort in pandas), the
+optional filters of the dashboard (``:tool``, ``:model``, ``:agent_type``; and ``:bot`` on the period queries, for a
+store of several bots), the SQL ``ORDER BY`` (the query functions sort in pandas), the
 zero-filled days of the per-day queries (pandas spreads periods in Python) and the two shares of
 ``error_rates_by_category``.
 """
@@ -97,10 +98,14 @@ COST_ORDER = "cost_usd DESC, calls DESC"
 FAILURES_ORDER = "failed DESC, calls DESC"
 
 
+#: The ``:bot`` filter of the canned queries (empty: all bots added up), on a table's ``bot`` column.
+BOT = {"bot": "bot"}
+
+
 def _grouped(key: str, measures: str, order: str) -> str:
     """Totals over the period per group of the rollup; the NULL group sorts last."""
     key_expr = figures.DAILY_KEYS[key]
-    return figures.grouped_sql("tool_daily", {key: key_expr}, measures, period("day"),
+    return figures.grouped_sql("tool_daily", {key: key_expr}, measures, filtered(period("day"), BOT),
                                order_by=f"{order}, {key_expr} IS NULL, {key_expr}")
 
 
@@ -108,7 +113,8 @@ OUTCOME_WITH_RATE = figures.OUTCOME_DAILY_MEASURES + ",\n       " + figures.erro
 
 
 def cost_per_day_sql() -> str:
-    per_day = figures.grouped_sql("tool_daily", {"day": "day"}, figures.COST_DAILY_MEASURES, period("day"))
+    per_day = figures.grouped_sql("tool_daily", {"day": "day"}, figures.COST_DAILY_MEASURES,
+                                  filtered(period("day"), BOT))
     zero_filled = ",\n       ".join(
         # the cost stays NULL (unpriced, or an idle day: no token priced), never $0; its witness shares are 0
         f"per_day.{name} AS {name}" if name == "cost_usd" else f"COALESCE(per_day.{name}, 0) AS {name}"
@@ -120,7 +126,7 @@ def cost_per_day_sql() -> str:
 
 def error_categories_sql() -> str:
     by_category = figures.grouped_sql("tool_daily", {"error_category": figures.DAILY_KEYS["error_category"]},
-                                      OUTCOME_WITH_RATE, period("day"))
+                                      OUTCOME_WITH_RATE, filtered(period("day"), BOT))
     return ERROR_CATEGORIES_SQL.format(by_category=_indent(by_category, 2))
 
 
@@ -130,7 +136,7 @@ def filtered(where: str, columns: dict[str, str]) -> str:
 
 
 def task_throughput_sql() -> str:
-    tasks = vf.TASKS_FILTER_COLUMNS
+    tasks = vf.TASKS_FILTER_COLUMNS | BOT
     return TASK_THROUGHPUT_SQL.format(
         created=_indent(figures.TASKS_CREATED_SQL.format(where=filtered(period("created_day"), tasks)), 2),
         finished=_indent(figures.TASKS_FINISHED_SQL.format(where=filtered(period("finished_day"), tasks)), 2),
@@ -143,8 +149,11 @@ def task_throughput_sql() -> str:
     )
 
 
-#: The period is the whole history (no since, no until): latency_by_tool reads the sync's ``latency_totals``.
-WHOLE_HISTORY = "(SELECT since_day FROM period) = '' AND (SELECT until_end FROM period) = '9999-12-31'"
+#: The period is the whole history (no since, no until) of one bot (the ``:bot`` filter's, else the store's only
+#: one): latency_by_tool reads the sync's ``latency_totals`` of that bot.
+TOTALS_BOT = f"COALESCE(NULLIF(trim(COALESCE(:bot, '')), ''), {vf.SOLE_BOT_SQL})"
+WHOLE_HISTORY = ("(SELECT since_day FROM period) = '' AND (SELECT until_end FROM period) = '9999-12-31' "
+                 f"AND {TOTALS_BOT} IS NOT NULL")
 
 
 def latency_sql() -> str:
@@ -154,12 +163,12 @@ def latency_sql() -> str:
     partial = f"NOT ({WHOLE_HISTORY})"
     return vf.latency_by_tool_sql(
         measures=figures.select_list(figures.DURATION, "daily", indent=9),
-        where=f"{period('day')} AND {partial}",
-        percentiles=duration_buckets.percentiles_cte(where=f"{period('day')} AND {partial}",
-                                                     calls_where=period("+calls.day"),
+        where=f"{filtered(period('day'), BOT)} AND {partial}",
+        percentiles=duration_buckets.percentiles_cte(where=f"{filtered(period('day'), BOT)} AND {partial}",
+                                                     calls_where=filtered(period("+calls.day"), {"bot": "calls.bot"}),
                                                      quantiles=figures.LATENCY_QUANTILES),
         pivot=pivot(figures.LATENCY_QUANTILES, indent=9),
-        whole=WHOLE_HISTORY,
+        whole=WHOLE_HISTORY, totals_bot=TOTALS_BOT,
     )
 
 
@@ -213,13 +222,13 @@ QUERIES: dict[str, dict[str, Any]] = {
         "group's share of all failures, its latest error text (secrets masked), when it was first and last seen "
         "(UTC) and how many tasks it hit. = top_errors(limit=50).",
         "sql": figures.TOP_ERRORS_SQL.format(calls=figures.FAILURES_BY_GROUP, limit=TOP_N,
-                                             where=filtered(period("day"), vf.CALLS_FILTER_COLUMNS)),
+                                             where=filtered(period("day"), vf.CALLS_FILTER_COLUMNS | BOT)),
     },
     "most_expensive_tasks": {
         "title": "Most expensive tasks",
         "description": "The 50 tasks created in the period with the highest cost of their tool calls (USD). "
         "= task_cost(limit=50).",
-        "sql": figures.TASK_COST_SQL.format(where=filtered(period("created_day"), vf.TASKS_FILTER_COLUMNS),
+        "sql": figures.TASK_COST_SQL.format(where=filtered(period("created_day"), vf.TASKS_FILTER_COLUMNS | BOT),
                                             limit=TOP_N),
     },
     "latency_by_tool": {
@@ -233,7 +242,7 @@ QUERIES: dict[str, dict[str, Any]] = {
         "title": "Data quality of the last sync",
         "description": "How far to trust the figures: the checks the last sync measured (rows merged, calls "
         "with an unknown outcome, unpriced tokens, secrets masked, ...). = data_quality().",
-        "sql": figures.DATA_QUALITY_SQL,
+        "sql": figures.DATA_QUALITY_SQL.format(where="1"),
     },
 }
 
@@ -267,8 +276,10 @@ ORDER BY days.day"""
 
 
 def daily_latency_sql() -> str:
-    return vf.daily_latency_sql(filtered(period("day"), vf.DAILY_FILTER_COLUMNS), "(SELECT model FROM filters)",
-                                "(SELECT agent_type FROM filters)")
+    return vf.daily_latency_sql(filtered(period("day"), vf.DAILY_FILTER_COLUMNS),
+                                filtered(period("+day"), {k: v for k, v in vf.CALLS_FILTER_COLUMNS.items()
+                                                          if k != "tool"}),
+                                "(SELECT model FROM filters)", "(SELECT agent_type FROM filters)")
 
 
 def key_figures_sql() -> str:

@@ -1,6 +1,6 @@
-"""The checked parameters of the canned queries: the period (``:since`` / ``:until``) and the dashboard filters
-(``:tool``, ``:model``, ``:agent_type``), in plain SQL so that the plain ``datasette -m metadata.yml`` command
-checks them exactly as ``amiga-analytics serve`` does.
+"""The checked parameters of the canned queries: the period (``:since`` / ``:until``), the dashboard filters
+(``:tool``, ``:model``, ``:agent_type``) and the bot (``:bot``), in plain SQL so that the plain ``datasette -m
+metadata.yml`` command checks them exactly as ``amiga-analytics serve`` does.
 
 A period bound is empty (open), a date ``YYYY-MM-DD`` or an ISO date-time at midnight (``2025-10-20T00:00``,
 ``2025-10-20 00:00:00.000``), read in the report timezone as the Python API reads it
@@ -26,7 +26,7 @@ sqlite3.OperationalError: JSON path error near 'since: "last week" is not a date
 from __future__ import annotations
 
 #: The parameters the canned queries may take, in the order their forms show them.
-PARAMS = ("since", "until", "tool", "model", "agent_type")
+PARAMS = ("since", "until", "tool", "model", "agent_type", "bot")
 
 _BAD_DATE = ("'{name}: \"' || {v} || '\" is not a date: give YYYY-MM-DD or a time at midnight such as "
              "2025-10-20T00:00 (report timezone), or leave it empty'")
@@ -78,6 +78,7 @@ FILTERS = {
     "tool": ("tool_name", "a tool", "tool_daily tool_name"),
     "model": ("model_id", "a model id", "tool_daily model_id"),
     "agent_type": ("agent_type", "an agent type", "tasks agent_type"),
+    "bot": ("bot", "a bot", "tool_daily bot"),  # a store of several bots (sync --bot)
 }
 
 

@@ -26,7 +26,7 @@ CARRY_KEY = "transcripts"
 USE_COLUMNS = ("tool_use_id", "session_id", "task_id", "agent", "tool_name", "parameters", "secrets_masked", "use_at",
                "result_at", "result", "agent_id", "message_id", "request_id", "model_id")
 INSERT_USE_HEAD_SQL = f"INSERT INTO tool_uses ({', '.join(USE_COLUMNS)})"
-USE_CONFLICT_SQL = """ON CONFLICT (tool_use_id) DO UPDATE SET
+USE_CONFLICT_SQL = """ON CONFLICT (tool_use_id, bot) DO UPDATE SET
   result_at = CASE WHEN excluded.result <> 'none' THEN excluded.result_at ELSE tool_uses.result_at END,
   result = CASE WHEN excluded.result <> 'none' THEN excluded.result ELSE tool_uses.result END,
   agent_id = COALESCE(excluded.agent_id, tool_uses.agent_id),

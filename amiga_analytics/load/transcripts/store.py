@@ -17,7 +17,7 @@ from .rows import REQUEST_COLUMNS
 _UPDATED = [c for c in REQUEST_COLUMNS[2:] if c != "parent_tool_use_id"]
 INSERT_REQUEST_HEAD_SQL = f"INSERT INTO api_requests ({', '.join(REQUEST_COLUMNS)})"
 REQUEST_CONFLICT_SQL = (
-    "ON CONFLICT (message_id, request_id) DO UPDATE SET\n"
+    "ON CONFLICT (message_id, request_id, bot) DO UPDATE SET\n"
     + "".join(f"  {c} = excluded.{c},\n" for c in _UPDATED)
     + """  parent_tool_use_id = COALESCE(excluded.parent_tool_use_id, api_requests.parent_tool_use_id)
 WHERE excluded.input_tokens + excluded.output_tokens + excluded.cache_write_5m_tokens

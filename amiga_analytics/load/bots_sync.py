@@ -1,0 +1,113 @@
+"""``sync BOT_DB ANALYTICS_DB --bot NAME``: one bot of a store with several (docs/architecture.md, "Several bots in
+one store").
+
+The bot database is synced, by the unchanged single-bot :func:`~.sync.sync`, into the bot's own *shadow* store
+``ANALYTICS_DB.bots/NAME.db`` (its state, watermarks and rewrite detection are the shadow's, so per bot). Then,
+in one write transaction on ``ANALYTICS_DB``, the bot's rows are replaced by the shadow's, tagged with its name:
+the other bots' rows are not touched, and a bot added later rebuilds nothing of the others. The registry of the
+store's bots is the ``sync_state`` key ``bots`` (:func:`.bots.registry`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from ..bot.snapshot import open_snapshot
+from ..store import schema as analytics_schema
+from ..store.bots_schema import BOT_COLUMN, BOT_KEYS
+from . import sync as single
+from .bots import PRICES_KEY, REGISTRY_KEY, check_bot_name, check_new_bot, registry, shadow_path
+from .pricing import PriceBook
+from .state import SyncResult, read_state, source_identity
+
+COLUMNS_SQL = "SELECT name FROM pragma_table_info(:table, :schema) ORDER BY cid"
+DELETE_BOT_SQL = "DELETE FROM main.{table} WHERE bot = :bot"
+COPY_BOT_SQL = "INSERT INTO main.{table} (bot, {columns}) SELECT :bot, {columns} FROM shadow.{table}"
+READ_STATE_SQL = "SELECT key, value FROM main.sync_state"
+PUT_STATE_SQL = "INSERT OR REPLACE INTO main.sync_state (key, value) VALUES (:key, :value)"
+CALLS_OF_BOT_SQL = "SELECT COUNT(*) FROM main.tool_calls WHERE bot = :bot"
+
+
+def sync_bot(bot_db: str | os.PathLike, analytics_db: str | os.PathLike, *, bot: str, **options: Any) -> SyncResult:
+    """Sync ``bot_db`` as bot ``bot`` of the shared store ``analytics_db``; ``options`` are :func:`.sync.sync`'s
+    (``source_tz``, ``report_tz``, ``prices``, ``transcripts``, …), applied to the bot's shadow store. Raises
+    ``InputError``, before any file is written, for a bad name, a bot database registered under another name, or a
+    report zone or price tables other than the other bots'."""
+    name = check_bot_name(bot)
+    bot_path, shared = Path(bot_db), Path(analytics_db)
+    single._check_target(bot_path, shared)
+    bots = registry(read_state(shared))
+    shadow = shadow_path(shared, name)
+    check_new_bot(bots, name, _entry(bot_path, shadow, options), bot_path, shared)
+    made_dir = not shadow.parent.exists()
+    shadow.parent.mkdir(exist_ok=True)
+    try:
+        result = single.sync(bot_path, shadow, **options)
+    except BaseException:
+        if made_dir and not any(shadow.parent.iterdir()):
+            shadow.parent.rmdir()
+        raise
+    state = read_state(shadow)
+    entry = {"source": state.get("source", ""), "report_tz": state.get("report_tz"),
+             "prices_digest": state.get(PRICES_KEY)}
+    result.bot, result.bot_calls = name, copy_bot(shadow, shared, name, entry, bot_path)
+    result.analytics_db = shared
+    return result
+
+
+def _entry(bot_db: Path, shadow: Path, options: dict[str, Any]) -> dict[str, Any]:
+    """What this sync would register: the bot database's identity, its report zone and price tables' digest."""
+    with open_snapshot(bot_db) as snap:
+        source = source_identity(snap)
+    prices, aliases = options.get("prices"), options.get("aliases")
+    book = PriceBook.load(None if prices is None else Path(prices), None if aliases is None else Path(aliases))
+    settings = single._settings(read_state(shadow), book, source_tz=options.get("source_tz"),
+                                report_tz=options.get("report_tz"), default_model=None, keep_message_content=False)
+    return {"source": source, "report_tz": settings["report_tz"], "prices_digest": book.digest()}
+
+
+def copy_bot(shadow: Path, shared: Path, name: str, entry: dict[str, Any], bot_db: Path) -> int:
+    """Replace bot ``name``'s rows of every per-bot table of ``shared`` by the shadow's, and register the bot as
+    ``entry``, in one write transaction (a new ``shared`` is created, and removed again if the copy fails). The
+    registry is read again inside the transaction, so two bots synced at once both stay registered. Returns the
+    bot's calls."""
+    new = not shared.exists()
+    conn = sqlite3.connect(shared, isolation_level=None, timeout=30, uri=True)
+    try:
+        conn.execute("ATTACH DATABASE ? AS shadow", (shadow.resolve().as_uri() + "?mode=ro",))
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            analytics_schema.migrate(Database(conn))
+            bots = registry({k: json.loads(v) for k, v in conn.execute(READ_STATE_SQL)})
+            check_new_bot(bots, name, entry, bot_db, shared)
+            _copy_rows(conn, name)
+            bots[name] = entry
+            conn.execute(PUT_STATE_SQL, {"key": REGISTRY_KEY, "value": json.dumps(bots, sort_keys=True)})
+            conn.execute(PUT_STATE_SQL, {"key": "report_tz", "value": json.dumps(entry["report_tz"])})
+            calls = int(conn.execute(CALLS_OF_BOT_SQL, {"bot": name}).fetchone()[0])
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    except BaseException:
+        conn.close()
+        if new:
+            shared.unlink(missing_ok=True)
+        raise
+    conn.close()
+    return calls
+
+
+def _copy_rows(conn: sqlite3.Connection, name: str) -> None:
+    for table in BOT_KEYS:
+        theirs = {r[0] for r in conn.execute(COLUMNS_SQL, {"table": table, "schema": "shadow"})}
+        columns = ", ".join(c for (c,) in conn.execute(COLUMNS_SQL, {"table": table, "schema": "main"})
+                            if c != BOT_COLUMN and c in theirs)
+        conn.execute(DELETE_BOT_SQL.format(table=table), {"bot": name})
+        conn.execute(COPY_BOT_SQL.format(table=table, columns=columns), {"bot": name})
