@@ -107,8 +107,7 @@ class Call:
         """A tentative copy that evidence refuted: each row is a call of its own (parallel calls of one key with
         the server down, the first never completed), and nothing says whose post-hook updated which row."""
         epochs = [self.first_epoch, self.tentative, self.c_epoch][:len(self.rows)]
-        first = normalise_success(self.rows[0][SUCCESS])  # None, or (both rows completed in place) its outcome
-        calls = [Call(self.rows[0], first, epochs[0])] + [Call(r, 1, e) for r, e in zip(self.rows[1:], epochs[1:])]
+        calls = [Call(r, normalise_success(r[SUCCESS]), e) for r, e in zip(self.rows, epochs)]
         for call in calls:
             call.no_evidence = call.ambiguous = True
             call.open = self.open

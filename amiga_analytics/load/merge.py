@@ -283,7 +283,7 @@ class CallMerger(Completions):
             return state or not (first_done and success is not None and self.server.up_at(now) is not True)
         if self._d_after_missed_window(group, call, row, success):
             return False  # no post-hook could update a copy in place: the completed row is the call's D
-        if not first_done and success is not None:  # the server came back (a C will follow), or two calls
+        if first_done != (success is not None):  # the server came back (a C will follow), or two calls
             self._tentative = True
         return first_done != (success is not None)
 
