@@ -225,10 +225,11 @@ def _twin(tmp: Path) -> Path:
     return twin
 
 
-def test_the_dashboard_latency_ranks_both_bots_together(store, tmp_path):
-    """The per-day latency chart reads the per-bot ranks only in a one-bot store; over two bots that share days
-    (the sample and a twin host with a copy of its history) each (day, tool) is the numpy percentile of both bots'
-    durations."""
+@pytest.mark.parametrize("by_model", [False, True], ids=["all", "model-filter"])
+def test_the_dashboard_latency_ranks_both_bots_together(store, tmp_path, by_model):
+    """The per-day latency chart reads the per-bot ranks (duration_ranks, or duration_ranks_by_agent under a
+    model filter) only in a one-bot store; over two bots that share days (the sample and a twin host with a copy
+    of its history) each (day, tool) is the numpy percentile of both bots' durations (of that model)."""
     from amiga_analytics.web.canned import QUERIES
 
     shared = tmp_path / "analytics.db"
@@ -236,11 +237,13 @@ def test_the_dashboard_latency_ranks_both_bots_together(store, tmp_path):
     _sync(_twin(tmp_path), shared, "twin", "UTC")
     durations = collections.defaultdict(list)
     conn = sqlite3.connect(f"file:{shared}?mode=ro", uri=True)
+    model = conn.execute("SELECT model_id FROM tool_calls WHERE model_id IS NOT NULL AND duration_ms IS NOT NULL "
+                         "GROUP BY 1 ORDER BY COUNT(*) DESC LIMIT 1").fetchone()[0] if by_model else ""
     for day, tool, d in conn.execute("SELECT day, tool_name, duration_ms FROM tool_calls "
-                                     "WHERE duration_ms IS NOT NULL"):
+                                     "WHERE duration_ms IS NOT NULL AND (:m = '' OR model_id = :m)", {"m": model}):
         durations[(day, tool)].append(d)
     rows = conn.execute(QUERIES["daily_latency"]["sql"],
-                        {"since": "", "until": "", "tool": "", "model": "", "agent_type": ""}).fetchall()
+                        {"since": "", "until": "", "tool": "", "model": model, "agent_type": ""}).fetchall()
     conn.close()
     assert rows and {(day, tool) for day, tool, *_ in rows} <= set(durations)
     for day, tool, n, p50, p95, _ in rows:

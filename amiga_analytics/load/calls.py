@@ -69,8 +69,9 @@ class Call:
         self.first_done = not gated and success is not None
         self.pre: list[tuple] = [] if gated else [row]  # its pre row and the server's copy of it
         self.together: list = []  # calls of its group that started within a couple of seconds
-        # With the server believed down or not known, a completed row of the same text just after a NULL pre row
-        # is taken for the server's updated copy only until the call closes: the time of that row, while the call has no C.
+        # A row of the same text just after the pre row that may be the server's copy or another call's row (the
+        # server down or not known, or both rows completed): taken for the copy only until evidence or the call's
+        # close decides (merge.CallMerger._is_copy); the time of that row, while undecided.
         self.tentative: float | None = None
         self.tentative_c = False  # its C may be another call completed in place (merge.CallMerger.verdict)
         self.verdict: bool | None = None  # what evidence says of a tentative copy or C, once it is known
@@ -104,8 +105,9 @@ class Call:
         return [self, other]
 
     def split(self) -> list["Call"]:
-        """A tentative copy that evidence refuted: each row is a call of its own (parallel calls of one key with
-        the server down, the first never completed), and nothing says whose post-hook updated which row."""
+        """A tentative copy that evidence refuted: each row is a call of its own with its own outcome (parallel
+        calls of one key with the server down: the first never completed, or both completed in place), and
+        nothing says whose post-hook updated which row."""
         epochs = [self.first_epoch, self.tentative, self.c_epoch][:len(self.rows)]
         calls = [Call(r, normalise_success(r[SUCCESS]), e) for r, e in zip(self.rows, epochs)]
         for call in calls:
