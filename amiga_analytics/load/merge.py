@@ -268,7 +268,7 @@ class CallMerger(Completions):
         first_done = call.rows[0][SUCCESS] is not None and normalise_success(call.rows[0][SUCCESS]) != "invalid"
         state = self.server.up_at(call.first_epoch - self.copy_window_s)
         if state and first_done and success is not None and not any(
-                other is not call and any(r[SUCCESS] is None for r in other.pre) for other in group.calls):
+                other is not call and any(r[SUCCESS] is None for r in other.pre_rows()) for other in group.calls):
             # With the server up, a call's post-hook completes one of its two pre rows: both completed is a copy
             # whose pre row a later same-key call's post-hook took (crossed: a C follows), or two calls run
             # together as the server went down. Evidence decides, as for any tentative copy.

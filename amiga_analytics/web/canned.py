@@ -149,9 +149,10 @@ def task_throughput_sql() -> str:
     )
 
 
-#: The period is the whole history (no since, no until) of one bot (the ``:bot`` filter's, else the store's only
-#: one): latency_by_tool reads the sync's ``latency_totals`` of that bot.
-TOTALS_BOT = f"COALESCE(NULLIF(trim(COALESCE(:bot, '')), ''), {vf.SOLE_BOT_SQL})"
+#: The period is the whole history (no since, no until) of one bot (the checked ``:bot`` filter's, else the store's
+#: only one): latency_by_tool reads the sync's ``latency_totals`` of that bot.
+BOT_FILTER = "(SELECT bot FROM filters)"
+TOTALS_BOT = f"COALESCE(NULLIF({BOT_FILTER}, ''), {vf.SOLE_BOT_SQL})"
 WHOLE_HISTORY = ("(SELECT since_day FROM period) = '' AND (SELECT until_end FROM period) = '9999-12-31' "
                  f"AND {TOTALS_BOT} IS NOT NULL")
 
