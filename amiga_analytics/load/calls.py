@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 ID, TS, SOURCE, TOOL, PARAMS, SUCCESS, ERROR, CATEGORY, TIN, TOUT, TCW, TCR = range(12)
 TOKENS = (TIN, TOUT, TCW, TCR)
 
@@ -38,6 +40,18 @@ def outcome_of(result_row: tuple | None) -> str:
     if result_row is None:
         return "unknown"
     return "success" if normalise_success(result_row[SUCCESS]) == 1 else "failure"
+
+
+class CallFacts(NamedTuple):
+    """What a ``tool_calls`` row is built from (:meth:`Call.facts`): plain values, so that they can be sent to the
+    process that builds the rows (:mod:`.row_workers`)."""
+
+    call_id: int
+    first: tuple  # the call's first bot row
+    result: tuple | None  # Call.result_row()
+    completion_time: str | None  # Call.completion_time()
+    source_rows: int
+    last_row_id: int
 
 
 class Call:
@@ -168,3 +182,8 @@ class Call:
         """Timestamp of the earliest completion INSERT (C or D), the best end time the rows give."""
         times = [r[TS] for r in (self.d_row, self.c_row) if r is not None and isinstance(r[TS], str)]
         return min(times, default=None)
+
+    def facts(self) -> CallFacts:
+        """The values its ``tool_calls`` row is built from."""
+        return CallFacts(self.call_id, self.rows[0], self.result_row(), self.completion_time(), len(self.rows),
+                         self.rows[-1][ID])

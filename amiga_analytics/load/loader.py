@@ -18,11 +18,12 @@ from typing import Any
 
 from ..bot.snapshot import Snapshot
 from ..store.figures import ROLLUP_SQL
-from . import idle, quality, reprice, templates
+from . import idle, quality, reprice, row_workers, templates
 from .memo import MinuteConverter
 from .merge import Call, CallMerger
 from .progress import MIN_TOTAL, STEP
 from .ranks import rebuild_duration_ranks
+from .row_workers import CallRows
 from .rows import FINAL_STATUSES, Link, RowBuilder, text_of
 from .salt import user_ref_salt
 from .sql import (
@@ -77,6 +78,7 @@ class Loader:
         self.rows = RowBuilder(self.conv, self.book, user_ref_salt(), self.links, self.counts,
                                default_model=options.default_model,
                                keep_message_content=options.keep_message_content)
+        self.call_rows = CallRows(self.rows, parallel=False)  # load_tool_calls: maybe a worker's (.row_workers)
         self.previous_calls: dict[int, tuple] = {}  # incremental: the stored rows of the calls being re-derived
         self.finished_tasks: set[str] = set()  # tasks with a new completed/failed/stopped event
         self.transcripts = False  # transcripts were read (or remembered) by this sync
@@ -159,11 +161,15 @@ class Loader:
         self.affected_groups.add(call_row[2] or call_row[1])
 
     def write_calls(self, calls: list[Call], batch: list[tuple], *, flush: bool = False) -> None:
-        """Add the rows of ``calls`` that changed to ``batch``; write the batch once it is full (or ``flush``)."""
+        """Add the rows of ``calls`` that changed to ``batch``; write the batch once it is full (or ``flush``).
+        The rows are built by ``self.call_rows`` (:mod:`.row_workers`), which may hand them back a little later."""
+        if not calls and not flush:
+            return
         for call in calls:
             self.ambiguous_closed += call.ambiguous and not call.open
-            row = self.rows.call_row(call)
-            old = self.previous_calls.pop(call.call_id, None)
+        self.call_rows.add(calls)
+        for row in self.call_rows.take(flush=flush):
+            old = self.previous_calls.pop(row[0], None)
             if old != row:
                 self.touch(row)
                 if old is not None:
@@ -189,20 +195,21 @@ class Loader:
         if progress is not None:
             progress("tool_usage rows", 0, total)
         batch: list[tuple] = []
-        for row in reopened:
-            self.write_calls(merger.feed(row), batch)
         new_rows = 0
         every = idle.EVERY_ROWS  # release the merger's idle groups this often (load/idle.py)
-        for row in self.snap.rows("tool_usage", "id > :wm", {"wm": watermark}, order="id"):
-            self.write_calls(merger.feed(row), batch)
-            new_rows += 1
-            if new_rows % every == 0:
-                self.write_calls(idle.release(merger), batch)
-            nulls_upto += row[5] is None
-            if progress is not None and new_rows % STEP == 0:
-                progress("tool_usage rows", new_rows, total)
-        remaining = merger.finish()
-        self.write_calls(remaining, batch, flush=True)
+        with CallRows(self.rows, parallel=row_workers.worker_wanted(total)) as self.call_rows:
+            for row in reopened:
+                self.write_calls(merger.feed(row), batch)
+            for row in self.snap.rows("tool_usage", "id > :wm", {"wm": watermark}, order="id"):
+                self.write_calls(merger.feed(row), batch)
+                new_rows += 1
+                if new_rows % every == 0:
+                    self.write_calls(idle.release(merger), batch)
+                nulls_upto += row[5] is None
+                if progress is not None and new_rows % STEP == 0:
+                    progress("tool_usage rows", new_rows, total)
+            remaining = merger.finish()
+            self.write_calls(remaining, batch, flush=True)
         if progress is not None:
             progress("tool_usage rows", total, total)
         # Calls of the last sync that are gone: their rows now belong to other calls.

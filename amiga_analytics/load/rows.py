@@ -15,8 +15,9 @@ from functools import lru_cache
 from typing import Any
 
 from ..timeutil import TimeConverter
+from .calls import CallFacts
 from .memo import MaskMemo
-from .merge import CATEGORY, ERROR, PARAMS, SOURCE, TCR, TCW, TIN, TOOL, TOUT, TS, Call, outcome_of
+from .merge import CATEGORY, ERROR, PARAMS, SOURCE, TCR, TCW, TIN, TOOL, TOUT, TS, outcome_of
 from .pricing import PriceBook
 from .redact import tool_name_of
 from .salt import user_ref
@@ -79,14 +80,15 @@ class RowBuilder:
 
     # -- rows ------------------------------------------------------------------------------------------------
 
-    def call_row(self, call: Call) -> tuple:
-        """The ``tool_calls`` row of one merged call (columns in :data:`~.sql.TOOL_CALL_COLUMNS` order)."""
-        first = call.rows[0]
-        result = call.result_row()
+    def call_row(self, call: CallFacts) -> tuple:
+        """The ``tool_calls`` row of one merged call (columns in :data:`~.sql.TOOL_CALL_COLUMNS` order), from its
+        :meth:`~.calls.Call.facts`."""
+        first = call.first
+        result = call.result
         outcome = outcome_of(result)
         source_id = text_of(first[SOURCE])
         started_at, day, time_issue = self.conv.convert(first[TS])
-        ended_at, duration_ms = self._end(started_at, call.completion_time())
+        ended_at, duration_ms = self._end(started_at, call.completion_time)
         tool = text_of(first[TOOL]) or "unknown"
         error = category = None
         if outcome == "failure" and result is not None:
@@ -105,7 +107,7 @@ class RowBuilder:
         return (
             call.call_id, source_id, task_id, tool, subagent, file_path, started_at, ended_at, duration_ms, day,
             outcome, error, category, *tokens, int(any(t is not None for t in tokens)), model_alias, model_id,
-            cost, unpriced, agent_type, params, n_params + n_error, time_issue, call.source_rows, call.rows[-1][0],
+            cost, unpriced, agent_type, params, n_params + n_error, time_issue, call.source_rows, call.last_row_id,
             *derived(tool, error, params),  # error_template, program: from the masked texts
         )
 

@@ -1,0 +1,87 @@
+"""Call rows built in a worker process (load/row_workers.py) give exactly the analytics database one process
+writes, and a worker's failure fails the sync cleanly."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from amiga_analytics.load import loader, row_workers
+from amiga_analytics.load.rows import RowBuilder
+from amiga_analytics.sync import sync
+from test_sync import _assert_same_analytics, q
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SOURCES = [("sample_par.db", "Europe/Berlin", "sample_par.claude"), ("sample.db", "Europe/Madrid", None)]
+
+
+class Recorded(row_workers.CallRows):
+    """CallRows that remembers whether each sync's step had a worker."""
+
+    used: list[bool] = []
+
+    def __enter__(self):
+        Recorded.used.append(self.parallel)
+        return super().__enter__()
+
+
+@pytest.fixture
+def recorded(monkeypatch):
+    Recorded.used = []
+    monkeypatch.setattr(row_workers, "cpus", lambda: 2)  # whatever the machine running the tests has
+    monkeypatch.setattr(loader, "CallRows", Recorded)
+    return Recorded.used
+
+
+def _sync(tmp_path: Path, name: str, zone: str, transcripts: str | None, label: str):
+    bot = tmp_path / f"{label}-{name}"
+    shutil.copyfile(FIXTURES / name, bot)
+    out = tmp_path / f"{label}-{name}.analytics.db"
+    dirs = [FIXTURES / transcripts] if transcripts else None
+    return out, sync(bot, out, source_tz=zone, full=True, transcripts=dirs)
+
+
+@pytest.mark.parametrize("name, zone, transcripts", SOURCES)
+def test_rows_built_by_a_worker_equal_one_process(tmp_path, monkeypatch, recorded, name, zone, transcripts):
+    monkeypatch.setenv("AMIGA_ANALYTICS_WORKERS", "0")
+    alone, alone_result = _sync(tmp_path, name, zone, transcripts, "alone")
+    monkeypatch.delenv("AMIGA_ANALYTICS_WORKERS")
+    monkeypatch.setattr(row_workers, "MIN_ROWS", 0)
+    monkeypatch.setattr(row_workers, "BATCH", 7)  # many batches in flight, the last one partial
+    worker, worker_result = _sync(tmp_path, name, zone, transcripts, "worker")
+    assert recorded == [False, True]
+    _assert_same_analytics(alone, worker)
+    quality = "SELECT check_name, value, detail FROM data_quality ORDER BY 1"
+    assert q(worker, quality) == q(alone, quality)
+    assert worker_result.masked == alone_result.masked
+    assert worker_result.quality == alone_result.quality
+    assert worker_result.calls >= 600 and sum(worker_result.masked.values()) > 0  # the worker's own counts
+
+
+def test_a_failing_worker_fails_the_sync_and_leaves_no_database(tmp_path, monkeypatch, recorded):
+    build = RowBuilder.call_row
+
+    def fail_on_one_call(self, facts):
+        if facts.call_id >= 300:
+            raise RuntimeError("worker failed on call 300")
+        return build(self, facts)
+
+    monkeypatch.setattr(RowBuilder, "call_row", fail_on_one_call)  # before the fork: the worker has it too
+    monkeypatch.setattr(row_workers, "MIN_ROWS", 0)
+    bot = tmp_path / "agentlab.db"
+    shutil.copyfile(FIXTURES / "sample.db", bot)
+    with pytest.raises(RuntimeError, match="call 300"):
+        sync(bot, tmp_path / "analytics.db", source_tz="Europe/Madrid", full=True)
+    assert recorded == [True]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["agentlab.db"]
+
+
+def test_small_syncs_and_other_threads_get_no_worker(monkeypatch):
+    assert not row_workers.worker_wanted(row_workers.MIN_ROWS - 1)
+    monkeypatch.setattr(row_workers.threading, "active_count", lambda: 2)  # e.g. serve --follow's sync thread
+    assert not row_workers.worker_wanted(10 * row_workers.MIN_ROWS)
+    monkeypatch.setattr(row_workers.threading, "active_count", lambda: 1)
+    monkeypatch.setenv("AMIGA_ANALYTICS_WORKERS", "0")
+    assert not row_workers.worker_wanted(10 * row_workers.MIN_ROWS)
