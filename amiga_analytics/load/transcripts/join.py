@@ -20,10 +20,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ..redact import mask
+from ..memo import MaskMemo
 from .records import hook_input
 
 MATCH_WINDOW_S = 30.0
+
+# The inputs of tool_uses repeat as the bot's parameters do (the same Read, the same git status); masking is a
+# pure function of the text, so each distinct text is masked once (bounded: memo.MEMO_CHARS).
+_mask = MaskMemo()
 
 
 def bot_parameters(tool_input: Any) -> tuple[str | None, int]:
@@ -43,7 +47,7 @@ def bot_parameters(tool_input: Any) -> tuple[str | None, int]:
         text = json.dumps(tool_input)
     except (TypeError, ValueError):
         return None, 0
-    return mask(text)
+    return _mask(text)
 
 
 @dataclass(frozen=True)
