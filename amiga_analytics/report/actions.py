@@ -25,7 +25,7 @@ import pandas as pd
 from .fmt import clip, fmt_count, fmt_pct, fmt_tokens, fmt_usd, name_or, short_day
 from .stats import Z_NOISE, two_proportion_z
 
-__all__ = ["ACTION_COLUMNS", "ACTION_RULE", "MAX_ACTIONS", "actions_table", "datasette_base"]
+__all__ = ["ACTION_COLUMNS", "ACTION_RULE", "MAX_ACTIONS", "actions_table", "datasette_base", "for_bot"]
 
 MAX_ACTIONS = 5
 MIN_ERROR_FAILURES = 10
@@ -71,6 +71,15 @@ def actions_table(f: dict, *, base: str) -> pd.DataFrame:
     for make in (_budget, _anomalies, _worse, _task_types, _errors, _expensive, _cache):
         rows += make(f, base)
     return pd.DataFrame(rows[:MAX_ACTIONS], columns=ACTION_COLUMNS).astype(str)
+
+
+def for_bot(actions: pd.DataFrame, bot: str | None) -> pd.DataFrame:
+    """The actions with their Datasette links filtered to ``bot`` too (unchanged for None: all bots)."""
+    if bot is None:
+        return actions
+    out = actions.copy()
+    out["datasette_url"] = [u + ("&" if "?" in u else "?") + urlencode({"bot": bot}) for u in out["datasette_url"]]
+    return out
 
 
 def _row(action: str, evidence: str, section: str, csv: str, url: str) -> dict:
