@@ -243,7 +243,8 @@ def test_the_dashboard_latency_ranks_both_bots_together(store, tmp_path, by_mode
                                      "WHERE duration_ms IS NOT NULL AND (:m = '' OR model_id = :m)", {"m": model}):
         durations[(day, tool)].append(d)
     rows = conn.execute(QUERIES["daily_latency"]["sql"],
-                        {"since": "", "until": "", "tool": "", "model": model, "agent_type": ""}).fetchall()
+                        {"since": "", "until": "", "tool": "", "model": model, "agent_type": "",
+                         "bot": ""}).fetchall()
     conn.close()
     assert rows and {(day, tool) for day, tool, *_ in rows} <= set(durations)
     for day, tool, n, p50, p95, _ in rows:

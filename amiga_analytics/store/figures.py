@@ -54,10 +54,10 @@ CYCLE_QUANTILES = (("median_cycle_s", 0.5), ("p90_cycle_s", 0.9))
 # A task none of whose tokens is priced has no cost (NULL), never $0.
 TASK_COST_SQL = """SELECT task_id, status, model_id, agent_type, created_at, cycle_s, calls, input_tokens,
        output_tokens, cache_write_tokens, cache_read_tokens, NULLIF(cost_usd, 0) AS cost_usd, unpriced_tokens, cost_transcript_usd,
-       cost_bot_usd, description
+       cost_bot_usd, description, bot
 FROM tasks
 WHERE {where}
-ORDER BY cost_usd DESC, task_id
+ORDER BY cost_usd DESC, task_id, bot
 LIMIT {limit}"""
 
 # Failures grouped by tool and error template (load/templates.py: computed at sync time from the masked error
