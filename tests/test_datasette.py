@@ -51,7 +51,7 @@ QUERY_COLUMNS = {
                              "input_tokens", "output_tokens", "cache_write_tokens", "cache_read_tokens", "cost_usd",
                              "unpriced_tokens", "cost_transcript_usd", "cost_bot_usd", "description", "bot"],
     "latency_by_tool": ["tool_name", "calls", "calls_with_duration", "p50_ms", "p90_ms", "p99_ms", "mean_ms"],
-    "data_quality_latest": ["check_name", "value", "detail", "sync_id", "measured_at"],
+    "data_quality_latest": ["check_name", "value", "detail", "sync_id", "measured_at", "bot"],
     "dashboard": ["first_day", "last_day", "calls", "cost_usd", "failed", "completed", "error_rate",
                   "tasks_created", "tasks_completed", "tasks_failed", "task_success_rate", "data_through",
                   "synced_at", "bots"],

@@ -198,12 +198,13 @@ def _expensive(f: dict, base: str) -> list[dict]:
     priced = tasks[tasks["cost_usd"].notna()].sort_values("cost_usd", ascending=False)
     if len(priced) and priced["cost_usd"].iloc[0] >= TASK_COST_SHARE * week_cost:
         t = priced.iloc[0]
+        of_bot = f" of bot {t['bot']}" if "bot" in t else ""  # a store of several bots
         out.append(_row(
-            f"Review the most expensive task, {t['task_id']} ({name_or(t['agent_type'], 'no agent type')}, "
+            f"Review the most expensive task, {t['task_id']}{of_bot} ({name_or(t['agent_type'], 'no agent type')}, "
             f"{name_or(t['model_id'], 'no model')}).",
             f"{fmt_usd(t['cost_usd'])}, {fmt_pct(t['cost_usd'] / week_cost)} of the week's tool-call cost, "
             f"{fmt_count(t['calls'])} calls", "cost", "cost_by_model.csv",
-            _url(base, "tool_calls", task_id=t["task_id"])))
+            _url(base, "tool_calls", task_id=t["task_id"], bot=t.get("bot"))))
     top_tool = tools[tools["cost_usd"].notna()].sort_values("cost_usd", ascending=False)
     if len(top_tool) and top_tool["cost_usd"].iloc[0] >= TOOL_COST_SHARE * week_cost:
         t = top_tool.iloc[0]

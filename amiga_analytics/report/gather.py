@@ -68,7 +68,8 @@ def _with_actions(database: Database, report: WeeklyReport, base: str) -> Weekly
         "start": start, "end": end, "headline": report.headline, "budget": report.budget,
         "anomalies": report.anomalies, "top_errors": report.top_errors,
         "errors_total": int(report.error_rates_by_tool["failed"].sum()),
-        "tasks": queries.task_cost(database, since=start, until=end, limit=None, bot=report.bot),
+        "tasks": queries.task_cost(database, since=start, until=end, limit=None, bot=report.bot).drop(
+            columns=["bot"] if report.bot is not None else [], errors="ignore"),  # one bot's: its links say the bot
         "cost_by_tool": report.cost_by_tool, "finished": report.cycle_times,
         "finished_before": finished_cycles(database, prev, report.bot),
     }

@@ -185,7 +185,7 @@ FROM u LEFT JOIN t ON t.user_ref IS u.user_ref LEFT JOIN m ON m.user_ref IS u.us
 ORDER BY tasks DESC, COALESCE(cost_usd, 0) DESC, router_messages DESC, u.user_ref IS NULL, u.user_ref"""
 
 DATA_QUALITY_SQL = """SELECT data_quality.check_name, data_quality.value, data_quality.detail, data_quality.sync_id,
-       syncs.finished_at AS measured_at
+       syncs.finished_at AS measured_at, data_quality.bot
 FROM data_quality
 LEFT JOIN syncs ON syncs.sync_id = data_quality.sync_id AND syncs.bot = data_quality.bot
 WHERE data_quality.sync_id = (SELECT MAX(latest.sync_id) FROM data_quality AS latest WHERE latest.bot = data_quality.bot)
