@@ -294,12 +294,12 @@ def report(analytics_db: Path, week, out_dir: Path, formats: str, daily_limit, m
 @click.argument("analytics_db", type=click.Path(path_type=Path))
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8001, show_default=True)
-@click.option("--follow", "follow", type=click.Path(path_type=Path), default=None,
-              help="Bot database to sync from in the background: the view shows new calls without a restart.")
+@click.option("--follow", "follow", type=click.Path(path_type=Path), multiple=True,
+              help="Bot database to sync from in the background (again for each bot of a store of several).")
 @click.option("--every", type=click.FloatRange(1), default=60, show_default=True,
               help="Seconds between background syncs (with --follow).")
 @friendly_errors
-def serve(analytics_db: Path, host: str, port: int, follow: Path | None, every: float) -> None:
+def serve(analytics_db: Path, host: str, port: int, follow: tuple[Path, ...], every: float) -> None:
     """Browse the analytics database in a read-only Datasette; the dashboard is /<db>/dashboard.
 
     \b
