@@ -157,6 +157,19 @@ def test_follow_every_bot_of_a_store_of_several(tmp_path):
         assert per_bot == {"alpha": 638, "beta": 1301 + written}  # the samples' calls (tests/test_multibot.py)
         status, follow = get_json(base + "/-/amiga-follow.json")
         assert status == 200 and follow["swaps"] >= 1 and follow["last_error"] is None, (follow, log.read_text())
+        # one bot's database gone: its sync fails and says so, the other bot's rounds still swap in
+        bots["alpha"].rename(tmp_path / "alpha.moved")
+        deadline = time.monotonic() + 60
+        while "bot alpha: " not in str(follow["last_error"]) and time.monotonic() < deadline:
+            time.sleep(0.3)
+            follow = get_json(base + "/-/amiga-follow.json")[1]
+        swaps = follow["swaps"]
+        while follow["swaps"] == swaps and time.monotonic() < deadline:
+            time.sleep(0.3)
+            follow = get_json(base + "/-/amiga-follow.json")[1]
+        assert "bot alpha: " in str(follow["last_error"]) and follow["swaps"] > swaps, (follow, log.read_text())
+        assert str(tmp_path) not in follow["last_error"]  # no local path on the public status page
+    bots["alpha"] = (tmp_path / "alpha.moved").rename(bots["alpha"])
     for name in bots:
         conn = read_only_connection(analytics.with_name("analytics.db.bots") / f"{name}.db")
         modes = [m for (m,) in conn.execute("SELECT mode FROM syncs ORDER BY sync_id")]

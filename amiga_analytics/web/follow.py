@@ -98,8 +98,10 @@ class Follower(threading.Thread):
         self.status["last_sync_at"] = started
         if errors:
             self.status["last_error"] = "; ".join(errors)
-            print(f"follow: sync failed: {self.status['last_error']}", file=sys.stderr, flush=True)
-            if len(errors) == len(self.targets):
+            kept = len(errors) == len(self.targets)
+            print(f"follow: sync failed, {'still serving the previous snapshot' if kept else 'serving the others'}: "
+                  f"{self.status['last_error']}", file=sys.stderr, flush=True)
+            if kept:
                 return False
         try:
             swap(self.ds, self.analytics_db)
