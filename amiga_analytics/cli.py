@@ -264,22 +264,22 @@ def query(analytics_db: Path, name: str, since, until, by, freq, limit, bot, fmt
               help="Where the report's links to rows point (default: $AMIGA_ANALYTICS_DATASETTE_URL, else "
                    "http://127.0.0.1:8001, what `serve` uses).")
 @click.option("--alert", is_flag=True, help="After writing, exit 3 with one line per breach (as `check`).")
+@click.option("--bot", default=None, help=BOT_HELP + " Without it, a table per bot too.")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 @friendly_errors
 def report(analytics_db: Path, week, out_dir: Path, formats: str, daily_limit, monthly_limit, datasette_url, alert,
-           quiet) -> None:
+           bot, quiet) -> None:
     """Write the weekly report (HTML, Markdown, CSV, PNG charts).
 
     \b
     Example:
         amiga-analytics report analytics.db --week 2025-W42 --out reports/
     """
-    from .report import parse_formats, weekly_report
-    from .report.alerts import breaches
+    from .report import breaches, parse_formats, weekly_report
 
     parse_formats(formats)
     weekly = weekly_report(analytics_db, week=week, daily_limit=daily_limit, monthly_limit=monthly_limit,
-                           datasette_url=datasette_url)
+                           datasette_url=datasette_url, bot=bot)
     written = weekly.write(out_dir, formats=formats)[0]
     if not quiet:
         click.echo(written)
@@ -294,12 +294,12 @@ def report(analytics_db: Path, week, out_dir: Path, formats: str, daily_limit, m
 @click.argument("analytics_db", type=click.Path(path_type=Path))
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8001, show_default=True)
-@click.option("--follow", "follow", type=click.Path(path_type=Path), default=None,
-              help="Bot database to sync from in the background: the view shows new calls without a restart.")
+@click.option("--follow", "follow", type=click.Path(path_type=Path), multiple=True,
+              help="Bot database to sync from in the background (again for each bot of a store of several).")
 @click.option("--every", type=click.FloatRange(1), default=60, show_default=True,
               help="Seconds between background syncs (with --follow).")
 @friendly_errors
-def serve(analytics_db: Path, host: str, port: int, follow: Path | None, every: float) -> None:
+def serve(analytics_db: Path, host: str, port: int, follow: tuple[Path, ...], every: float) -> None:
     """Browse the analytics database in a read-only Datasette; the dashboard is /<db>/dashboard.
 
     \b
@@ -379,8 +379,9 @@ for _kind, _help in _REPORT_HELP.items():
 @click.option("--week", default=None, help="ISO week to check (default: the last complete week with data).")
 @click.option("--daily-limit", type=float, default=None, help="Daily cost limit in USD (default: $DAILY_COST_LIMIT).")
 @click.option("--monthly-limit", type=float, default=None, help="Monthly cost limit in USD (default: $MONTHLY_COST_LIMIT).")
+@click.option("--bot", default=None, help=BOT_HELP)
 @friendly_errors
-def check(analytics_db: Path, week, daily_limit, monthly_limit) -> None:
+def check(analytics_db: Path, week, daily_limit, monthly_limit, bot) -> None:
     """Cron-safe alerts: exit 3 with one line per breach (month projected over MONTHLY_COST_LIMIT, a day over
     DAILY_COST_LIMIT, an anomaly), 0 and no output otherwise.
 
@@ -391,10 +392,9 @@ def check(analytics_db: Path, week, daily_limit, monthly_limit) -> None:
     In a crontab (Mondays at 08:00; the mail goes out only on a breach):
         0 8 * * 1  amiga-analytics check analytics.db > /tmp/amiga-alert || mail -s "AMIGA alert" me < /tmp/amiga-alert
     """
-    from .report import weekly_report
-    from .report.alerts import breaches
+    from .report import breaches, weekly_report
 
-    lines = breaches(weekly_report(analytics_db, week=week, daily_limit=daily_limit, monthly_limit=monthly_limit))
-    for line in lines:
-        click.echo(line)
+    lines = breaches(weekly_report(analytics_db, week=week, daily_limit=daily_limit, monthly_limit=monthly_limit,
+                                   bot=bot))
+    click.echo("".join(f"{line}\n" for line in lines), nl=False)
     sys.exit(EXIT_ALERT if lines else 0)

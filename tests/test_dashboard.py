@@ -157,13 +157,13 @@ def test_cost_by_model_keeps_what_one_chart_holds_and_adds_up_the_rest():
 
     conn = sqlite3.connect(":memory:")
     conn.execute("CREATE TABLE tool_daily (day TEXT, tool_name TEXT, model_id TEXT, agent_type TEXT, calls INTEGER, "
-                 "cost_usd REAL, unpriced_tokens INTEGER)")
+                 "cost_usd REAL, unpriced_tokens INTEGER, bot TEXT NOT NULL DEFAULT 'main')")
     days = [str(np.datetime64("2025-01-01") + i) for i in range(300)]
-    conn.executemany("INSERT INTO tool_daily VALUES (?, ?, ?, 'code_agent', 1, ?, ?)",
+    conn.executemany("INSERT INTO tool_daily VALUES (?, ?, ?, 'code_agent', 1, ?, ?, 'main')",
                      [(day, tool, f"m{k}" if k else "", k / 2 if k else None, 0 if k else 10)
                       for day in days for k in range(8) for tool in ("Read", "Bash")])
     got = conn.execute(periods.with_period(canned.daily_cost_by_model_sql()),
-                       dict.fromkeys(("since", "until", "tool", "model", "agent_type"), "")).fetchall()
+                       dict.fromkeys(("since", "until", "tool", "model", "agent_type", "bot"), "")).fetchall()
     assert got == [row for day in days for row in ((day, "other models", 12, 15.0, 20), (day, "m7", 2, 7.0, 0),
                                                    (day, "m6", 2, 6.0, 0))]
 

@@ -6,6 +6,7 @@ skips. Screenshots go to tests/artifacts/.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -36,11 +37,19 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def server(demo_pair, tmp_path_factory):
     """`amiga-analytics serve` in a subprocess on a free port; yields the base URL."""
+    with served(demo_pair[2], tmp_path_factory.mktemp("serve")) as base:
+        yield base
+
+
+@contextlib.contextmanager
+def served(analytics_db: Path, log_dir: Path):
+    """`amiga-analytics serve ANALYTICS_DB` in a subprocess on a free port, its output in ``log_dir``; yields the
+    base URL, and checks that it stops cleanly on SIGTERM."""
     port = free_port()
-    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    log = log_dir / "serve.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "amiga_analytics", "serve", str(demo_pair[2]), "--host", "127.0.0.1",
+            [sys.executable, "-m", "amiga_analytics", "serve", str(analytics_db), "--host", "127.0.0.1",
              "--port", str(port)],
             stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )

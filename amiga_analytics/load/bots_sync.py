@@ -6,6 +6,11 @@ The bot database is synced, by the unchanged single-bot :func:`~.sync.sync`, int
 in one write transaction on ``ANALYTICS_DB``, the bot's rows are replaced by the shadow's, tagged with its name:
 the other bots' rows are not touched, and a bot added later rebuilds nothing of the others. The registry of the
 store's bots is the ``sync_state`` key ``bots`` (:func:`.bots.registry`).
+
+The copy writes only what changed (:func:`_copy_changes`): per table, the shared store's rows of the bot that the
+shadow no longer holds as they are (``EXCEPT``, which compares NULLs as equal) are deleted by their key, and the
+shadow's rows that the shared store does not hold are inserted. Reading both sides costs far less than rewriting
+every row with its indexes, and the result holds exactly the rows a full replacement writes.
 """
 
 from __future__ import annotations
@@ -27,8 +32,17 @@ from .pricing import PriceBook
 from .state import SyncResult, read_state, source_identity
 
 COLUMNS_SQL = "SELECT name FROM pragma_table_info(:table, :schema) ORDER BY cid"
-DELETE_BOT_SQL = "DELETE FROM main.{table} WHERE bot = :bot"
 COPY_BOT_SQL = "INSERT INTO main.{table} (bot, {columns}) SELECT :bot, {columns} FROM shadow.{table}"
+ANY_ROW_SQL = "SELECT EXISTS (SELECT 1 FROM main.{table} WHERE bot = :bot)"
+# The two sides of a table, as rows of the same columns (EXCEPT: set difference, NULL equal to NULL).
+GONE_SQL = """CREATE TEMP TABLE bot_gone AS SELECT {columns} FROM main.{table} WHERE bot = :bot
+EXCEPT SELECT {columns} FROM shadow.{table}"""
+ADDED_SQL = """CREATE TEMP TABLE bot_added AS SELECT {columns} FROM shadow.{table}
+EXCEPT SELECT {columns} FROM main.{table} WHERE bot = :bot"""
+GONE_INDEX_SQL = "CREATE INDEX temp.bot_gone_key ON bot_gone ({key})"
+DELETE_GONE_SQL = """DELETE FROM main.{table} WHERE bot = :bot
+  AND EXISTS (SELECT 1 FROM temp.bot_gone AS gone WHERE {match})"""
+INSERT_ADDED_SQL = "INSERT INTO main.{table} (bot, {columns}) SELECT :bot, {columns} FROM temp.bot_added"
 READ_STATE_SQL = "SELECT key, value FROM main.sync_state"
 PUT_STATE_SQL = "INSERT OR REPLACE INTO main.sync_state (key, value) VALUES (:key, :value)"
 CALLS_OF_BOT_SQL = "SELECT COUNT(*) FROM main.tool_calls WHERE bot = :bot"
@@ -105,9 +119,27 @@ def copy_bot(shadow: Path, shared: Path, name: str, entry: dict[str, Any], bot_d
 
 
 def _copy_rows(conn: sqlite3.Connection, name: str) -> None:
-    for table in BOT_KEYS:
+    for table, key in BOT_KEYS.items():
         theirs = {r[0] for r in conn.execute(COLUMNS_SQL, {"table": table, "schema": "shadow"})}
-        columns = ", ".join(c for (c,) in conn.execute(COLUMNS_SQL, {"table": table, "schema": "main"})
-                            if c != BOT_COLUMN and c in theirs)
-        conn.execute(DELETE_BOT_SQL.format(table=table), {"bot": name})
-        conn.execute(COPY_BOT_SQL.format(table=table, columns=columns), {"bot": name})
+        columns = [c for (c,) in conn.execute(COLUMNS_SQL, {"table": table, "schema": "main"})
+                   if c != BOT_COLUMN and c in theirs]
+        if conn.execute(ANY_ROW_SQL.format(table=table), {"bot": name}).fetchone()[0]:
+            _copy_changes(conn, name, table, columns, [k for k in key if k != BOT_COLUMN])
+        else:  # the bot's first copy (or a table it had no rows in): every row is new
+            conn.execute(COPY_BOT_SQL.format(table=table, columns=", ".join(columns)), {"bot": name})
+
+
+def _copy_changes(conn: sqlite3.Connection, name: str, table: str, columns: list[str], key: list[str]) -> None:
+    """Make bot ``name``'s rows of ``table`` those of the shadow, writing only the rows that differ: the stale ones
+    are deleted by their key (NULL-safe), the new or changed ones inserted."""
+    listed, bot = ", ".join(columns), {"bot": name}
+    conn.execute(GONE_SQL.format(table=table, columns=listed), bot)
+    conn.execute(ADDED_SQL.format(table=table, columns=listed), bot)
+    try:
+        conn.execute(GONE_INDEX_SQL.format(key=", ".join(key)))
+        match = " AND ".join(f"gone.{k} IS main.{table}.{k}" for k in key)
+        conn.execute(DELETE_GONE_SQL.format(table=table, match=match), bot)
+        conn.execute(INSERT_ADDED_SQL.format(table=table, columns=listed), bot)
+    finally:
+        conn.execute("DROP TABLE temp.bot_gone")
+        conn.execute("DROP TABLE temp.bot_added")

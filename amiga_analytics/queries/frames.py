@@ -10,6 +10,7 @@ import pandas as pd
 from pandas.tseries.offsets import BaseOffset
 from sqlite_utils import Database
 
+from ..store.connect import store_bots
 from .columns import FLOAT, INT, STR, TIME
 from .periods import _assign_periods, _localize, _period_edges, _Window
 
@@ -20,6 +21,15 @@ def _query(database: Database, sql: str, params: dict) -> tuple[list[str], list[
     cursor = database.execute(sql, params)
     columns = [d[0] for d in cursor.description]
     return columns, cursor.fetchall()
+
+
+def with_bot(database: Database, spec: dict[str, str]) -> dict[str, str]:
+    """``spec`` with ``bot`` (the row's bot) after its first column in a store of several bots, so that a row of
+    tasks, gaps or checks says which bot it is from; a one-bot store's frames keep their columns."""
+    if len(store_bots(database)) < 2:
+        return spec
+    first, *rest = spec.items()
+    return dict([first, ("bot", STR), *rest])
 
 
 def _cast(df: pd.DataFrame, spec: dict[str, str], tz: str) -> pd.DataFrame:

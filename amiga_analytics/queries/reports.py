@@ -18,6 +18,7 @@ import pandas as pd
 from ..errors import InputError
 from ..store import connect as db_mod
 from ..store.figures import DATA_RANGE_SQL
+from ..store.transcript_figures import SESSION_BOTS_SQL
 from ..timeutil import zone
 from .periods import DB, Bound, _opened
 from .tasks import task_cost
@@ -164,11 +165,15 @@ def tasks(db: DB, *, since: Bound = None, until: Bound = None, bot: str | None =
 def sessions(db: DB, *, since: Bound = None, until: Bound = None, bot: str | None = None) -> pd.DataFrame:
     """Claude sessions: :func:`~amiga_analytics.queries.usage` by ``session_id`` when the database has API
     requests from transcripts (``attrs["source"] = "transcripts"``), else the bot's tasks (:func:`tasks`,
-    ``attrs["source"] = "tasks"``: one task is one Claude session of the bot)."""
+    ``attrs["source"] = "tasks"``: one task is one Claude session of the bot). In a store of several bots a
+    session's ``bot`` follows its ``session_id``."""
     with _opened(db) as database:
         if not _has_requests(database):
             return tasks(database, since=since, until=until, bot=bot)
         out = usage(database, by="session_id", **_window(database, since, until, bot))
+        if len(db_mod.store_bots(database)) > 1:
+            bots = dict(database.execute(SESSION_BOTS_SQL).fetchall())
+            out.insert(out.columns.get_loc("session_id") + 1, "bot", out["session_id"].map(bots).astype("str"))
     out.attrs["source"] = "transcripts"
     return out
 

@@ -18,7 +18,7 @@ from .columns import (
     THROUGHPUT_COLUMNS,
     TIME,
 )
-from .frames import _cast, _frame, _query, _rate, _sort, _spread, unpriced_as_missing
+from .frames import _cast, _frame, _query, _rate, _sort, _spread, unpriced_as_missing, with_bot
 from .periods import (
     DB,
     Bound,
@@ -187,7 +187,8 @@ def task_cost(db: DB, *, since: Bound = None, until: Bound = None, limit: int | 
         where, params = window.condition(day_col="created_day", time_col="created_at")
         sql = figures.TASK_COST_SQL.format(where=where, limit=":limit")
         columns, rows = _query(database, sql, params | {"limit": limit})
-    return unpriced_as_missing(_frame(columns, rows, TASK_COST_COLUMNS, window.tz))  # no priced token: NaN, not $0
+        spec = with_bot(database, TASK_COST_COLUMNS)
+    return unpriced_as_missing(_frame(columns, rows, spec, window.tz))  # no priced token: NaN, not $0
 
 
 def tasks_per_user(db: DB, *, since: Bound = None, until: Bound = None, bot: str | None = None) -> pd.DataFrame:
@@ -312,4 +313,5 @@ def data_quality(db: DB, *, bot: str | None = None) -> pd.DataFrame:
         tz = _window(database, None, None, bot).tz
         where = "1" if bot is None else "data_quality.bot = :bot"
         columns, rows = _query(database, figures.DATA_QUALITY_SQL.format(where=where), {"bot": bot})
-    return _frame(columns, rows, DATA_QUALITY_COLUMNS, tz)
+        spec = with_bot(database, DATA_QUALITY_COLUMNS)
+    return _frame(columns, rows, spec, tz)

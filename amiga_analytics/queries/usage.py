@@ -10,7 +10,7 @@ import pandas as pd
 from ..errors import InputError
 from ..store.transcript_figures import COVERAGE_DAILY_SQL, TRANSCRIPT_GAPS_SQL
 from .columns import FLOAT, INT, STR, TIME
-from .frames import _cast, _frame, _ordered, _query, _spread
+from .frames import _cast, _frame, _ordered, _query, _spread, with_bot
 from .periods import DB, Bound, _check_by, _offset, _opened, _window
 
 USAGE_BY = ("model_id", "task_id", "agent", "session_id", "bot")
@@ -185,4 +185,5 @@ def transcript_gaps(db: DB, *, bot: str | None = None) -> pd.DataFrame:
         tz = _window(database, None, None, bot).tz
         sql = TRANSCRIPT_GAPS_SQL.format(and_bot="" if bot is None else " AND bot = :bot")
         columns, rows = _query(database, sql, {"bot": bot})
-    return _frame(columns, rows, GAP_COLUMNS, tz)
+        spec = with_bot(database, GAP_COLUMNS)
+    return _frame(columns, rows, spec, tz)

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
+from .alerts import breaches as breaches
 from .fmt import fmt_count as fmt_count
 from .fmt import fmt_duration as fmt_duration
 from .fmt import fmt_pct as fmt_pct
@@ -61,11 +62,13 @@ __all__ = [
 
 def write_report(db: str | Path | Database, *, week: str | date | Week | None = None, out_dir: str | Path = "reports",
                  formats: str | Iterable[str] = "html,md,csv", daily_limit: float | None = None,
-                 monthly_limit: float | None = None, datasette_url: str | None = None) -> Path:
+                 monthly_limit: float | None = None, datasette_url: str | None = None,
+                 bot: str | None = None) -> Path:
     """Write the weekly report to ``out_dir/<week>/`` and return the path of report.html (or of the first file
     written when HTML is not asked for). ``formats``: a comma-separated list of html, md, csv (PNG charts come
-    with html and md). What the ``report`` command and ``make report`` run."""
+    with html and md). ``bot``: one bot of a store of several (default: all). What the ``report`` command and
+    ``make report`` run."""
     parse_formats(formats)
     report = weekly_report(db, week=week, daily_limit=daily_limit, monthly_limit=monthly_limit,
-                           datasette_url=datasette_url)
+                           datasette_url=datasette_url, bot=bot)
     return report.write(out_dir, formats=formats)[0]

@@ -25,7 +25,7 @@ import pandas as pd
 from .fmt import clip, fmt_count, fmt_pct, fmt_tokens, fmt_usd, name_or, short_day
 from .stats import Z_NOISE, two_proportion_z
 
-__all__ = ["ACTION_COLUMNS", "ACTION_RULE", "MAX_ACTIONS", "actions_table", "datasette_base"]
+__all__ = ["ACTION_COLUMNS", "ACTION_RULE", "MAX_ACTIONS", "actions_table", "datasette_base", "for_bot"]
 
 MAX_ACTIONS = 5
 MIN_ERROR_FAILURES = 10
@@ -71,6 +71,15 @@ def actions_table(f: dict, *, base: str) -> pd.DataFrame:
     for make in (_budget, _anomalies, _worse, _task_types, _errors, _expensive, _cache):
         rows += make(f, base)
     return pd.DataFrame(rows[:MAX_ACTIONS], columns=ACTION_COLUMNS).astype(str)
+
+
+def for_bot(actions: pd.DataFrame, bot: str | None) -> pd.DataFrame:
+    """The actions with their Datasette links filtered to ``bot`` too (unchanged for None: all bots)."""
+    if bot is None:
+        return actions
+    out = actions.copy()
+    out["datasette_url"] = [u + ("&" if "?" in u else "?") + urlencode({"bot": bot}) for u in out["datasette_url"]]
+    return out
 
 
 def _row(action: str, evidence: str, section: str, csv: str, url: str) -> dict:
@@ -189,12 +198,13 @@ def _expensive(f: dict, base: str) -> list[dict]:
     priced = tasks[tasks["cost_usd"].notna()].sort_values("cost_usd", ascending=False)
     if len(priced) and priced["cost_usd"].iloc[0] >= TASK_COST_SHARE * week_cost:
         t = priced.iloc[0]
+        of_bot = f" of bot {t['bot']}" if "bot" in t else ""  # a store of several bots
         out.append(_row(
-            f"Review the most expensive task, {t['task_id']} ({name_or(t['agent_type'], 'no agent type')}, "
+            f"Review the most expensive task, {t['task_id']}{of_bot} ({name_or(t['agent_type'], 'no agent type')}, "
             f"{name_or(t['model_id'], 'no model')}).",
             f"{fmt_usd(t['cost_usd'])}, {fmt_pct(t['cost_usd'] / week_cost)} of the week's tool-call cost, "
             f"{fmt_count(t['calls'])} calls", "cost", "cost_by_model.csv",
-            _url(base, "tool_calls", task_id=t["task_id"])))
+            _url(base, "tool_calls", task_id=t["task_id"], bot=t.get("bot"))))
     top_tool = tools[tools["cost_usd"].notna()].sort_values("cost_usd", ascending=False)
     if len(top_tool) and top_tool["cost_usd"].iloc[0] >= TOOL_COST_SHARE * week_cost:
         t = top_tool.iloc[0]

@@ -16,7 +16,7 @@ from .. import queries
 from ..errors import NoDataError
 from ..store import connect as db_mod
 from ..timeutil import zone
-from .actions import actions_table, datasette_base
+from .actions import actions_table, datasette_base, for_bot
 from .budget import budget_table, cost_limit
 from .fmt import day_text, tilde
 from .model import WeeklyReport
@@ -26,19 +26,23 @@ from .weeks import Span, Week, parse_week
 
 __all__ = ["weekly_report"]
 
-LAST_SYNC_SQL = "SELECT MAX(started_at) FROM syncs"
+# The last sync of the bot, or over several bots the earliest of their last syncs (a week is complete for all).
+LAST_SYNC_SQL = """SELECT MIN(last) FROM (SELECT MAX(started_at) AS last FROM syncs
+WHERE :bot IS NULL OR bot = :bot GROUP BY bot)"""
 BOT_DB_SQL = "SELECT value FROM sync_state WHERE key = 'bot_db'"
 
 
 def weekly_report(db: str | Path | Database, *, week: str | date | Week | None = None,
                   daily_limit: float | None = None, monthly_limit: float | None = None,
-                  datasette_url: str | None = None) -> WeeklyReport:
+                  datasette_url: str | None = None, bot: str | None = None) -> WeeklyReport:
     """The weekly report of an analytics database, as DataFrames.
 
     ``db``: a path or an open ``Database``. ``week``: "2025-W42" (or a date in the week); default: the last
     complete ISO week (report timezone) that has data. ``daily_limit`` / ``monthly_limit``: the bot's cost
     limits in USD, default ``$DAILY_COST_LIMIT`` / ``$MONTHLY_COST_LIMIT`` when set. ``datasette_url``: where the
     "What to do this week" links point (default ``$AMIGA_ANALYTICS_DATASETTE_URL``, else what ``serve`` uses).
+    ``bot``: one bot of a store of several (``sync --bot``); default: all its bots together, with a table per bot
+    (:attr:`WeeklyReport.bots`; empty in a one-bot store, whose report does not change).
 
     Raises ``NotAnAnalyticsDatabase`` for a missing or foreign file and ``NoDataError`` when the week has no
     tool calls and no tasks (the report never shows zeros that are not facts).
@@ -49,7 +53,7 @@ def weekly_report(db: str | Path | Database, *, week: str | date | Week | None =
     database = db_mod.connect(db)
     try:
         name = Path(db).name if not isinstance(db, Database) else _db_name(database)  # (opened)
-        report = _gather(database, week, daily, monthly, {"daily": daily_src, "monthly": monthly_src}, name)
+        report = _gather(database, week, daily, monthly, {"daily": daily_src, "monthly": monthly_src}, name, bot)
         return _with_actions(database, report, datasette_base(datasette_url))
     finally:
         if opened:
@@ -64,11 +68,12 @@ def _with_actions(database: Database, report: WeeklyReport, base: str) -> Weekly
         "start": start, "end": end, "headline": report.headline, "budget": report.budget,
         "anomalies": report.anomalies, "top_errors": report.top_errors,
         "errors_total": int(report.error_rates_by_tool["failed"].sum()),
-        "tasks": queries.task_cost(database, since=start, until=end, limit=None),
+        "tasks": queries.task_cost(database, since=start, until=end, limit=None, bot=report.bot).drop(
+            columns=["bot"] if report.bot is not None else [], errors="ignore"),  # one bot's: its links say the bot
         "cost_by_tool": report.cost_by_tool, "finished": report.cycle_times,
-        "finished_before": finished_cycles(database, prev),
+        "finished_before": finished_cycles(database, prev, report.bot),
     }
-    report.actions = actions_table(frames, base=base)
+    report.actions = for_bot(actions_table(frames, base=base), report.bot)
     row = database.execute(BOT_DB_SQL).fetchone()
     report.bot_db = json.loads(row[0]) if row and row[0] else ""
     return report
@@ -91,11 +96,11 @@ def _activity_days(calls_daily: pd.DataFrame, tasks_daily: pd.DataFrame) -> list
     return sorted(days)
 
 
-def _default_week(database: Database, tz: str, days: list[date]) -> Week:
+def _default_week(database: Database, tz: str, days: list[date], bot: str | None) -> Week:
     """The last complete week with data: the last week that ended before both now and the last sync."""
     now = datetime.now(zone(tz))
     cutoff = now
-    last_sync = database.execute(LAST_SYNC_SQL).fetchone()[0]
+    last_sync = database.execute(LAST_SYNC_SQL, {"bot": bot}).fetchone()[0]
     if last_sync:
         cutoff = min(now, datetime.fromisoformat(last_sync).astimezone(zone(tz)))
     this_monday = Week.containing(cutoff.date()).start  # weeks before this one are complete
@@ -110,10 +115,11 @@ def _default_week(database: Database, tz: str, days: list[date]) -> Week:
 
 
 def _gather(database: Database, week_arg: str | date | Week | None, daily_limit: float | None,
-            monthly_limit: float | None, limit_sources: dict, source: str) -> WeeklyReport:
+            monthly_limit: float | None, limit_sources: dict, source: str, bot: str | None) -> WeeklyReport:
     tz = db_mod.report_tz(database)
-    days = _activity_days(queries.tool_cost(database, by=None, freq="D"), queries.task_throughput(database, freq="D"))
-    week = _default_week(database, tz, days) if week_arg is None else parse_week(week_arg)
+    days = _activity_days(queries.tool_cost(database, by=None, freq="D", bot=bot),
+                          queries.task_throughput(database, freq="D", bot=bot))
+    week = _default_week(database, tz, days, bot) if week_arg is None else parse_week(week_arg)
     in_week = [d for d in days if week.start <= d < week.end]
     if not in_week:
         span = (f"the data covers {Week.containing(days[0]).label} ({days[0]}) to {Week.containing(days[-1]).label} "
@@ -122,13 +128,13 @@ def _gather(database: Database, week_arg: str | date | Week | None, daily_limit:
             f"no tool calls or tasks in {week.label} ({week.start} to {week.end - timedelta(days=1)}, {tz}): "
             f"{span}; pick a week with data"
         )
-    headline, notes = _headline(database, week, days, in_week)
-    hist: Span = {"since": max(days[0], week.start - timedelta(days=HISTORY_DAYS)), "until": week.end}
+    headline, notes = _headline(database, week, days, in_week, bot)
+    hist: Span = {"since": max(days[0], week.start - timedelta(days=HISTORY_DAYS)), "until": week.end, "bot": bot}
     cost_per_day = _cost_per_day(database, hist)
     error_per_day = queries.error_rates(database, by=None, freq="D", **hist)
 
     # Breakdowns of the week.
-    w: Span = {"since": week.start, "until": week.end}
+    w: Span = {"since": week.start, "until": week.end, "bot": bot}
     by_model = queries.tool_cost(database, by="model_id", **w)
     by_tool = queries.tool_cost(database, by="tool_name", **w)
     transcripts = _transcript_coverage(database, w)
@@ -144,22 +150,22 @@ def _gather(database: Database, week_arg: str | date | Week | None, daily_limit:
         error_rates_by_category=errors_by_category(queries.error_rates(database, by="error_category", **w)),
         error_rate_per_day=error_per_day, top_errors=_home_as_tilde(top_errors_table(database, w)),
         throughput_per_day=queries.task_throughput(database, freq="D", **w),
-        cycle_times=finished_cycles(database, week), subagents=queries.subagent_usage(database, **w),
+        cycle_times=finished_cycles(database, week, bot), subagents=queries.subagent_usage(database, **w),
         anomalies=anomalies_table(database, week, hist, cost_per_day, error_per_day),
-        data_quality=quality_table(database, by_tool, errors_tool, router_week, by_model, len(in_week)),
+        data_quality=quality_table(database, by_tool, errors_tool, router_week, by_model, len(in_week), bot),
         router=router_week, daily_limit=daily_limit, monthly_limit=monthly_limit, limit_sources=limit_sources,
-        notes=notes, transcripts=transcripts,
+        notes=notes, transcripts=transcripts, bot=bot, bots=_bots_table(database, week, bot),
     )
 
 
 WITNESS_COLUMNS = ("cost_transcript_usd", "cost_bot_usd")
-ANY_TRANSCRIPT_SQL = "SELECT EXISTS (SELECT 1 FROM api_requests)"
+ANY_TRANSCRIPT_SQL = "SELECT EXISTS (SELECT 1 FROM api_requests WHERE :bot IS NULL OR bot = :bot)"
 
 
 def _transcript_coverage(database: Database, window: Span) -> dict:
     """The week's transcript coverage (empty when the database holds no transcripts): days with calls, days
     whose calls all take their cost from the transcripts, calls seen by each witness, the cost split."""
-    if not database.execute(ANY_TRANSCRIPT_SQL).fetchone()[0]:
+    if not _any_transcript(database, window["bot"]):
         return {}
     cov = queries.transcript_coverage(database, **window)
     days = cov[cov["calls"] > 0]
@@ -172,10 +178,10 @@ def _transcript_coverage(database: Database, window: Span) -> dict:
     }
 
 
-def _figures(database: Database, w: Week) -> dict:
+def _figures(database: Database, w: Week, bot: str | None) -> dict:
     """The headline figures of one week, by :data:`~amiga_analytics.report.stats.HEADLINE` key, and what their
     noise tests need (:data:`~amiga_analytics.report.stats.EVIDENCE`)."""
-    window: Span = {"since": w.start, "until": w.end}
+    window: Span = {"since": w.start, "until": w.end, "bot": bot}
     total = queries.tool_cost(database, by=None, **window).iloc[0]
     errors = queries.error_rates(database, by=None, **window).iloc[0]
     tasks = queries.task_throughput(database, freq=None, **window).iloc[0]
@@ -195,13 +201,13 @@ def _figures(database: Database, w: Week) -> dict:
         "failed": float(errors["failed"]), "completed": float(errors["completed"]),
         "tasks_completed": float(tasks["completed"]), "tasks_failed": float(tasks["failed"]),
         "daily_cost": [float(c) for c in daily["cost_usd"].fillna(0.0)],
-        "cycle_s": [float(c) for c in finished_cycles(database, w)["cycle_s"]],
+        "cycle_s": [float(c) for c in finished_cycles(database, w, bot)["cycle_s"]],
     }
 
 
 def _turns_without_tools(database: Database, window: Span) -> float:
     """The cost of the transcripts' API requests that issued no tool_use, in the window (0 without transcripts)."""
-    if not database.execute(ANY_TRANSCRIPT_SQL).fetchone()[0]:
+    if not _any_transcript(database, window["bot"]):
         return 0.0
     return float(queries.transcript_coverage(database, **window)["turns_without_tools_usd"].sum())
 
@@ -220,15 +226,16 @@ def _usd(value: Any) -> float:
     return 0.0 if value is None or pd.isna(value) else float(value)
 
 
-def _headline(database: Database, week: Week, days: list[date], in_week: list[date]) -> tuple[pd.DataFrame, list[str]]:
+def _headline(database: Database, week: Week, days: list[date], in_week: list[date],
+              bot: str | None) -> tuple[pd.DataFrame, list[str]]:
     """The week-over-week headline table and the notes on how far the data covers the two weeks."""
     prev = week.previous()
     first_day = days[0]
     notes: list[str] = []
-    this = _figures(database, week)
+    this = _figures(database, week, bot)
     prev_days = [d for d in days if prev.start <= d < prev.end]
     if prev_days:
-        before = _figures(database, prev)
+        before = _figures(database, prev, bot)
         if first_day > prev.start:
             notes.append(f"The data begins on {day_text(first_day)}, so the week before ({prev.label}) is only "
                          f"partly covered: read its comparison with care.")
@@ -253,7 +260,7 @@ def _cost_per_day(database: Database, hist: Span) -> pd.DataFrame:
     router_cost = router_daily.set_index("period_start")["cost_usd"].reindex(cost_per_day["period_start"]).fillna(0.0)
     cost_per_day["router_cost_usd"] = router_cost.to_numpy()
     cost_per_day["cost_usd"] = cost_per_day["tool_cost_usd"].fillna(0.0) + cost_per_day["router_cost_usd"]
-    if database.execute(ANY_TRANSCRIPT_SQL).fetchone()[0]:
+    if _any_transcript(database, hist["bot"]):
         # The transcripts' requests that issued no tool_use belong to no tool, but to the day's cost.
         cov = queries.transcript_coverage(database, **hist)
         turns = pd.Series(cov["turns_without_tools_usd"].to_numpy(), index=pd.to_datetime(cov["day"]).dt.date)
@@ -267,3 +274,27 @@ def top_errors_table(database: Database, window: Span) -> pd.DataFrame:
     """The week's top errors as the report publishes them: structured fields only (tool, template, category,
     counts), without the free error text (``example_error``), which stays in the database and its view."""
     return queries.top_errors(database, limit=10, **window).drop(columns=["example_error"])
+
+
+def _any_transcript(database: Database, bot: str | None) -> bool:
+    """Whether the store holds any transcript request (of ``bot``; None: of any bot)."""
+    return bool(database.execute(ANY_TRANSCRIPT_SQL, {"bot": bot}).fetchone()[0])
+
+
+BOTS_COLUMNS = ["bot", "calls", "failed", "error_rate", "cost_usd", "tasks_finished"]
+
+
+def _bots_table(database: Database, week: Week, bot: str | None) -> pd.DataFrame:
+    """The week per bot, in a store of several and a report of them all (else empty): ``bot``, ``calls``,
+    ``failed`` (failed calls), ``error_rate`` (failed / completed, in [0, 1]), ``cost_usd`` (USD, as the headline's
+    cost: NaN when the bot recorded no token), ``tasks_finished``. The bots add up to the headline."""
+    names = db_mod.store_bots(database)
+    if bot is not None or len(names) < 2:
+        return pd.DataFrame({c: pd.Series(dtype="object" if c == "bot" else "float64") for c in BOTS_COLUMNS})
+    rows = []
+    for name in names:
+        f = _figures(database, week, name)
+        rows.append({"bot": name, "calls": f["calls"], "failed": f["failed"], "error_rate": f["error_rate"],
+                     "cost_usd": f["cost_usd"], "tasks_finished": f["tasks_finished"]})
+    return pd.DataFrame(rows, columns=BOTS_COLUMNS).astype({"calls": "int64", "failed": "int64",
+                                                            "tasks_finished": "int64"})

@@ -50,8 +50,10 @@ class _Page:
 
 
 def title(report: WeeklyReport) -> str:
-    """The report's title."""
-    return f"AMIGA weekly report {report.week}"
+    """The report's title (with the bot, or the bots, of a store of several)."""
+    which = (f", bot {report.bot}" if report.bot is not None else
+             f", bots {', '.join(report.bots['bot'])}" if len(report.bots) else "")
+    return f"AMIGA weekly report {report.week}{which}"
 
 
 SECTION_NAMES = {"cost": "Cost", "errors": "Errors", "tasks": "Tasks", "anomalies": "Anomalies"}
@@ -80,10 +82,18 @@ def _headline(page: _Page) -> Section:
         if key == "cost_usd" and not pd.isna(row["this_week"]) and not _exact_cost(report):
             value += " (floor)"
         cards.append((label, value, change_text(kind, row), row["verdict"]))
-    blocks: list[Block] = [Cards(cards)]
+    blocks: list[Block] = [Cards(cards), *_by_bot(report)]
     blocks += [P(n, muted=True) for n in report.notes]
     blocks.append(P(NOISE_TEST, muted=True))
     return Section("This week at a glance", "headline", blocks)
+
+
+def _by_bot(report: WeeklyReport) -> list[Block]:
+    """The week per bot, in a report of several bots (nothing otherwise): which bot to look at."""
+    rows = [[b.bot, fmt_count(b.calls), fmt_count(b.failed), fmt_pct(b.error_rate), fmt_usd(b.cost_usd),
+             fmt_count(b.tasks_finished)] for b in report.bots.itertuples(index=False)]
+    return [Table(["bot", "calls", "failed calls", "error rate", "cost", "tasks finished"], rows, "nrrrrr",
+                  caption="By bot (the figures above are all bots together)")] if rows else []
 
 
 def _cost(page: _Page) -> Section:

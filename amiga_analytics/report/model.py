@@ -24,8 +24,10 @@ class WeeklyReport:
 
     Attributes: ``week`` ("2025-W42"), ``start``/``end`` (Monday, next Monday; dates in ``timezone``),
     ``previous_week``, ``source`` (the analytics database's file name), ``bot_db`` (the bot database's file name,
-as the last sync recorded it), ``actions`` ("What to do this week", see :mod:`.actions`), the limits and where they came from, and the tables
-    listed in :attr:`tables` (each written as a CSV of the same name).
+    as the last sync recorded it), ``bot`` (the one bot reported, or None for all of them), ``bots`` (the week per
+    bot in a report of several bots, see :func:`~.gather.weekly_report`; empty otherwise), ``actions`` ("What to do
+    this week", see :mod:`.actions`), the limits and where they came from, and the tables listed in :attr:`tables`
+    (each written as a CSV of the same name).
     """
 
     week: str
@@ -56,17 +58,19 @@ as the last sync recorded it), ``actions`` ("What to do this week", see :mod:`.a
     limit_sources: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     transcripts: dict = field(default_factory=dict)  # the week's transcript coverage; empty without transcripts
+    bot: str | None = None  # the one bot reported (--bot), None for all the store's bots
+    bots: pd.DataFrame = field(default_factory=pd.DataFrame)  # per bot, in a report of several; else empty
 
     TABLES = (
-        "actions", "headline", "cost_per_day", "cost_by_model", "cost_by_tool", "budget", "error_rates_by_tool",
+        "actions", "headline", "bots", "cost_per_day", "cost_by_model", "cost_by_tool", "budget", "error_rates_by_tool",
         "error_rates_by_category", "error_rate_per_day", "top_errors", "throughput_per_day", "cycle_times",
         "subagents", "anomalies", "data_quality",
     )
 
     @property
     def tables(self) -> dict[str, pd.DataFrame]:
-        """The report's tables by name, in report order (the CSV files)."""
-        return {name: getattr(self, name) for name in self.TABLES}
+        """The report's tables by name, in report order (the CSV files); ``bots`` only in a report of several."""
+        return {name: getattr(self, name) for name in self.TABLES if name != "bots" or len(self.bots)}
 
     def value(self, metric: str, which: str = "this_week") -> float:
         """A headline figure: ``report.value("error_rate")``; ``which="previous_week"`` for the week before."""

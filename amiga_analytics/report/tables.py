@@ -17,15 +17,15 @@ __all__ = ["anomalies_table", "cost_by_model", "errors_by_category", "finished_c
 FINISHED_CYCLES_SQL = """SELECT task_id, status, finished_day, cycle_s, agent_type
 FROM tasks
 WHERE status IN ('completed', 'failed', 'stopped') AND finished_day >= :since_day AND finished_day < :until_day
-  AND cycle_s IS NOT NULL
+  AND cycle_s IS NOT NULL AND (:bot IS NULL OR bot = :bot)
 ORDER BY finished_day, cycle_s, task_id"""
 
 
-def finished_cycles(database: Database, week: Week) -> pd.DataFrame:
-    """The tasks finished in the week: ``task_id``, ``status``, ``finished_day`` (ISO date), ``cycle_s`` (s),
-    ``agent_type`` (the task type; None when not recorded)."""
+def finished_cycles(database: Database, week: Week, bot: str | None = None) -> pd.DataFrame:
+    """The tasks finished in the week (of ``bot``; None: of every bot): ``task_id``, ``status``, ``finished_day``
+    (ISO date), ``cycle_s`` (s), ``agent_type`` (the task type; None when not recorded)."""
     rows = database.execute(FINISHED_CYCLES_SQL, {"since_day": week.start.isoformat(),
-                                                  "until_day": week.end.isoformat()}).fetchall()
+                                                  "until_day": week.end.isoformat(), "bot": bot}).fetchall()
     df = pd.DataFrame.from_records(rows, columns=["task_id", "status", "finished_day", "cycle_s", "agent_type"])
     return df.astype({"task_id": "str", "status": "str", "finished_day": "str", "cycle_s": "float64",
                       "agent_type": "object"})
@@ -135,7 +135,7 @@ QUALITY_LABELS = {
 
 
 def quality_table(database: Database, by_tool: pd.DataFrame, errors_tool: pd.DataFrame, router: pd.DataFrame,
-                  by_model: pd.DataFrame, days_with_data: int) -> pd.DataFrame:
+                  by_model: pd.DataFrame, days_with_data: int, bot: str | None = None) -> pd.DataFrame:
     """The week's own data-quality figures, then the whole-database checks of the last sync."""
     calls = int(by_tool["calls"].sum())
     with_tokens = int(by_tool["calls_with_tokens"].sum())
@@ -155,7 +155,9 @@ def quality_table(database: Database, by_tool: pd.DataFrame, errors_tool: pd.Dat
         "calls_without_model": no_model,
     }
     rows = [{"scope": "week", "check_name": k, "value": v, "detail": QUALITY_LABELS[k]} for k, v in week_rows.items()]
-    whole = queries.data_quality(database)
+    whole = queries.data_quality(database, bot=bot)  # over several bots: each bot's counts, added up
+    whole = whole.groupby("check_name", sort=False, as_index=False).agg(value=("value", "sum"),
+                                                                        detail=("detail", "first"))
     for rec in whole.itertuples(index=False):
         rows.append({"scope": "database", "check_name": rec.check_name, "value": int(rec.value),
                      "detail": rec.detail})

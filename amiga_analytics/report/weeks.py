@@ -15,10 +15,12 @@ WEEK_RE = re.compile(r"^\s*(\d{4})-?W(\d{1,2})\s*$", re.IGNORECASE)
 
 
 class Span(TypedDict):
-    """The ``since``/``until`` keywords of a query over the days ``[since, until)``."""
+    """The ``since``/``until`` keywords of a query over the days ``[since, until)``, and its ``bot`` (None: all
+    the bots of the store)."""
 
     since: date
     until: date
+    bot: str | None
 
 
 @dataclass(frozen=True)

@@ -54,10 +54,10 @@ CYCLE_QUANTILES = (("median_cycle_s", 0.5), ("p90_cycle_s", 0.9))
 # A task none of whose tokens is priced has no cost (NULL), never $0.
 TASK_COST_SQL = """SELECT task_id, status, model_id, agent_type, created_at, cycle_s, calls, input_tokens,
        output_tokens, cache_write_tokens, cache_read_tokens, NULLIF(cost_usd, 0) AS cost_usd, unpriced_tokens, cost_transcript_usd,
-       cost_bot_usd, description
+       cost_bot_usd, description, bot
 FROM tasks
 WHERE {where}
-ORDER BY cost_usd DESC, task_id
+ORDER BY cost_usd DESC, task_id, bot
 LIMIT {limit}"""
 
 # Failures grouped by tool and error template (load/templates.py: computed at sync time from the masked error
@@ -185,7 +185,7 @@ FROM u LEFT JOIN t ON t.user_ref IS u.user_ref LEFT JOIN m ON m.user_ref IS u.us
 ORDER BY tasks DESC, COALESCE(cost_usd, 0) DESC, router_messages DESC, u.user_ref IS NULL, u.user_ref"""
 
 DATA_QUALITY_SQL = """SELECT data_quality.check_name, data_quality.value, data_quality.detail, data_quality.sync_id,
-       syncs.finished_at AS measured_at
+       syncs.finished_at AS measured_at, data_quality.bot
 FROM data_quality
 LEFT JOIN syncs ON syncs.sync_id = data_quality.sync_id AND syncs.bot = data_quality.bot
 WHERE data_quality.sync_id = (SELECT MAX(latest.sync_id) FROM data_quality AS latest WHERE latest.bot = data_quality.bot)

@@ -54,18 +54,21 @@ ORDER BY days.day"""
 
 #: The gaps between the witnesses: tasks with calls but no transcript; in sessions both saw, bot calls without a
 #: tool_use and tool_uses without a bot call. ``{and_bot}``: ``""`` or ``" AND bot = :bot"`` (one bot's gaps).
+#: Each transcript session's bot (several, comma-separated, in the unlikely case that two bots hold the session).
+SESSION_BOTS_SQL = "SELECT session_id, group_concat(DISTINCT bot) FROM api_requests GROUP BY session_id"
+
 TRANSCRIPT_GAPS_SQL = f"""SELECT 'task_without_transcript' AS kind, t.task_id, NULL AS source_id, NULL AS call_id,
-       NULL AS tool_use_id, NULL AS tool_name, t.created_at AS started_at
+       NULL AS tool_use_id, NULL AS tool_name, t.created_at AS started_at, t.bot
 FROM tasks t
 WHERE t.calls > 0 AND NOT EXISTS (SELECT 1 FROM api_requests r WHERE r.task_id = t.task_id AND r.bot = t.bot)
   AND NOT EXISTS (SELECT 1 FROM tool_uses u WHERE u.task_id = t.task_id AND u.bot = t.bot){{and_bot}}
 UNION ALL
-SELECT 'bot_call_without_tool_use', task_id, source_id, call_id, NULL, tool_name, started_at
+SELECT 'bot_call_without_tool_use', task_id, source_id, call_id, NULL, tool_name, started_at, bot
 FROM tool_calls WHERE witness = 'bot' AND cost_witness = 'transcript'{{and_bot}}
 UNION ALL
-SELECT 'tool_use_without_bot_call', task_id, source_id, call_id, tool_use_id, tool_name, started_at
+SELECT 'tool_use_without_bot_call', task_id, source_id, call_id, tool_use_id, tool_name, started_at, bot
 FROM tool_calls c WHERE witness = 'transcript' AND {_BOT_GROUP}{{and_bot}}
-ORDER BY kind, started_at, call_id"""
+ORDER BY kind, started_at, call_id, bot"""
 
 #: One row: the tools' transcript cost, the turns without tools and the cost of all requests, USD.
 TRANSCRIPT_COST_SPLIT_SQL = f"""SELECT

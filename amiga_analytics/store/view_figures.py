@@ -134,21 +134,22 @@ def _needed() -> str:
     return "\n  UNION ".join(ranks)
 
 
-def daily_latency_sql(where: str, calls_where: str, model: str, agent_type: str) -> str:
+def daily_latency_sql(where: str, calls_where: str, model: str, agent_type: str, bot: str = "''") -> str:
     """p50 / p95 / mean duration per day of the most used tools (ms), of the calls that ``where`` keeps (over
     ``tool_daily``) with the filters' values ``model`` and ``agent_type`` (SQL; ``''`` for all).
 
     Ranks are looked up, never computed: without a model or agent-type filter in ``duration_ranks``, else in
     ``duration_ranks_by_agent``'s group of the two values (:mod:`.duration_ranks`), the same ranks of the same
     durations as ranking the filtered calls. The ranks are per bot, so they answer a store that holds one bot
-    (:data:`SOLE_BOT_SQL`); the calls of several bots (``calls_where``: the period and filters on ``tool_calls``)
-    are ranked by window."""
-    sole = f"{SOLE_BOT_SQL} IS NOT NULL"
+    (:data:`SOLE_BOT_SQL`) or the one bot of the filter's value ``bot`` (SQL; ``''`` for all); the calls of
+    several bots (``calls_where``: the period and filters on ``tool_calls``) are ranked by window."""
+    sole_bot = f"COALESCE(NULLIF({bot}, ''), {SOLE_BOT_SQL})"
+    sole = f"{sole_bot} IS NOT NULL"
     plain = f"{model} = '' AND {agent_type} = ''"
     return DAILY_LATENCY_SQL.format(where=where, series=_SERIES.format(rows="counts", budget=LATENCY_ROWS),
                                     calls_where=calls_where, needed=_needed(), interpolated=_interpolated(),
                                     sole=sole, all_calls=f"{sole} AND {plain}", by_agent=f"{sole} AND NOT ({plain})",
-                                    sole_bot=SOLE_BOT_SQL, model_group=group_key(model),
+                                    sole_bot=sole_bot, model_group=group_key(model),
                                     agent_group=group_key(agent_type))
 
 
@@ -156,6 +157,9 @@ def daily_latency_sql(where: str, calls_where: str, model: str, agent_type: str)
 #: (the registry of ``sync --bot``, ``sync_state`` key ``bots``: see load/bots.py).
 SOLE_BOT_SQL = """(SELECT CASE WHEN COUNT(*) = 1 THEN MIN(key) END
  FROM json_each(COALESCE((SELECT value FROM sync_state WHERE key = 'bots'), '{"main": {}}')))"""
+#: The store's bots by name, comma-separated and sorted (the registry's keys; "main" for a store without --bot).
+STORE_BOTS_SQL = """(SELECT group_concat(key, ',') FROM (SELECT key
+ FROM json_each(COALESCE((SELECT value FROM sync_state WHERE key = 'bots'), '{"main": {}}')) ORDER BY key))"""
 
 
 KEY_FIGURES_SQL = f"""WITH calls AS (
@@ -175,15 +179,16 @@ SELECT calls.first_day, calls.last_day, calls.calls, calls.cost_usd, calls.faile
        calls.error_rate, created.tasks AS tasks_created, finished.completed AS tasks_completed,
        finished.failed AS tasks_failed,
        CAST(finished.completed AS REAL) / NULLIF(finished.completed + finished.failed, 0) AS task_success_rate,
-       (SELECT MAX(started_at) FROM tool_calls) AS data_through,
-       (SELECT MAX(finished_at) FROM syncs) AS synced_at
+       (SELECT MAX(started_at) FROM tool_calls WHERE {{bot_where}}) AS data_through,
+       (SELECT MAX(finished_at) FROM syncs WHERE {{bot_where}}) AS synced_at,
+       {{bots}} AS bots
 FROM calls, created, finished"""
 
 #: The group keys the filters compare on ``tool_daily`` ('' for NULL) and on the nullable ``tool_calls`` columns.
-DAILY_FILTER_COLUMNS = {"tool": "tool_name", "model": "model_id", "agent_type": "agent_type"}
+DAILY_FILTER_COLUMNS = {"tool": "tool_name", "model": "model_id", "agent_type": "agent_type", "bot": "bot"}
 CALLS_FILTER_COLUMNS = {"tool": "tool_name", "model": "COALESCE(model_id, '')",
-                        "agent_type": "COALESCE(agent_type, '')"}
-TASKS_FILTER_COLUMNS = {"model": "COALESCE(model_id, '')", "agent_type": "COALESCE(agent_type, '')"}
+                        "agent_type": "COALESCE(agent_type, '')", "bot": "bot"}
+TASKS_FILTER_COLUMNS = {"model": "COALESCE(model_id, '')", "agent_type": "COALESCE(agent_type, '')", "bot": "bot"}
 assert set(DAILY_KEYS) >= {"tool_name", "model_id", "agent_type"}
 
 

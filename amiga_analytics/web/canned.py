@@ -250,7 +250,8 @@ QUERIES: dict[str, dict[str, Any]] = {
 PERIOD_PARAMS = ["since", "until"]
 """The period parameters, in the order the form shows them."""
 
-DASHBOARD_NOTE = (" Takes the dashboard's filters: tool, model (a model id), agent_type; empty = all.")
+DASHBOARD_NOTE = (" Takes the dashboard's filters: tool, model (a model id), agent_type, bot (a store of several "
+                  "bots); empty = all.")
 
 
 def daily_cost_by_model_sql() -> str:
@@ -280,7 +281,7 @@ def daily_latency_sql() -> str:
     return vf.daily_latency_sql(filtered(period("day"), vf.DAILY_FILTER_COLUMNS),
                                 filtered(period("+day"), {k: v for k, v in vf.CALLS_FILTER_COLUMNS.items()
                                                           if k != "tool"}),
-                                "(SELECT model FROM filters)", "(SELECT agent_type FROM filters)")
+                                "(SELECT model FROM filters)", "(SELECT agent_type FROM filters)", BOT_FILTER)
 
 
 def key_figures_sql() -> str:
@@ -289,6 +290,7 @@ def key_figures_sql() -> str:
         where=filtered(period("day"), vf.DAILY_FILTER_COLUMNS),
         created_where=filtered(period("created_day"), tasks),
         finished_where=filtered(f"{figures.FINISHED_TASKS} AND {period('finished_day')}", tasks),
+        bot_where=filtered("1", BOT), bots=vf.STORE_BOTS_SQL,
     )
 
 

@@ -1,5 +1,5 @@
-"""The live view (``serve ANALYTICS_DB --follow BOT_DB [--every 60]``): sync in the background and swap the served
-snapshot atomically.
+"""The live view (``serve ANALYTICS_DB --follow BOT_DB [--follow BOT_DB …] [--every 60]``): sync in the background
+and swap the served snapshot atomically.
 
 Every ``every`` seconds a :class:`Follower` thread runs ``amiga-analytics sync BOT_DB ANALYTICS_DB`` in a child
 process (so that the sync's Python work never holds this process's GIL and never slows a request), with the
@@ -10,6 +10,11 @@ snapshot beside the current one (:func:`.serve.snapshot`), counts its rows, and 
 :func:`.serve.snapshot_database` in one assignment of ``datasette.databases``. A request in flight keeps the database
 object it started with; its file stays on disk until the next swap. A failed sync leaves the last snapshot
 served and is reported on stderr and at ``/-/amiga-follow.json``.
+
+In a store of several bots (``sync --bot``) each followed bot database is one of its bots, found by the identity
+the registry recorded for it (:func:`follow_targets`; not by path: the registry keeps no paths, and a bot database
+may move); every round runs ``sync BOT_DB ANALYTICS_DB --bot NAME`` for each of them, with the options of that
+bot's own last sync (its shadow store's state), then swaps once.
 """
 
 from __future__ import annotations
@@ -23,15 +28,43 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..load.state import read_state
+from ..bot.snapshot import open_snapshot
+from ..errors import InputError
+from ..load.bots import REGISTRY_KEY, shadow_path
+from ..load.state import read_state, source_identity
 
 KEEP_SNAPSHOTS = 2  # the served one and the one before it (requests in flight may still read it)
 
 
-def sync_command(bot_db: Path, analytics_db: Path) -> list[str]:
-    """The sync that repeats the last sync's options (an analytics database never synced gets the defaults)."""
-    settings = (read_state(analytics_db).get("settings") or {}) if analytics_db.exists() else {}
+def follow_targets(analytics_db: Path, bot_dbs: list[Path]) -> list[tuple[Path, str | None]]:
+    """Each followed bot database with its bot's name in a store of several bots (None: a store synced without
+    ``--bot``, which follows one bot database). ``InputError`` for a bot database the store does not hold."""
+    bots = (read_state(analytics_db).get(REGISTRY_KEY) or {}) if analytics_db.exists() else {}
+    if not bots:
+        if len(bot_dbs) > 1:
+            raise InputError(f"{analytics_db} holds one bot: follow one bot database, or load each into it with "
+                             f"`amiga-analytics sync BOT_DB {analytics_db} --bot NAME` first")
+        return [(bot_dbs[0], None)]
+    by_source = {entry.get("source"): name for name, entry in bots.items() if entry.get("source")}
+    targets: list[tuple[Path, str | None]] = []
+    for bot_db in bot_dbs:
+        with open_snapshot(bot_db) as snap:
+            name = by_source.get(source_identity(snap))
+        if name is None:
+            raise InputError(f"--follow {bot_db}: not a bot of {analytics_db} (it holds {', '.join(sorted(bots))}): "
+                             f"add it first with `amiga-analytics sync {bot_db} {analytics_db} --bot NAME`")
+        targets.append((bot_db, name))
+    return targets
+
+
+def sync_command(bot_db: Path, analytics_db: Path, bot: str | None = None) -> list[str]:
+    """The sync that repeats the last sync's options (an analytics database never synced gets the defaults); of
+    bot ``bot`` in a store of several (its own store's options)."""
+    own = analytics_db if bot is None else shadow_path(analytics_db, bot)
+    settings = (read_state(own).get("settings") or {}) if own.exists() else {}
     command = [sys.executable, "-m", "amiga_analytics", "sync", str(bot_db), str(analytics_db), "--quiet"]
+    if bot is not None:
+        command += ["--bot", bot]
     if settings.get("default_model"):
         command += ["--default-model", settings["default_model"]]
     if settings.get("keep_message_content"):
@@ -42,9 +75,9 @@ def sync_command(bot_db: Path, analytics_db: Path) -> list[str]:
 class Follower(threading.Thread):
     """The background sync-and-swap loop of one served Datasette."""
 
-    def __init__(self, ds: Any, analytics_db: Path, bot_db: Path, every: float):
+    def __init__(self, ds: Any, analytics_db: Path, targets: list[tuple[Path, str | None]], every: float):
         super().__init__(name="amiga-follow", daemon=True)
-        self.ds, self.analytics_db, self.bot_db, self.every = ds, Path(analytics_db), Path(bot_db), every
+        self.ds, self.analytics_db, self.targets, self.every = ds, Path(analytics_db), targets, every
         self.stopped = threading.Event()
         self.status: dict[str, Any] = {"every_s": every, "syncs": 0, "swaps": 0, "last_error": None,
                                        "last_sync_at": None, "last_swap_at": None}
@@ -57,17 +90,19 @@ class Follower(threading.Thread):
         self.stopped.set()
 
     def step(self) -> bool:
-        """One sync and swap; False (and the last snapshot kept) if the sync failed."""
+        """One sync of every followed bot database, then one swap; False (and the last snapshot kept) if every
+        sync failed. A failed sync is reported (``last_error``) even when another one succeeded."""
         started = time.time()
-        done = subprocess.run(sync_command(self.bot_db, self.analytics_db), capture_output=True, text=True)
+        errors = [e for e in (self._sync(bot_db, bot) for bot_db, bot in self.targets) if e]
         self.status["syncs"] += 1
         self.status["last_sync_at"] = started
-        if done.returncode != 0:
-            message = (done.stderr or done.stdout).strip().splitlines()
-            self.status["last_error"] = _without_paths(message[-1]) if message else f"sync exited with {done.returncode}"
-            print(f"follow: sync failed, still serving the previous snapshot: {self.status['last_error']}",
-                  file=sys.stderr, flush=True)
-            return False
+        if errors:
+            self.status["last_error"] = "; ".join(errors)
+            kept = len(errors) == len(self.targets)
+            print(f"follow: sync failed, {'still serving the previous snapshot' if kept else 'serving the others'}: "
+                  f"{self.status['last_error']}", file=sys.stderr, flush=True)
+            if kept:
+                return False
         try:
             swap(self.ds, self.analytics_db)
         except Exception as exc:  # keep serving: the next round tries again
@@ -76,8 +111,17 @@ class Follower(threading.Thread):
             return False
         self.status["swaps"] += 1
         self.status["last_swap_at"] = time.time()
-        self.status["last_error"] = None
+        self.status["last_error"] = "; ".join(errors) or None
         return True
+
+    def _sync(self, bot_db: Path, bot: str | None) -> str | None:
+        """Sync one bot database in a child process; its error (one line, without paths), or None."""
+        done = subprocess.run(sync_command(bot_db, self.analytics_db, bot), capture_output=True, text=True)
+        if done.returncode == 0:
+            return None
+        message = (done.stderr or done.stdout).strip().splitlines()
+        text = _without_paths(message[-1]) if message else f"sync exited with {done.returncode}"
+        return text if bot is None else f"bot {bot}: {text}"
 
     def status_json(self) -> str:
         return json.dumps(self.status)

@@ -331,29 +331,29 @@ def serve(analytics_db, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, f
           every: float = 60.0) -> None:
     """Serve ``analytics_db`` read-only on http://host:port/ until interrupted (Ctrl-C or SIGTERM).
 
-    With ``follow`` (the bot database), sync it into ``analytics_db`` every ``every`` seconds in the background and
-    serve each new snapshot (:mod:`.follow`). Raises ``NotAnAnalyticsDatabase`` before listening if the file is
+    With ``follow`` (the bot database, or a list of them: the bots of a store of several), sync it into
+    ``analytics_db`` every ``every`` seconds in the background and serve each new snapshot (:mod:`.follow`). Raises ``NotAnAnalyticsDatabase`` before listening if the file is
     not an analytics database. The snapshots are removed on the way out.
     """
     import signal
 
     import uvicorn
 
-    from .follow import Follower
+    from ..errors import InputError
+    from .follow import Follower, follow_targets
 
     follower = None
-    if follow is not None:
-        if not Path(follow).is_file():
-            from ..errors import InputError
-
-            raise InputError(f"--follow {follow}: no such bot database file: give the bot's agentlab.db")
-        if every < 1:
-            from ..errors import InputError
-
-            raise InputError(f"--every {every}: give the seconds between syncs, 1 or more")
+    follows = [Path(follow)] if isinstance(follow, (str, Path)) else [Path(f) for f in follow or []]
+    follow = follows or None
+    for path in follows:
+        if not path.is_file():
+            raise InputError(f"--follow {path}: no such bot database file: give the bot's agentlab.db")
+    if follow is not None and every < 1:
+        raise InputError(f"--every {every}: give the seconds between syncs, 1 or more")
+    targets = follow_targets(Path(analytics_db), follows) if follows else []
     ds = build_datasette(analytics_db, settings={"default_cache_ttl": 0} if follow is not None else None)
     if follow is not None:
-        follower = Follower(ds, Path(analytics_db), Path(follow), every)
+        follower = Follower(ds, Path(analytics_db), targets, every)
         ds.amiga_follower = follower
         follower.start()
 
@@ -362,7 +362,7 @@ def serve(analytics_db, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, f
 
     previous = signal.signal(signal.SIGTERM, stop)
     try:
-        live = f", syncing {follow} every {every:g} s" if follow is not None else ""
+        live = f", syncing {', '.join(map(str, follows))} every {every:g} s" if follows else ""
         print(f"Serving a read-only snapshot of {analytics_db} at http://{host}:{port}/{live} (Ctrl-C to stop)",
               flush=True)
         uvicorn.run(ds.app(), host=host, port=port, log_level="warning")
