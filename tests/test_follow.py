@@ -128,6 +128,30 @@ def test_follow_refuses_a_missing_bot_database(tmp_path, sample_analytics):
     assert result.exit_code == 2 and "--follow" in result.output, result.output
 
 
+def test_follow_syncs_with_the_price_tables_of_the_last_sync(tmp_path):
+    """A store priced with --prices is followed with the same file (without it every round would reprice it to
+    the shipped tables, or refuse a bot of a store of several); once the file is gone, serve refuses to start."""
+    from click.testing import CliRunner
+
+    from amiga_analytics.cli import cli
+    from amiga_analytics.sync import sync
+    from amiga_analytics.web.follow import sync_command
+
+    bot, analytics, prices = tmp_path / "agentlab.db", tmp_path / "analytics.db", tmp_path / "prices.csv"
+    shutil.copyfile(SAMPLE_DB, bot)
+    prices.write_text("model_id,effective_from,input_usd_per_mtok,output_usd_per_mtok,cache_write_5m_usd_per_mtok,"
+                      "cache_write_1h_usd_per_mtok,cache_read_usd_per_mtok,source\n"
+                      "claude-sonnet-4-5-20250929,2025-10-06,30,150,37.5,60,3,test: ten times the list price\n")
+    sync(bot, analytics, source_tz="UTC", prices=prices)
+    command = sync_command(bot, analytics)
+    assert command[command.index("--prices") + 1] == str(prices.resolve()) and "--aliases" not in command
+    assert subprocess.run(command, capture_output=True).returncode == 0  # an incremental sync, nothing repriced
+    assert not sync(bot, analytics, source_tz="UTC", prices=prices).repriced  # the follow's sync kept the prices
+    prices.unlink()
+    result = CliRunner().invoke(cli, ["serve", str(analytics), "--follow", str(bot)])
+    assert result.exit_code == 2 and "--prices" in result.output and "gone" in result.output, result.output
+
+
 def test_follow_every_bot_of_a_store_of_several(tmp_path):
     """Two bots in one store, both followed: the writer's calls appear as the bot it writes to (found by the bot
     database's identity), the other bot's rows stay as they were, and every shadow store syncs incrementally."""

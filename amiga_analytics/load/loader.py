@@ -331,7 +331,7 @@ class Loader:
         quality.record(self.conn, sync_id, values)
         self.state.update({
             "settings": settings, "source_tz": settings["source_tz"], "report_tz": settings["report_tz"],
-            "bot_db": self.options.bot_db,
+            "bot_db": self.options.bot_db, "price_files": self.options.price_files,
             "source": source_identity(self.snap),
             "bot_schema_version": self.snap.version,
         })

@@ -8,9 +8,12 @@ were sent, so the analytics database is exactly what one process writes (``tests
 counts the builder keeps (``invalid_values``, the masks by carrier) come back with each batch and are added here.
 
 The worker is used only when it pays and is safe: at least :data:`MIN_ROWS` bot rows to read, a second CPU this
-process may run on, the ``fork`` start method (Linux; a spawned worker would have to rebuild the price book and
-links), and no other thread in this process (``serve --follow`` syncs from a thread, and a fork there could copy
-a lock another thread holds). ``AMIGA_ANALYTICS_WORKERS=0`` in the environment turns it off.
+process may run on, Linux (the worker is forked: a spawned one would have to rebuild the price book and links,
+and macOS's system libraries make a fork unsafe), and no other thread in this process (a fork could copy a lock
+another thread holds, e.g. a sync called from a notebook's or a server's thread). ``AMIGA_ANALYTICS_WORKERS=0``
+in the environment turns it off (``serve --follow`` sets it for its syncs, which must not slow the pages). A
+worker that dies (killed, out of memory) fails the sync with ``BrokenProcessPool`` instead of hanging it; a
+worker that cannot start leaves the work to this process.
 
 >>> rows = CallRows(builder=None, parallel=False)
 >>> rows.take()
@@ -21,9 +24,12 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 import threading
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from .calls import Call, CallFacts
@@ -39,14 +45,39 @@ _builder: RowBuilder | None = None  # the worker's copy of the builder, inherite
 
 def worker_wanted(rows_to_read: int) -> bool:
     """Whether a sync that reads ``rows_to_read`` bot rows should build its call rows in a worker process."""
-    if rows_to_read < MIN_ROWS or os.environ.get("AMIGA_ANALYTICS_WORKERS", "") == "0":
+    return rows_to_read >= MIN_ROWS and second_core_free()
+
+
+def second_core_free() -> bool:
+    """Whether a forked worker may run beside this process: Linux, a second CPU, no other thread, and
+    ``AMIGA_ANALYTICS_WORKERS`` not ``0``."""
+    if os.environ.get("AMIGA_ANALYTICS_WORKERS", "") == "0":
         return False
-    return cpus() >= 2 and "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
+    return (sys.platform.startswith("linux") and cpus() >= 2  # macOS: fork is unsafe (system libraries' threads)
+            and threading.active_count() == 1)
 
 
 def cpus() -> int:
     """The CPUs this process may run on."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def start_worker(initializer: Callable[..., None], *args: Any) -> tuple[Any, int | None]:
+    """One forked worker process (``initializer(*args)`` run in it first) and its pid, or ``(None, None)`` if it
+    cannot start (no memory or processes left: the caller then works alone). A worker that dies makes every
+    pending result raise ``BrokenProcessPool`` instead of waiting for ever."""
+    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"), initializer=initializer,
+                               initargs=args)
+    try:
+        return pool, pool.submit(os.getpid).result()
+    except (OSError, BrokenProcessPool):
+        pool.shutdown(wait=False, cancel_futures=True)
+        return None, None
+
+
+def _set_builder(builder: RowBuilder) -> None:
+    global _builder
+    _builder = builder
 
 
 def _build(batch: list[CallFacts]) -> tuple[list[tuple], int, dict[str, int]]:
@@ -69,13 +100,9 @@ class CallRows:
         self._pending: list[CallFacts] = []
         self._in_flight: deque[Any] = deque()
         self._pool: Any = None
+        self.worker_pid: int | None = None
         if parallel:
-            global _builder
-            _builder = builder
-            try:
-                self._pool = multiprocessing.get_context("fork").Pool(1)
-            finally:
-                _builder = None
+            self._pool, self.worker_pid = start_worker(_set_builder, builder)
 
     @property
     def parallel(self) -> bool:
@@ -86,11 +113,7 @@ class CallRows:
 
     def __exit__(self, *exc: object) -> None:
         if self._pool is not None:
-            if exc[0] is None:
-                self._pool.close()
-            else:
-                self._pool.terminate()
-            self._pool.join()
+            self._pool.shutdown(wait=exc[0] is None, cancel_futures=True)
             self._pool = None
 
     def add(self, calls: Iterable[Call]) -> None:
@@ -107,19 +130,19 @@ class CallRows:
         if self._pool is not None:
             if flush and self._pending:
                 self._send()
-            while self._in_flight and (flush or self._in_flight[0].ready()):
+            while self._in_flight and (flush or self._in_flight[0].done()):
                 self._receive()
         ready, self._ready = self._ready, []
         return ready
 
     def _send(self) -> None:
-        self._in_flight.append(self._pool.apply_async(_build, (self._pending,)))
+        self._in_flight.append(self._pool.submit(_build, self._pending))
         self._pending = []
         while len(self._in_flight) > IN_FLIGHT:
             self._receive()
 
     def _receive(self) -> None:
-        rows, invalid, masks = self._in_flight.popleft().get()
+        rows, invalid, masks = self._in_flight.popleft().result()  # a dead worker: BrokenProcessPool
         self.builder.counts["invalid_values"] += invalid
         for carrier, n in masks.items():
             self.builder.tally(carrier, n)

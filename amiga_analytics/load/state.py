@@ -113,6 +113,7 @@ class Options:
     progress: ProgressCallback | None
     transcripts: list[str] = field(default_factory=list)  # transcript dirs given to this sync
     bot_db: str = ""  # the bot database's file name, kept in sync_state for the report's footer
+    price_files: dict = field(default_factory=dict)  # --prices / --aliases as absolute paths (serve --follow)
 
 
 def read_state(analytics_db: Path) -> dict[str, Any]:

@@ -89,7 +89,8 @@ def sync(
                          keep_message_content=keep_message_content)
     given = check_dirs(transcripts or [])
     options = Options(settings, book, default_model, keep_message_content, progress_callback(progress), given,
-                      bot_db=bot_path.name)
+                      bot_db=bot_path.name, price_files={name: str(Path(path).resolve()) for name, path in
+                                                         (("prices", prices), ("aliases", aliases)) if path})
     try:
         result = _sync_snapshot(bot_path, analytics_path, full, previous, options, lenient_text=False)
     except sqlite3.OperationalError as exc:

@@ -20,6 +20,7 @@ bot's own last sync (its shadow store's state), then swaps once.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -44,6 +45,7 @@ def follow_targets(analytics_db: Path, bot_dbs: list[Path]) -> list[tuple[Path, 
         if len(bot_dbs) > 1:
             raise InputError(f"{analytics_db} holds one bot: follow one bot database, or load each into it with "
                              f"`amiga-analytics sync BOT_DB {analytics_db} --bot NAME` first")
+        sync_command(bot_dbs[0], analytics_db)  # its price tables are still there
         return [(bot_dbs[0], None)]
     by_source = {entry.get("source"): name for name, entry in bots.items() if entry.get("source")}
     targets: list[tuple[Path, str | None]] = []
@@ -53,6 +55,7 @@ def follow_targets(analytics_db: Path, bot_dbs: list[Path]) -> list[tuple[Path, 
         if name is None:
             raise InputError(f"--follow {bot_db}: not a bot of {analytics_db} (it holds {', '.join(sorted(bots))}): "
                              f"add it first with `amiga-analytics sync {bot_db} {analytics_db} --bot NAME`")
+        sync_command(bot_db, analytics_db, name)  # its price tables are still there
         targets.append((bot_db, name))
     return targets
 
@@ -61,10 +64,16 @@ def sync_command(bot_db: Path, analytics_db: Path, bot: str | None = None) -> li
     """The sync that repeats the last sync's options (an analytics database never synced gets the defaults); of
     bot ``bot`` in a store of several (its own store's options)."""
     own = analytics_db if bot is None else shadow_path(analytics_db, bot)
-    settings = (read_state(own).get("settings") or {}) if own.exists() else {}
+    state = read_state(own) if own.exists() else {}
+    settings = state.get("settings") or {}
     command = [sys.executable, "-m", "amiga_analytics", "sync", str(bot_db), str(analytics_db), "--quiet"]
     if bot is not None:
         command += ["--bot", bot]
+    for name, path in sorted((state.get("price_files") or {}).items()):  # the same price tables, or it reprices
+        if not Path(path).is_file():
+            raise InputError(f"{own} was priced with --{name} {path}, which is gone: put it back (or sync once "
+                             "with the tables you want now) before following")
+        command += [f"--{name}", path]
     if settings.get("default_model"):
         command += ["--default-model", settings["default_model"]]
     if settings.get("keep_message_content"):
@@ -116,7 +125,13 @@ class Follower(threading.Thread):
 
     def _sync(self, bot_db: Path, bot: str | None) -> str | None:
         """Sync one bot database in a child process; its error (one line, without paths), or None."""
-        done = subprocess.run(sync_command(bot_db, self.analytics_db, bot), capture_output=True, text=True)
+        # The pages come first: the sync works on one core (load/row_workers.py).
+        env = {**os.environ, "AMIGA_ANALYTICS_WORKERS": "0"}
+        try:
+            command = sync_command(bot_db, self.analytics_db, bot)
+        except InputError as exc:  # a price table removed since serve started
+            return _without_paths(str(exc)) if bot is None else f"bot {bot}: {_without_paths(str(exc))}"
+        done = subprocess.run(command, capture_output=True, text=True, env=env)
         if done.returncode == 0:
             return None
         message = (done.stderr or done.stdout).strip().splitlines()

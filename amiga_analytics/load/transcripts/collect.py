@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Iterable
 
 from .discover import NESTED_AGENT, TranscriptFile, iter_files, projects_dir
+from .parallel import parsed_in_worker
 from .reading import FileState, ReadStats, read_new_lines
 from .records import RequestCopy, Sink, ToolResult, ToolUse, extract
 
@@ -95,9 +96,7 @@ class TranscriptSet:
         """Read what is new in one file; its requests, tool_uses and results go to ``sink`` (default: this set;
         the sync's :class:`~.stage.Stage` writes them to the database as it reads)."""
         key = f"{root_key}::{file.rel}"
-        spawned_by = (file.meta or {}).get("toolUseId")
-        if file.kind == NESTED_AGENT and file.agent_id and isinstance(spawned_by, str):
-            self.link_agent(file.agent_id, spawned_by, file.session_id)
+        self._link_spawner(file)
         lines, state, stats = read_new_lines(file.path, file.rel, self.files.get(key))
         index = self._index(key)
         for offset, line in lines:
@@ -107,13 +106,35 @@ class TranscriptSet:
         self.stats.add(stats)
         return stats
 
+    def _link_spawner(self, file: TranscriptFile) -> None:
+        """A nested sub-agent's file names the Task tool_use that spawned it (its ``.meta.json``)."""
+        spawned_by = (file.meta or {}).get("toolUseId")
+        if file.kind == NESTED_AGENT and file.agent_id and isinstance(spawned_by, str):
+            self.link_agent(file.agent_id, spawned_by, file.session_id)
+
     def read(self, root: str | Path, sink: Sink | None = None) -> ReadStats:
         """Read every transcript below ``root`` (a Claude config dir or its ``projects/``), only what is new
-        since the previous read of the same files; returns the counts of this read."""
+        since the previous read of the same files; returns the counts of this read. Many files are parsed by a
+        worker process (:mod:`.parallel`), with the same result."""
         root_key = str(projects_dir(root).resolve())
+        files = list(iter_files(root))
+        jobs = [(file, self._index(f"{root_key}::{file.rel}"), self.files.get(f"{root_key}::{file.rel}"))
+                for file in files]
         total = ReadStats()
-        for file in iter_files(root):
-            total.add(self.read_file(file, root_key, sink))
+        parsed = parsed_in_worker(jobs)
+        if parsed is None:
+            for file in files:
+                total.add(self.read_file(file, root_key, sink))
+            return total
+        target = sink or self
+        for file, (calls, state, stats) in zip(files, parsed):
+            self._link_spawner(file)
+            for method, args in calls:
+                getattr(target, method)(*args)
+            if state is not None:
+                self.files[f"{root_key}::{file.rel}"] = state
+            self.stats.add(stats)
+            total.add(stats)
         return total
 
     def carried_over(self) -> "TranscriptSet":
