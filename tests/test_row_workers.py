@@ -129,3 +129,23 @@ def test_a_worker_that_dies_fails_the_sync_instead_of_hanging_it(tmp_path, monke
     assert recorded == [True]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["agentlab.db"]
 
+
+
+def test_an_incremental_sync_with_a_worker_equals_one_without(tmp_path, monkeypatch, recorded):
+    """Half the sample, then all of it: the worker builds the re-derived open calls' rows and the new ones, and
+    the rows it hands back are compared with the stored ones as the main process's own would be."""
+    from test_sync import _state_at
+
+    outs = {}
+    for label, workers in (("alone", "0"), ("worker", "1")):
+        monkeypatch.setenv("AMIGA_ANALYTICS_WORKERS", workers)
+        monkeypatch.setattr(row_workers, "MIN_ROWS", 0 if workers == "1" else 10**9)
+        bot, out = tmp_path / f"{label}.db", tmp_path / f"{label}.analytics.db"
+        _state_at(FIXTURES / "sample.db", bot, 700)
+        sync(bot, out, source_tz="Europe/Madrid", full=True)
+        shutil.copyfile(FIXTURES / "sample.db", bot)
+        result = sync(bot, out, source_tz="Europe/Madrid")
+        assert result.mode == "incremental" and result.calls_written > 100
+        outs[label] = out
+    assert recorded == [False, False, True, True]
+    _assert_same_analytics(outs["alone"], outs["worker"])
