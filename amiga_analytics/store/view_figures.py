@@ -179,7 +179,9 @@ SELECT calls.first_day, calls.last_day, calls.calls, calls.cost_usd, calls.faile
        calls.error_rate, created.tasks AS tasks_created, finished.completed AS tasks_completed,
        finished.failed AS tasks_failed,
        CAST(finished.completed AS REAL) / NULLIF(finished.completed + finished.failed, 0) AS task_success_rate,
-       (SELECT MAX(started_at) FROM tool_calls WHERE {{bot_where}}) AS data_through,
+       (SELECT MAX(started_at) FROM tool_calls  -- in the bot's last day: walking the started_at index back to an
+        WHERE day = (SELECT MAX(day) FROM tool_daily WHERE {{bot_where}})  -- older bot's rows read them all
+          AND {{bot_where}}) AS data_through,
        (SELECT MAX(finished_at) FROM syncs WHERE {{bot_where}}) AS synced_at,
        {{bots}} AS bots
 FROM calls, created, finished"""
