@@ -122,3 +122,132 @@ def test_offsets_cover_the_years_the_view_converts():
     assert rows[0][1] == f"{zone_offsets.FIRST_YEAR}-01-01 00:00:00"
     assert [r[1] for r in rows] == sorted(r[1] for r in rows) and [r[2] for r in rows] == sorted(r[2] for r in rows)
     assert date.fromisoformat(rows[-1][1][:10]).year == zone_offsets.END_YEAR - 1  # EU rules go on past 2037
+
+
+# --- the canned queries over a time-of-day period: sample_par (Europe/Berlin, across the end of summer time) -----
+
+PAR_ZONE = "Europe/Berlin"
+PAR_WINDOWS = [
+    ("2025-10-20T09:30", "2025-10-26T02:30"),  # partial first day; until inside the repeated hour (its first pass)
+    ("2025-10-26T01:15", "2025-10-26T03:45"),  # across the change: 2 h 30 on the clock, 3 h 30 elapsed
+    ("2025-10-25T22:00+02:00", "2025-10-26T02:00Z"),  # explicit offsets
+    ("2025-10-22T13:58:30", "2025-10-22T14:28:30.5"),  # half an hour
+    ("", "2025-10-24T12:00"),  # open start
+    ("2025-10-23T18:00", ""),  # open end
+]
+
+
+@pytest.fixture(scope="module")
+def par(tmp_path_factory):
+    """sample_par synced (Europe/Berlin host and report zone), its truth, and the view on it."""
+    import json
+    import shutil
+    from pathlib import Path
+
+    from amiga_analytics.sync import sync
+    from amiga_analytics.web.serve import build_datasette
+
+    fixtures = Path(__file__).parent / "fixtures"
+    work = tmp_path_factory.mktemp("par-view")
+    bot = work / "agentlab.db"
+    shutil.copyfile(fixtures / "sample_par.db", bot)
+    out = work / "analytics.db"
+    sync(bot, out, source_tz=PAR_ZONE)
+    truth = json.loads((fixtures / "sample_par.truth.json").read_text())
+    return out, truth, build_datasette(out, settings={"sql_time_limit_ms": 30_000})
+
+
+def _json(ds, query: str, **params) -> dict:
+    from urllib.parse import urlencode
+
+    from test_datasette import fetch_one
+
+    return fetch_one(ds, f"/{ds.amiga_database}/{query}.json?" + urlencode({**params, "_shape": "objects",
+                                                                             "_size": "max"}))
+
+
+def _utc_bounds(since: str, until: str) -> tuple[str, str]:
+    """The window in stored UTC text, converted here with zoneinfo (aware values honoured, naive read in Berlin)."""
+    def one(text: str, open_end: str) -> str:
+        if not text:
+            return open_end
+        dt = datetime.fromisoformat(text)
+        dt = dt if dt.tzinfo else dt.replace(tzinfo=ZoneInfo(PAR_ZONE))
+        return dt.astimezone(timezone.utc).strftime(STORED)
+    return one(since, ""), one(until, "9999")
+
+
+def _stored_start(call: dict) -> str:
+    """When the sync stores a truth call's start: the bot wrote naive Berlin time, read with fold=0 (a start in the
+    repeated hour as its first pass, bot-data.md): zoneinfo here, on the truth's local time."""
+    return datetime.fromisoformat(call["start"]).replace(tzinfo=ZoneInfo(PAR_ZONE)).astimezone(timezone.utc).strftime(STORED)
+
+
+def _local_day(utc_text: str) -> str:
+    return datetime.fromisoformat(utc_text).astimezone(ZoneInfo(PAR_ZONE)).date().isoformat()
+
+
+@pytest.mark.parametrize("since, until", PAR_WINDOWS)
+def test_calls_and_errors_of_a_time_of_day_period_are_the_truths(par, since, until):
+    import collections
+
+    _, truth, ds = par
+    lo, hi = _utc_bounds(since, until)
+    calls = [c for c in truth["calls"] if lo <= _stored_start(c) < hi]
+    assert calls, (since, until)
+    per_tool = {tool: (sum(1 for c in calls if c["tool"] == tool), sum(1 for c in calls if c["tool"] == tool
+                                                                       and c["outcome"] == "failure"),
+                       sum(1 for c in calls if c["tool"] == tool and c["outcome"] == "unknown"))
+                for tool in {c["tool"] for c in calls}}
+    got = _json(ds, "error_rates_by_tool", since=since, until=until)
+    assert got.status_code == 200, got.text[:300]
+    assert {r["tool_name"]: (r["calls"], r["failed"], r["unknown"]) for r in got.json()["rows"]} == per_tool
+    per_day = collections.Counter(_local_day(_stored_start(c)) for c in calls)
+    days = {r["day"]: r["calls"] for r in _json(ds, "daily_calls", since=since, until=until).json()["rows"]}
+    assert {d: n for d, n in days.items() if n} == dict(per_day)
+    assert sum(r["calls"] for r in _json(ds, "cost_per_day", since=since, until=until).json()["rows"]) == len(calls)
+    key = _json(ds, "dashboard", since=since, until=until).json()["rows"][0]
+    assert key["calls"] == len(calls) and key["failed"] == sum(1 for c in calls if c["outcome"] == "failure")
+    top = _json(ds, "top_errors", since=since, until=until).json()["rows"]
+    assert sum(r["count"] for r in top) == sum(1 for c in calls if c["outcome"] == "failure")
+
+
+@pytest.mark.parametrize("since, until", PAR_WINDOWS)
+def test_latency_and_tasks_of_a_time_of_day_period_from_the_raw_rows(par, since, until):
+    """Percentiles: numpy's over the raw durations of the calls that started in the window (plain SQL, bounds
+    converted here); tasks created per day: the raw created_at in the window."""
+    import collections
+
+    import numpy as np
+
+    path, _, ds = par
+    lo, hi = _utc_bounds(since, until)
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    durations = collections.defaultdict(list)
+    for tool, ms in conn.execute("SELECT tool_name, duration_ms FROM tool_calls WHERE started_at >= ? AND "
+                                 "started_at < ? AND duration_ms IS NOT NULL", (lo, hi)):
+        durations[tool].append(ms)
+    created = collections.Counter(_local_day(at) for (at,) in conn.execute(
+        "SELECT created_at FROM tasks WHERE created_at >= ? AND created_at < ?", (lo, hi)))
+    conn.close()
+    rows = _json(ds, "latency_by_tool", since=since, until=until).json()["rows"]
+    got = {r["tool_name"]: (r["calls_with_duration"], r["p50_ms"], r["p90_ms"], r["p99_ms"]) for r in rows
+           if r["calls_with_duration"]}
+    assert got == {tool: (len(v), *(float(np.percentile(v, q)) for q in (50, 90, 99))) for tool, v in durations.items()}
+    throughput = _json(ds, "task_throughput", since=since, until=until).json()["rows"]
+    assert {r["day"]: r["created"] for r in throughput if r["created"]} == dict(created)
+
+
+@pytest.mark.parametrize("value, message", [("2025-10-26T02:30:00+2", "is not a date or time"),
+                                            ("2025-10-26 2:30", "is not a date or time"),
+                                            ("tomorrow", "is not a date or time")])
+def test_a_bad_time_is_a_400_on_every_canned_query(par, value, message):
+    from test_datasette import QUERY_PARAMS, fetch_one
+
+    _, _, ds = par
+    for query, params in QUERY_PARAMS.items():
+        if params:
+            response = _json(ds, query, since=value)
+            assert response.status_code == 400 and message in response.json()["error"], (query, response.text[:300])
+    page = fetch_one(ds, f"/{ds.amiga_database}/daily_latency?since=2025-10-26T02:30&until=" + value)
+    assert page.status_code == 400 and "message-error" in page.text and message in page.text

@@ -98,19 +98,20 @@ PERCENTILES_CTE = """bucket_sums AS (
   FROM bucket_positions AS positions
   JOIN bucket_values AS found ON found.k = positions.k
   GROUP BY positions.k, positions.name
-), percentiles AS (
+), {name} AS (
   SELECT k, name, CASE WHEN t >= 0.5 THEN hi - (hi - lo) * (1 - t) ELSE lo + (hi - lo) * t END AS value
   FROM bucket_bounds
 )"""
 
 
-def percentiles_cte(*, where: str, calls_where: str, quantiles: tuple[tuple[str, float], ...]) -> str:
+def percentiles_cte(*, where: str, calls_where: str, quantiles: tuple[tuple[str, float], ...],
+                    name: str = "percentiles") -> str:
     """CTEs ending in ``percentiles(k, name, value)``: per tool (``k``), the percentiles of the durations of the
     days that ``where`` keeps (a condition on ``day`` of the rollup). ``calls_where`` is the same condition on the
     calls (``calls.day``; write it ``+calls.day`` so that SQLite reads the duration index, not the day index).
-    Every slot is filled from constants, never from user input."""
+    ``name`` renames the last CTE. Every slot is filled from constants, never from user input."""
     return PERCENTILES_CTE.format(where=where, calls_where=calls_where,
-                                  quantile_rows=", ".join(f"('{name}', {q!r})" for name, q in quantiles))
+                                  quantile_rows=", ".join(f"('{n}', {q!r})" for n, q in quantiles), name=name)
 
 
 # The table as migration m009 built it, before m011 counted each bot's calls apart (m011 rebuilds it).

@@ -1,7 +1,8 @@
 """The SQL of the figures only the dashboard shows: cost per day by model, calls and error rate per day, latency
-percentiles per tool and day, and the key figures of a period. Each template takes a ``{where}`` slot over
-``tool_daily`` (and ``{calls_where}`` over ``tool_calls`` / ``{task_where}`` over ``tasks``), filled by the
-canned queries with their checked period and filters.
+percentiles per tool and day, and the key figures of a period. Each template takes a ``{daily}`` slot, the rollup
+it reads (the canned queries' ``period_daily``: ``tool_daily`` over any period, web/periods.py), a ``{where}`` slot
+over it (and ``{calls_where}`` over ``tool_calls`` / ``{task_where}`` over ``tasks``), filled by the canned
+queries with their checked period and filters.
 
 A chart reads at most one page of rows (Datasette's ``max_returned_rows``, 1,000): the per-day figures with a
 category (model, tool) keep the most important categories that fit, :data:`CHART_ROWS` ÷ days, at most
@@ -32,7 +33,7 @@ _SERIES = f"MAX(1, MIN({MAX_SERIES}, {{budget}} / MAX(1, (SELECT COUNT(DISTINCT 
 
 DAILY_COST_BY_MODEL_SQL = f"""WITH picked AS (  -- one row per day and model: what the ranking and the labels read
   SELECT day, model_id, SUM(calls) AS calls, TOTAL(cost_usd) AS cost_usd, SUM(unpriced_tokens) AS unpriced_tokens
-  FROM tool_daily
+  FROM {{daily}}
   WHERE {{where}}
   GROUP BY day, model_id
 ), models AS (
@@ -55,7 +56,7 @@ ORDER BY day, cost_usd DESC, model_id"""
 DAILY_OUTCOMES_SQL = f"""SELECT day,
        {OUTCOME_DAILY_MEASURES},
        {error_rate("daily")} AS error_rate
-FROM tool_daily
+FROM {{daily}}
 WHERE {{where}}
 GROUP BY day"""
 
@@ -64,7 +65,7 @@ LATENCY_QUANTILES = (("p50_ms", 0.5), ("p95_ms", 0.95))
 
 DAILY_LATENCY_SQL = """WITH counts AS (
   SELECT day, tool_name, SUM(duration_count) AS n, TOTAL(duration_sum_ms) AS sum_ms
-  FROM tool_daily
+  FROM {daily}
   WHERE {where}
   GROUP BY day, tool_name
   HAVING SUM(duration_count) > 0
@@ -81,6 +82,12 @@ DAILY_LATENCY_SQL = """WITH counts AS (
   FROM tool_calls
   WHERE tool_name IN (SELECT tool_name FROM shown WHERE NOT ({sole})) AND duration_ms IS NOT NULL
         AND {calls_where}
+  UNION ALL  -- the edges of the period (partial days) of a one-bot store: their calls ranked, few
+  SELECT tool_name, day, duration_ms,
+         ROW_NUMBER() OVER (PARTITION BY tool_name, day ORDER BY duration_ms) - 1
+  FROM tool_calls
+  WHERE {edges} AND +tool_name IN (SELECT tool_name FROM shown WHERE {sole}) AND duration_ms IS NOT NULL
+        AND {edge_where}
 ), needed(tool_name, day, i) AS (
   {needed}
 ), picked AS (
@@ -93,7 +100,7 @@ DAILY_LATENCY_SQL = """WITH counts AS (
   JOIN shown ON shown.tool_name = needed.tool_name AND shown.day = needed.day
   JOIN duration_ranks AS ranks ON ranks.bot = {sole_bot} AND ranks.tool_name = needed.tool_name
                               AND ranks.day = needed.day AND ranks.rank = needed.i
-  WHERE {all_calls}
+  WHERE {all_calls} AND {whole}
   UNION ALL
   SELECT shown.day, shown.tool_name, shown.n, shown.sum_ms, needed.i, ranks.duration_ms
   FROM needed
@@ -101,7 +108,7 @@ DAILY_LATENCY_SQL = """WITH counts AS (
   JOIN duration_ranks_by_agent AS ranks ON ranks.bot = {sole_bot} AND ranks.tool_name = needed.tool_name
                                        AND ranks.day = needed.day AND ranks.model_id = {model_group}
                                        AND ranks.agent_type = {agent_group} AND ranks.rank = needed.i
-  WHERE {by_agent}
+  WHERE {by_agent} AND {whole}
 )
 SELECT day, tool_name, n AS calls_with_duration,
        {interpolated},
@@ -134,7 +141,8 @@ def _needed() -> str:
     return "\n  UNION ".join(ranks)
 
 
-def daily_latency_sql(where: str, calls_where: str, model: str, agent_type: str) -> str:
+def daily_latency_sql(where: str, calls_where: str, model: str, agent_type: str, *, daily: str = "tool_daily",
+                      edges: str = "0", edge_where: str = "1", whole: str = "1") -> str:
     """p50 / p95 / mean duration per day of the most used tools (ms), of the calls that ``where`` keeps (over
     ``tool_daily``) with the filters' values ``model`` and ``agent_type`` (SQL; ``''`` for all).
 
@@ -142,10 +150,13 @@ def daily_latency_sql(where: str, calls_where: str, model: str, agent_type: str)
     ``duration_ranks_by_agent``'s group of the two values (:mod:`.duration_ranks`), the same ranks of the same
     durations as ranking the filtered calls. The ranks are per bot, so they answer a store that holds one bot
     (:data:`SOLE_BOT_SQL`); the calls of several bots (``calls_where``: the period and filters on ``tool_calls``)
-    are ranked by window."""
+    are ranked by window. ``daily`` is the rollup read (``where`` over it); a period with partial days gives their
+    calls by ``edges`` (a condition on ``tool_calls``, with the filters ``edge_where``), ranked by window, and
+    ``whole``, the condition on ``needed.day`` of the days whose ranks are looked up."""
     sole = f"{SOLE_BOT_SQL} IS NOT NULL"
     plain = f"{model} = '' AND {agent_type} = ''"
-    return DAILY_LATENCY_SQL.format(where=where, series=_SERIES.format(rows="counts", budget=LATENCY_ROWS),
+    return DAILY_LATENCY_SQL.format(daily=daily, edges=edges, edge_where=edge_where, whole=whole,
+                                    where=where, series=_SERIES.format(rows="counts", budget=LATENCY_ROWS),
                                     calls_where=calls_where, needed=_needed(), interpolated=_interpolated(),
                                     sole=sole, all_calls=f"{sole} AND {plain}", by_agent=f"{sole} AND NOT ({plain})",
                                     sole_bot=SOLE_BOT_SQL, model_group=group_key(model),
@@ -163,7 +174,7 @@ KEY_FIGURES_SQL = f"""WITH calls AS (
          {_COST} AS cost_usd,
          {error_rate("daily")} AS error_rate,
          MIN(day) AS first_day, MAX(day) AS last_day
-  FROM tool_daily
+  FROM {{daily}}
   WHERE {{where}}
 ), created AS (
   SELECT COUNT(*) AS tasks FROM tasks WHERE {{created_where}}
@@ -199,7 +210,7 @@ assert set(DAILY_KEYS) >= {"tool_name", "model_id", "agent_type"}
 LATENCY_BY_TOOL_SQL = """WITH counts AS (
   SELECT tool_name AS k,
          {measures}
-  FROM tool_daily
+  FROM {daily}
   WHERE {where}
   GROUP BY tool_name
 ), {percentiles}, computed AS (
@@ -228,7 +239,7 @@ LATENCY_TOTALS_DELETE_SQL = "DELETE FROM latency_totals"
 
 
 def latency_by_tool_sql(*, measures: str, where: str, percentiles: str, pivot: str, whole: str | None = None,
-                        totals_bot: str = "'main'") -> str:
+                        totals_bot: str = "'main'", daily: str = "tool_daily") -> str:
     """Calls, calls with a duration, the percentiles and the mean duration per tool (ms) of the period ``where``
     keeps (``percentiles``: the CTEs of :func:`.duration_buckets.percentiles_cte` over the same period). With
     ``whole``, a constant condition true when the period is the whole history, that case reads ``latency_totals``
@@ -237,7 +248,7 @@ def latency_by_tool_sql(*, measures: str, where: str, percentiles: str, pivot: s
     cached = "" if whole is None else (f"\nUNION ALL\nSELECT {LATENCY_TOTALS_COLUMNS} FROM latency_totals "
                                        f"WHERE {whole} AND bot = {totals_bot}")
     return LATENCY_BY_TOOL_SQL.format(measures=measures, where=where, percentiles=percentiles, pivot=pivot,
-                                      cached=cached)
+                                      cached=cached, daily=daily)
 
 
 LATENCY_TOTALS_FILL_SQL = f"""INSERT INTO latency_totals ({LATENCY_TOTALS_COLUMNS})

@@ -48,6 +48,9 @@ sqlite3.OperationalError: JSON path error near 'since: "last week" is not a date
 
 from __future__ import annotations
 
+import re
+
+from ..store.measures import COST, ROLLUP_EXTRA, ROLLUP_KEYS
 from ..store.zone_offsets import END_YEAR, FIRST_YEAR
 
 #: The parameters the canned queries may take, in the order their forms show them.
@@ -61,6 +64,9 @@ _NOT_MIDNIGHT = ("'{name}: ' || {v} || ' is not a whole day: this query counts w
                  "so give a date (until is exclusive: until=2025-10-27 includes the 26th)'")
 _YEARS = (f"'{{name}}: ' || v || ' is outside the years the view converts ({FIRST_YEAR + 1}-{END_YEAR - 1}): give "
           "a date in them, or leave it empty'")
+
+_NO_OFFSETS = ("'this analytics database has no report_offsets for ' || v || ': sync it again with this version of "
+               "amiga-analytics (migration m014 writes them)'")
 
 _CLOCK = "substr(body, 12)"
 _VALID = f"""body GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]*' AND date(substr(body, 1, 10), '+0 days') = substr(body, 1, 10)
@@ -115,12 +121,13 @@ _BOUNDS = f"""period_given(name, v) AS (
 ), period_utc AS (
   SELECT name, v, frac,
          strftime('%Y-%m-%d %H:%M:%S', local,
-                  printf('%+d seconds', -COALESCE(zone_s, {_offset_at_local("local")}))) AS utc_s
+                  printf('%+d seconds', -COALESCE(zone_s, {_offset_at_local("local")}, json_extract('{{}}', {_NO_OFFSETS})))) AS utc_s
   FROM period_local WHERE local IS NOT NULL
 ), period_bound AS (  -- each given bound: at (UTC, as stored), its day (report zone), whether it starts that day
   SELECT name, v, at, day, at = {day_start("day")} AS whole
   FROM (SELECT name, v, replace(utc_s, ' ', 'T') || '.' || frac || '+00:00' AS at,
-               date(utc_s, printf('%+d seconds', {_offset_at_utc("utc_s")})) AS day
+               date(utc_s, printf('%+d seconds', COALESCE({_offset_at_utc("utc_s")},
+                                                           json_extract('{{}}', {_NO_OFFSETS})))) AS day
         FROM period_utc)
 )"""
 
@@ -142,10 +149,11 @@ def _period_row(times: bool) -> str:
          CASE WHEN s.at > u.at
               THEN json_extract('{{}}', 'since ' || s.v || ' is after until ' || u.v
                                         || ': since is the first moment included, until the first one excluded')
-              ELSE COALESCE(u.at, '{OPEN_UNTIL}') END AS until_at
+              ELSE COALESCE(u.at, '{OPEN_UNTIL}') END AS until_at,
+         NOT (COALESCE(s.whole, 1) AND COALESCE(u.whole, 1)) AS timed
   FROM (SELECT 1) LEFT JOIN period_bound AS s ON s.name = 'since' LEFT JOIN period_bound AS u ON u.name = 'until'
 ), period AS (
-  SELECT since_day, until_end, since_or_null, until_or_null, since_at, until_at,
+  SELECT since_day, until_end, since_or_null, until_or_null, since_at, until_at, timed,
          COALESCE(since_or_null, '') AS first_touched, COALESCE(until_or_null, '9999-12-31') AS end_touched,
          since_at AS a_from,
          CASE WHEN since_at = '' THEN '' WHEN since_day >= until_end THEN until_at
@@ -227,12 +235,46 @@ def edges(time_col: str) -> str:
             f"OR ({time_col} >= {p('b_from')} AND {time_col} < {p('b_to')}))")
 
 
+#: tool_daily's columns: the rollup's keys, and each measure as the sync computes it from the calls.
+_DAILY_COLUMNS: dict[str, str] = ({"bot": "bot"} | ROLLUP_KEYS | {name: m.calls for name, m in COST.items()}
+                                  | ROLLUP_EXTRA)
+_KEYS = ("bot", *ROLLUP_KEYS)
+
+PERIOD_DAILY_CTE = """period_daily AS (  -- tool_daily of the period: its whole days, and its edges rolled up from the calls
+  SELECT {columns}
+  FROM tool_daily
+  WHERE {days}
+  UNION ALL
+  SELECT {exprs}
+  FROM tool_calls
+  WHERE {edges} AND +day IS NOT NULL
+  GROUP BY {keys}
+)"""
+"""``period_daily``: rows like ``tool_daily``'s (its columns, the same sums) that add up to the period's figures,
+whatever its bounds: the rollup's rows of the whole days inside it, and the calls of its edges grouped as the sync
+groups them (read from the ``started_at`` index: a short edge reads few rows). A query reads it instead of
+``tool_daily``, without the period condition."""
+
+
+def period_daily_cte(sql: str) -> str:
+    """:data:`PERIOD_DAILY_CTE` with the columns ``sql`` names (fewer columns: a faster pass over the rollup)."""
+    used = [name for name in _DAILY_COLUMNS if re.search(rf"\b{name}\b", sql)]
+    keys = [name for name in used if name in _KEYS]
+    return PERIOD_DAILY_CTE.format(columns=", ".join(used), days=period("day"), edges=edges("started_at"),
+                                   exprs=",\n         ".join(f"{_DAILY_COLUMNS[name]} AS {name}" for name in used),
+                                   keys=", ".join(_DAILY_COLUMNS[name] for name in keys))
+
+
 def with_period(sql: str, times: bool = False) -> str:
-    """``sql`` with the checked ``period`` row (and with ``filters`` if it reads them); ``times``: see
-    :func:`period_cte`."""
+    """``sql`` with the checked ``period`` row (with ``period_daily`` and ``filters`` if it reads them); ``times``:
+    see :func:`period_cte` (a query that reads ``period_daily`` takes times)."""
     used = [name for name in FILTERS if f"(SELECT {name} FROM filters)" in sql]
-    cte = period_cte(times)
-    return with_ctes(sql, cte, filter_cte(used)) if used else with_ctes(sql, cte)
+    ctes = [period_cte(times or "period_daily" in sql)]
+    if "period_daily" in sql:
+        ctes.append(period_daily_cte(sql))
+    if used:
+        ctes.append(filter_cte(used))
+    return with_ctes(sql, *ctes)
 
 
 def params_of(sql: str) -> list[str]:
