@@ -17,7 +17,7 @@ from typing import Any
 from ..store import duration_buckets, figures
 from ..store import view_figures as vf
 from ..store.percentiles import pivot
-from .periods import edges, exact, matches, period, with_period  # noqa: F401 - period: importable from here as in 0.1
+from .periods import by_day_or_edges, edges, either, exact, matches, period, with_period  # noqa: F401 - period
 
 
 def _indent(text: str, extra: int) -> str:
@@ -102,23 +102,26 @@ FAILURES_ORDER = "failed DESC, calls DESC"
 BOT = {"bot": "bot"}
 
 
-#: The rollup of the period, whatever its bounds (:data:`.periods.PERIOD_DAILY_CTE`): read without a period condition.
-DAILY = "period_daily"
 ALL = "1"
+
+
+def _rollup(keys: dict[str, str], measures: str, columns: dict[str, str]) -> str:
+    """The period's sums per group of the rollup (:func:`.periods.either`), under the filters on ``columns``."""
+    return either(figures.grouped_sql("{daily}", keys, measures, "{where}"), filtered(ALL, columns))
 
 
 def _grouped(key: str, measures: str, order: str) -> str:
     """Totals over the period per group of the rollup; the NULL group sorts last."""
     key_expr = figures.DAILY_KEYS[key]
-    return figures.grouped_sql(DAILY, {key: key_expr}, measures, filtered(ALL, BOT),
-                               order_by=f"{order}, {key_expr} IS NULL, {key_expr}")
+    return (f"SELECT * FROM (\n{_rollup({key: key_expr}, measures, BOT)}\n)\n"
+            f"ORDER BY {order}, {key_expr} IS NULL, {key_expr}")
 
 
 OUTCOME_WITH_RATE = figures.OUTCOME_DAILY_MEASURES + ",\n       " + figures.error_rate("daily") + " AS error_rate"
 
 
 def cost_per_day_sql() -> str:
-    per_day = figures.grouped_sql(DAILY, {"day": "day"}, figures.COST_DAILY_MEASURES, filtered(ALL, BOT))
+    per_day = _rollup({"day": "day"}, figures.COST_DAILY_MEASURES, BOT)
     zero_filled = ",\n       ".join(
         # the cost stays NULL (unpriced, or an idle day: no token priced), never $0; its witness shares are 0
         f"per_day.{name} AS {name}" if name == "cost_usd" else f"COALESCE(per_day.{name}, 0) AS {name}"
@@ -129,8 +132,7 @@ def cost_per_day_sql() -> str:
 
 
 def error_categories_sql() -> str:
-    by_category = figures.grouped_sql(DAILY, {"error_category": figures.DAILY_KEYS["error_category"]},
-                                      OUTCOME_WITH_RATE, filtered(ALL, BOT))
+    by_category = _rollup({"error_category": figures.DAILY_KEYS["error_category"]}, OUTCOME_WITH_RATE, BOT)
     return ERROR_CATEGORIES_SQL.format(by_category=_indent(by_category, 2))
 
 
@@ -144,7 +146,6 @@ CREATED = exact("created_day", "created_at")
 FINISHED = exact("finished_day", "finished_at")
 #: The period on the calls' start.
 STARTED = exact("day", "started_at")
-TIMED = "(SELECT timed FROM period)"
 
 
 def task_throughput_sql() -> str:
@@ -173,17 +174,15 @@ def latency_sql() -> str:
     (:mod:`amiga_analytics.store.duration_buckets`), the counts and means from the rollup; over the whole history
     the same SQL's answer, written by the sync (``latency_totals``)."""
     partial = f"NOT ({WHOLE_HISTORY})"
-    days = f"{filtered(period('day'), BOT)} AND {partial} AND NOT {TIMED}"
-    buckets = duration_buckets.percentiles_cte(where=days, calls_where=filtered(period("+calls.day"), {"bot": "calls.bot"}),
-                                               quantiles=figures.LATENCY_QUANTILES, name="bucket_percentiles")
-    raw = figures.percentiles_cte(key="tool_name", value="duration_ms", source="tool_calls",
-                                  where=f"{TIMED} AND {filtered(STARTED, BOT)}", quantiles=figures.LATENCY_QUANTILES,
-                                  name="raw_percentiles")
+    in_period = by_day_or_edges("+calls.day", "+calls.started_at")  # whole days: the duration index alone
+    buckets = duration_buckets.percentiles_cte(where=f"{filtered(period('day'), BOT)} AND {partial}",
+                                               calls_where=filtered(in_period, {"bot": "calls.bot"}),
+                                               edge_where=filtered(f"{edges('started_at')} AND +day IS NOT NULL", BOT),
+                                               quantiles=figures.LATENCY_QUANTILES)
+    measures = figures.select_list(figures.DURATION, "daily", indent=7)
     return vf.latency_by_tool_sql(
-        measures=figures.select_list(figures.DURATION, "daily", indent=9),
-        where=f"{filtered(ALL, BOT)} AND {partial}", daily=DAILY,
-        percentiles=f"{buckets}, {raw}, percentiles AS (\n  SELECT * FROM bucket_percentiles UNION ALL "
-                    "SELECT * FROM raw_percentiles\n)",
+        measures=measures, where="", percentiles=buckets,
+        counts=either(vf.LATENCY_COUNTS_SQL.replace("{measures}", measures), f"{filtered(ALL, BOT)} AND {partial}"),
         pivot=pivot(figures.LATENCY_QUANTILES, indent=9),
         whole=WHOLE_HISTORY, totals_bot=TOTALS_BOT,
     )
@@ -270,11 +269,12 @@ DASHBOARD_NOTE = (" Takes the dashboard's filters: tool, model (a model id), age
 
 
 def daily_cost_by_model_sql() -> str:
-    return vf.DAILY_COST_BY_MODEL_SQL.format(daily=DAILY, where=filtered(ALL, vf.DAILY_FILTER_COLUMNS))
+    return vf.DAILY_COST_BY_MODEL_SQL.format(picked=either(vf.DAILY_COST_PICKED_SQL,
+                                                           filtered(ALL, vf.DAILY_FILTER_COLUMNS)))
 
 
 def daily_calls_sql() -> str:
-    per_day = vf.DAILY_OUTCOMES_SQL.format(daily=DAILY, where=filtered(ALL, vf.DAILY_FILTER_COLUMNS))
+    per_day = either(vf.DAILY_OUTCOMES_SQL, filtered(ALL, vf.DAILY_FILTER_COLUMNS))
     zero_filled = ",\n       ".join(f"COALESCE(per_day.{name}, 0) AS {name}"
                                     for name in ("calls", "completed", "failed", "unknown"))
     return DAILY_CALLS_SQL.format(per_day=_indent(per_day, 2), days=DAYS_CTE.format(activity="per_day"),
@@ -294,18 +294,18 @@ ORDER BY days.day"""
 
 def daily_latency_sql() -> str:
     calls_filters = {k: v for k, v in vf.CALLS_FILTER_COLUMNS.items() if k != "tool"}
-    return vf.daily_latency_sql(filtered(ALL, vf.DAILY_FILTER_COLUMNS),
+    return vf.daily_latency_sql("",
                                 filtered(exact("+day", "+started_at"), calls_filters),
                                 "(SELECT model FROM filters)", "(SELECT agent_type FROM filters)",
-                                daily=DAILY, edges=edges("started_at"), edge_where=filtered(ALL, calls_filters),
+                                counts=either(vf.DAILY_LATENCY_COUNTS_SQL, filtered(ALL, vf.DAILY_FILTER_COLUMNS)),
+                                edges=edges("started_at"), edge_where=filtered(ALL, calls_filters),
                                 whole=period("needed.day"))
 
 
 def key_figures_sql() -> str:
     tasks = vf.TASKS_FILTER_COLUMNS
     return vf.KEY_FIGURES_SQL.format(
-        daily=DAILY,
-        where=filtered(ALL, vf.DAILY_FILTER_COLUMNS),
+        calls=either(vf.KEY_FIGURES_CALLS_SQL, filtered(ALL, vf.DAILY_FILTER_COLUMNS)),
         created_where=filtered(CREATED, tasks),
         finished_where=filtered(f"{figures.FINISHED_TASKS} AND {FINISHED}", tasks),
     )

@@ -17,7 +17,8 @@ The ``period`` row gives each kind of query what it reads (UTC times as the tabl
 - ``since_day`` / ``until_end``: the whole days inside the period, for the daily rollups (:func:`period`);
 - ``a_from`` .. ``a_to`` and ``b_from`` .. ``b_to``: the parts of the period outside those days (the partial first
   and last days, or the whole period when it holds no whole day), for the raw rows (:func:`edges`);
-- ``since_at`` / ``until_at`` and the days the period touches, for raw rows filtered exactly (:func:`exact`).
+- ``since_at`` / ``until_at`` and the days the period touches, for raw rows filtered exactly (:func:`exact`,
+  :func:`by_day_or_edges`).
 
 A query that answers only whole days (:func:`with_period` with ``times=False``) refuses a time of day instead.
 
@@ -154,6 +155,8 @@ def _period_row(times: bool) -> str:
   FROM (SELECT 1) LEFT JOIN period_bound AS s ON s.name = 'since' LEFT JOIN period_bound AS u ON u.name = 'until'
 ), period AS (
   SELECT since_day, until_end, since_or_null, until_or_null, since_at, until_at, timed,
+         CASE WHEN timed THEN '' ELSE until_end END AS days_end,
+         CASE WHEN timed THEN until_end ELSE '' END AS timed_days_end,
          COALESCE(since_or_null, '') AS first_touched, COALESCE(until_or_null, '9999-12-31') AS end_touched,
          since_at AS a_from,
          CASE WHEN since_at = '' THEN '' WHEN since_day >= until_end THEN until_at
@@ -221,10 +224,26 @@ def with_ctes(sql: str, *ctes: str) -> str:
 
 def exact(day_col: str, time_col: str) -> str:
     """The period on raw rows, exactly: ``time_col`` (a UTC time as stored) in [since, until), with the days the
-    period touches on ``day_col`` so that SQLite can read a day index."""
+    period touches on ``day_col`` so that SQLite reads a day index."""
     p = "(SELECT {} FROM period)".format
-    return (f"{day_col} >= {p('first_touched')} AND {day_col} < {p('end_touched')} "
-            f"AND {time_col} >= {p('since_at')} AND {time_col} < {p('until_at')}")
+    return (f"{_touched(day_col)} AND {time_col} >= {p('since_at')} AND {time_col} < {p('until_at')}")
+
+
+def by_day_or_edges(day_col: str, time_col: str) -> str:
+    """The period on raw rows, exactly, reading ``time_col`` only on the days it touches partly: a row of a whole
+    day by ``day_col`` alone (an index holding the day answers, the row is not read), any other by its time in the
+    edges."""
+    return f"({period(day_col)} OR ({_touched(day_col)} AND {edges(time_col)}))"
+
+
+def _touched(day_col: str) -> str:
+    p = "(SELECT {} FROM period)".format
+    return f"{day_col} >= {p('first_touched')} AND {day_col} < {p('end_touched')}"
+
+
+def _days(end: str) -> str:
+    """The whole days on ``tool_daily.day`` up to the ``period`` column ``end`` ('' when that reader must not read)."""
+    return f"day >= (SELECT since_day FROM period) AND day < (SELECT {end} FROM period)"
 
 
 def edges(time_col: str) -> str:
@@ -260,9 +279,24 @@ def period_daily_cte(sql: str) -> str:
     """:data:`PERIOD_DAILY_CTE` with the columns ``sql`` names (fewer columns: a faster pass over the rollup)."""
     used = [name for name in _DAILY_COLUMNS if re.search(rf"\b{name}\b", sql)]
     keys = [name for name in used if name in _KEYS]
-    return PERIOD_DAILY_CTE.format(columns=", ".join(used), days=period("day"), edges=edges("started_at"),
+    return PERIOD_DAILY_CTE.format(columns=", ".join(used), days=_days("timed_days_end"), edges=edges("started_at"),
                                    exprs=",\n         ".join(f"{_DAILY_COLUMNS[name]} AS {name}" for name in used),
                                    keys=", ".join(_DAILY_COLUMNS[name] for name in keys))
+
+
+TIMED = "(SELECT timed FROM period)"
+"""True when a bound of the period has a time of day (the period has edges)."""
+
+
+def either(select: str, where: str) -> str:
+    """One read of the rollup (``select``, a template with ``{daily}`` and ``{where}`` slots) for every period:
+    from ``tool_daily`` over the period's days when it is whole days (SQLite reads the rollup in index order, as
+    fast as before times of day), else from ``period_daily``. ``where``: the filters; exactly one half answers."""
+    # each half's range of days is empty when the other half answers, so it reads nothing
+    days = select.format(daily="tool_daily", where=f"{_days('days_end')} AND {where}")
+    timed = select.format(daily="period_daily", where=where)
+    return (f"SELECT * FROM (\n{days}\n) WHERE NOT {TIMED}\nUNION ALL\n"
+            f"SELECT * FROM (\n{timed}\n) WHERE {TIMED}")
 
 
 def with_period(sql: str, times: bool = False) -> str:
