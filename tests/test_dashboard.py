@@ -24,7 +24,7 @@ BAD = {
     "2025-10-26T23:59:60": "is not a date or time",
     "2025-02-30": "is not a date or time",
     "2025-10-20T08:00+2:00": "is not a date or time",
-    "7d": "is not a date or time",
+    "7 days": "is not a date or time",
 }
 
 

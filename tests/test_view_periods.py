@@ -102,11 +102,25 @@ def test_whole_days_and_edges_cover_the_period_exactly_once(since, until):
         at += timedelta(minutes=30)
 
 
-@pytest.mark.parametrize("value", ["last week", "7d", "2025-02-30", "2025-10-20T25:00", "2025-10-20T08",
+@pytest.mark.parametrize("value", ["last week", "7 d", "-7d", "2025-02-30", "2025-10-20T25:00", "2025-10-20T08",
                                    "2025-10-20Z", "2025-10-20T08:00+2:00", "2025-10-20T08:00:00.1234567", "1899-12-31"])
 def test_anything_else_is_refused_with_what_to_give(value):
     with pytest.raises(sqlite3.OperationalError, match="since: .*(is not a date or time|outside the years)"):
         _period(_conn("UTC"), value)
+
+
+@pytest.mark.parametrize("zone", ["Europe/Berlin", "Pacific/Kiritimati", "America/Adak"])
+def test_days_and_weeks_ago_are_the_python_apis(zone):
+    """``7d`` / ``4w``: that many days / weeks before today in the report zone, at midnight (as parse_bound, with
+    zoneinfo by hand here; computed before and after the query, in case a day ends in between)."""
+    conn = _conn(zone)
+    for value, days in (("0d", 0), ("7d", 7), ("4w", 28), ("400d", 400)):
+        def expected() -> str:
+            start = datetime.now(ZoneInfo(zone)).date() - timedelta(days=days)
+            return datetime.combine(start, datetime.min.time(), ZoneInfo(zone)).astimezone(timezone.utc).strftime(STORED)
+        before = expected()
+        got = _period(conn, value)["since_at"]
+        assert got in (before, expected()), (zone, value)
 
 
 def test_a_query_of_whole_days_refuses_a_time_of_day():
@@ -251,3 +265,26 @@ def test_a_bad_time_is_a_400_on_every_canned_query(par, value, message):
             assert response.status_code == 400 and message in response.json()["error"], (query, response.text[:300])
     page = fetch_one(ds, f"/{ds.amiga_database}/daily_latency?since=2025-10-26T02:30&until=" + value)
     assert page.status_code == 400 and "message-error" in page.text and message in page.text
+
+
+def test_plain_datasette_answers_a_time_of_day_as_serve_does(par, tmp_path):
+    """The README's plain command (no plugin, no ANALYZE, the migrations' indexes only) gives serve's rows."""
+    import json
+    import shutil
+
+    from click.testing import CliRunner
+    from datasette.cli import cli as datasette_cli
+
+    from test_datasette import METADATA_YML
+
+    path, _, ds = par
+    db = tmp_path / "analytics.db"
+    shutil.copyfile(path, db)
+    for query in ("error_rates_by_tool", "daily_latency", "latency_by_tool", "task_throughput"):
+        for since, until in PAR_WINDOWS[:3]:
+            url = f"/analytics/{query}.json?_shape=objects&_size=max&since={since}&until={until}".replace("+", "%2B")
+            plain = CliRunner().invoke(datasette_cli, [str(db), "-m", str(METADATA_YML), "--get", url,
+                                                       "--setting", "sql_time_limit_ms", "30000"])
+            assert plain.exit_code == 0, plain.output[-300:]
+            served = _json(ds, query, since=since, until=until).json()["rows"]
+            assert json.loads(plain.output)["rows"] == served and served, (query, since, until)

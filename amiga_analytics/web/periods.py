@@ -5,9 +5,10 @@ metadata.yml`` command checks them exactly as ``amiga-analytics serve`` does.
 A period bound is empty (open), a date ``YYYY-MM-DD`` or an ISO date-time ``YYYY-MM-DD[T| ]HH:MM[:SS[.ffffff]]``,
 read in the report timezone as the Python API reads it (:func:`amiga_analytics.timeutil.parse_bound`: a time in a
 DST gap keeps the offset before it, a repeated one is its first occurrence), or with an explicit offset (``Z``,
-``+02:00``). The conversion to UTC is plain SQL over ``report_offsets`` (:mod:`amiga_analytics.store.zone_offsets`),
-so ``2025-10-20`` and ``2025-10-20T00:00`` give the same figures and ``2025-10-20T08:00`` really means 08:00. A
-relative period (``7d``) or anything else stops the query with an error that says what to give: Datasette shows it
+``+02:00``), or ``7d`` / ``4w`` (that many days / weeks before today in the report zone, at midnight, as the
+Python API). The conversion to UTC is plain SQL over ``report_offsets`` (:mod:`amiga_analytics.store.zone_offsets`),
+so ``2025-10-20`` and ``2025-10-20T00:00`` give the same figures and ``2025-10-20T08:00`` really means 08:00.
+Anything else stops the query with an error that says what to give: Datasette shows it
 on the page and answers JSON with 400. The error is raised in SQL by ``json_extract('{}', <message>)``, whose "JSON
 path error near '<message>'" carries the message.
 
@@ -44,7 +45,7 @@ A filter is empty (everything) or a value the rollup holds (an unknown tool is a
 >>> conn.execute(sql, {"since": "last week", "until": ""}).fetchone()
 Traceback (most recent call last):
 ...
-sqlite3.OperationalError: JSON path error near 'since: "last week" is not a date or time: give YYYY-MM-DD or an ISO time such as 2025-10-20T08:00 (report timezone) or 2025-10-20T08:00+02:00, or leave it empty'
+sqlite3.OperationalError: JSON path error near 'since: "last week" is not a date or time: give YYYY-MM-DD, an ISO time such as 2025-10-20T08:00 (report timezone) or 2025-10-20T08:00+02:00, or 7d / 4w (days / weeks ago), or leave it empty'
 """
 
 from __future__ import annotations
@@ -59,8 +60,8 @@ PARAMS = ("since", "until", "tool", "model", "agent_type", "bot")
 
 OPEN_UNTIL = "9999-12-31T00:00:00.000000+00:00"
 
-_BAD = ("'{name}: \"' || v || '\" is not a date or time: give YYYY-MM-DD or an ISO time such as 2025-10-20T08:00 "
-        "(report timezone) or 2025-10-20T08:00+02:00, or leave it empty'")
+_BAD = ("'{name}: \"' || v || '\" is not a date or time: give YYYY-MM-DD, an ISO time such as 2025-10-20T08:00 "
+        "(report timezone) or 2025-10-20T08:00+02:00, or 7d / 4w (days / weeks ago), or leave it empty'")
 _NOT_MIDNIGHT = ("'{name}: ' || {v} || ' is not a whole day: this query counts whole days of the report timezone, "
                  "so give a date (until is exclusive: until=2025-10-27 includes the 26th)'")
 _YEARS = (f"'{{name}}: ' || v || ' is outside the years the view converts ({FIRST_YEAR + 1}-{END_YEAR - 1}): give "
@@ -70,6 +71,7 @@ _NO_OFFSETS = ("'this analytics database has no report_offsets for ' || v || ': 
                "amiga-analytics (migration m014 writes them)'")
 
 _CLOCK = "substr(body, 12)"
+_NOW = "strftime('%Y-%m-%d %H:%M:%S', 'now')"
 _VALID = f"""body GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]*' AND date(substr(body, 1, 10), '+0 days') = substr(body, 1, 10)
                    AND NOT (has_zone AND zone_s IS NULL)
                    AND ((length(body) = 10 AND NOT has_zone)
@@ -89,6 +91,11 @@ def _offset_at_utc(utc: str) -> str:
     return f"(SELECT o.offset_s FROM report_offsets AS o WHERE o.utc_from <= {utc} ORDER BY o.utc_from DESC LIMIT 1)"
 
 
+def _today() -> str:
+    """SQL: today's date in the report zone (the ``7d`` / ``4w`` bounds count back from it, as parse_bound)."""
+    return f"date({_NOW}, printf('%+d seconds', {_offset_at_utc(_NOW)}))"
+
+
 def day_start(day: str) -> str:
     """SQL: the UTC time (as stored) at which the report zone's ``day`` starts."""
     local = f"({day} || ' 00:00:00')"
@@ -96,11 +103,16 @@ def day_start(day: str) -> str:
             "|| '.000000+00:00'")
 
 
+_TODAY = _today()
+
 _BOUNDS = f"""period_given(name, v) AS (
   SELECT 'since', trim(COALESCE(:since, '')) UNION ALL SELECT 'until', trim(COALESCE(:until, ''))
 ), period_zoned AS (  -- an explicit zone suffix (Z or +HH:MM / -HH:MM): zone_s, the offset; NULL: the report zone
   SELECT name, v, has_zone,
-         CASE WHEN NOT has_zone THEN v WHEN substr(v, -1) IN ('Z', 'z') THEN substr(v, 1, length(v) - 1)
+         CASE WHEN v GLOB '[0-9]*[dw]' AND substr(v, 1, length(v) - 1) NOT GLOB '*[^0-9]*' AND length(v) <= 7
+              THEN date({_TODAY}, printf('-%d days', substr(v, 1, length(v) - 1) * (CASE substr(v, -1) WHEN 'w'
+                                                                                 THEN 7 ELSE 1 END)))
+              WHEN NOT has_zone THEN v WHEN substr(v, -1) IN ('Z', 'z') THEN substr(v, 1, length(v) - 1)
               ELSE substr(v, 1, length(v) - 6) END AS body,
          CASE WHEN NOT has_zone THEN NULL WHEN substr(v, -1) IN ('Z', 'z') THEN 0
               WHEN substr(v, -5) GLOB '[0-2][0-9]:[0-5][0-9]' AND substr(v, -5, 2) < '24'
