@@ -288,3 +288,26 @@ def test_plain_datasette_answers_a_time_of_day_as_serve_does(par, tmp_path):
             assert plain.exit_code == 0, plain.output[-300:]
             served = _json(ds, query, since=since, until=until).json()["rows"]
             assert json.loads(plain.output)["rows"] == served and served, (query, since, until)
+
+
+def test_the_sync_writes_its_zones_offsets_and_m014_fills_an_older_store(par, tmp_path):
+    import shutil
+
+    from sqlite_utils import Database
+
+    from amiga_analytics.store import schema
+
+    path, _, _ = par
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    rows = conn.execute("SELECT zone, utc_from, local_from, offset_s FROM report_offsets ORDER BY utc_from").fetchall()
+    conn.close()
+    assert rows == zone_offsets.offset_rows(PAR_ZONE)
+    assert ("Europe/Berlin", "2025-10-26 01:00:00", "2025-10-26 03:00:00", 3600) in rows
+    older = tmp_path / "older.db"  # as a store synced before m014: no table, no record of the migration
+    shutil.copyfile(path, older)
+    db = Database(older)
+    db.execute("DROP TABLE report_offsets")
+    db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm014_report_offsets'")
+    db.conn.commit()
+    schema.migrate(db)
+    assert db.execute("SELECT COUNT(*), MIN(zone) FROM report_offsets").fetchone() == (len(rows), PAR_ZONE)
