@@ -1,8 +1,10 @@
 """The SQL of the figures only the dashboard shows: cost per day by model, calls and error rate per day, latency
-percentiles per tool and day, and the key figures of a period. Each template takes a ``{daily}`` slot, the rollup
-it reads (the canned queries' ``period_daily``: ``tool_daily`` over any period, web/periods.py), a ``{where}`` slot
-over it (and ``{calls_where}`` over ``tool_calls`` / ``{task_where}`` over ``tasks``), filled by the canned
-queries with their checked period and filters.
+percentiles per tool and day, and the key figures of a period. Each read of the rollup is a template of its own
+(``DAILY_COST_PICKED_SQL``, ``DAILY_OUTCOMES_SQL``, ``DAILY_LATENCY_COUNTS_SQL``, ``KEY_FIGURES_CALLS_SQL``,
+``LATENCY_COUNTS_SQL``) with a ``{daily}`` slot (``tool_daily``, or the canned queries' ``period_daily`` for a
+period with a time of day: web/periods.py, ``either``) and a ``{where}`` slot over it; the others take
+``{calls_where}`` over ``tool_calls`` / ``{task_where}`` over ``tasks``. The canned queries fill them with their
+checked period and filters.
 
 A chart reads at most one page of rows (Datasette's ``max_returned_rows``, 1,000): the per-day figures with a
 category (model, tool) keep the most important categories that fit, :data:`CHART_ROWS` ÷ days, at most
@@ -156,10 +158,10 @@ def daily_latency_sql(where: str, calls_where: str, model: str, agent_type: str,
     ``duration_ranks_by_agent``'s group of the two values (:mod:`.duration_ranks`), the same ranks of the same
     durations as ranking the filtered calls. The ranks are per bot, so they answer a store that holds one bot
     (:data:`SOLE_BOT_SQL`); the calls of several bots (``calls_where``: the period and filters on ``tool_calls``)
-    are ranked by window. ``counts`` replaces the read of ``tool_daily`` under ``where`` (:data:`DAILY_LATENCY_COUNTS_SQL`
-    over another rollup); a period with partial days gives their
-    calls by ``edges`` (a condition on ``tool_calls``, with the filters ``edge_where``), ranked by window, and
-    ``whole``, the condition on ``needed.day`` of the days whose ranks are looked up."""
+    are ranked by window. ``counts`` replaces the read of ``tool_daily`` under ``where``
+    (:data:`DAILY_LATENCY_COUNTS_SQL` over another rollup). A period with partial days gives their calls by
+    ``edges`` (a condition on ``tool_calls``, with the filters ``edge_where``), ranked by window, and ``whole``, the
+    condition on ``needed.day`` of the days whose ranks are looked up."""
     sole = f"{SOLE_BOT_SQL} IS NOT NULL"
     plain = f"{model} = '' AND {agent_type} = ''"
     counts = counts or DAILY_LATENCY_COUNTS_SQL.format(daily="tool_daily", where=where)
