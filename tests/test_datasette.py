@@ -54,7 +54,7 @@ QUERY_COLUMNS = {
     "data_quality_latest": ["check_name", "value", "detail", "sync_id", "measured_at"],
     "dashboard": ["first_day", "last_day", "calls", "cost_usd", "failed", "completed", "error_rate",
                   "tasks_created", "tasks_completed", "tasks_failed", "task_success_rate", "data_through",
-                  "synced_at"],
+                  "synced_at", "period_from", "period_until"],
     "daily_cost_by_model": ["day", "model_id", "calls", "cost_usd", "unpriced_tokens"],
     "daily_calls": ["day", "calls", "completed", "failed", "unknown", "error_rate"],
     "daily_latency": ["day", "tool_name", "calls_with_duration", "p50_ms", "p95_ms", "mean_ms"],

@@ -311,3 +311,26 @@ def test_the_sync_writes_its_zones_offsets_and_m014_fills_an_older_store(par, tm
     db.conn.commit()
     schema.migrate(db)
     assert db.execute("SELECT COUNT(*), MIN(zone) FROM report_offsets").fetchone() == (len(rows), PAR_ZONE)
+
+
+@pytest.mark.parametrize("since, until", PAR_WINDOWS[:3])
+def test_the_dashboards_error_links_hold_the_failures_of_a_time_of_day_period(par, since, until):
+    """The dashboard links a top error's bar to tool_calls filtered on started_at between the key figures'
+    period_from / period_until (the bounds in UTC, as converted here by hand): exactly the group's failures."""
+    from urllib.parse import urlencode
+
+    from test_datasette import fetch_one
+
+    _, _, ds = par
+    key = _json(ds, "dashboard", since=since, until=until).json()["rows"][0]
+    lo, hi = _utc_bounds(since, until)
+    assert (key["period_from"] or "", key["period_until"] or "9999") == (lo, hi)
+    per_tool: dict[str, int] = {}
+    for row in _json(ds, "top_errors", since=since, until=until).json()["rows"]:
+        per_tool[row["tool_name"]] = per_tool.get(row["tool_name"], 0) + row["count"]
+    for tool, count in per_tool.items():
+        params = {"outcome": "failure", "tool_name": tool, "_size": "max", "_col": "started_at"}
+        params |= {"started_at__gte": key["period_from"]} if key["period_from"] else {}
+        params |= {"started_at__lt": key["period_until"]} if key["period_until"] else {}
+        rows = fetch_one(ds, f"/{ds.amiga_database}/tool_calls.json?" + urlencode(params)).json()["rows"]
+        assert len(rows) == count, (tool, since, until)

@@ -200,7 +200,8 @@ SELECT calls.first_day, calls.last_day, calls.calls, calls.cost_usd, calls.faile
        finished.failed AS tasks_failed,
        CAST(finished.completed AS REAL) / NULLIF(finished.completed + finished.failed, 0) AS task_success_rate,
        (SELECT MAX(started_at) FROM tool_calls) AS data_through,
-       (SELECT MAX(finished_at) FROM syncs) AS synced_at
+       (SELECT MAX(finished_at) FROM syncs) AS synced_at,
+       {period_columns}
 FROM calls, created, finished"""
 
 #: The group keys the filters compare on ``tool_daily`` ('' for NULL) and on the nullable ``tool_calls`` columns.

@@ -17,7 +17,7 @@ from typing import Any
 from ..store import duration_buckets, figures
 from ..store import view_figures as vf
 from ..store.percentiles import pivot
-from .periods import by_day_or_edges, edges, either, exact, matches, period, with_period  # noqa: F401 - period
+from .periods import OPEN_UNTIL, by_day_or_edges, edges, either, exact, matches, period, with_period  # noqa: F401
 
 
 def _indent(text: str, extra: int) -> str:
@@ -302,10 +302,16 @@ def daily_latency_sql() -> str:
                                 whole=period("needed.day"))
 
 
+#: The period as the calls' start (UTC, as stored; NULL: open), for the dashboard's links to the rows of a period.
+PERIOD_COLUMNS = ("NULLIF((SELECT since_at FROM period), '') AS period_from,\n       "
+                  f"NULLIF((SELECT until_at FROM period), '{OPEN_UNTIL}') AS period_until")
+
+
 def key_figures_sql() -> str:
     tasks = vf.TASKS_FILTER_COLUMNS
     return vf.KEY_FIGURES_SQL.format(
         calls=either(vf.KEY_FIGURES_CALLS_SQL, filtered(ALL, vf.DAILY_FILTER_COLUMNS)),
+        period_columns=PERIOD_COLUMNS,
         created_where=filtered(CREATED, tasks),
         finished_where=filtered(f"{figures.FINISHED_TASKS} AND {FINISHED}", tasks),
     )
