@@ -54,7 +54,7 @@ QUERY_COLUMNS = {
     "data_quality_latest": ["check_name", "value", "detail", "sync_id", "measured_at", "bot"],
     "dashboard": ["first_day", "last_day", "calls", "cost_usd", "failed", "completed", "error_rate",
                   "tasks_created", "tasks_completed", "tasks_failed", "task_success_rate", "data_through",
-                  "synced_at", "bots"],
+                  "synced_at", "bots", "period_from", "period_until"],
     "daily_cost_by_model": ["day", "model_id", "calls", "cost_usd", "unpriced_tokens"],
     "daily_calls": ["day", "calls", "completed", "failed", "unknown", "error_rate"],
     "daily_latency": ["day", "tool_name", "calls_with_duration", "p50_ms", "p95_ms", "mean_ms"],
@@ -292,7 +292,14 @@ def _windows(path) -> list[tuple[str | None, str | None]]:
     days = [r[0] for r in conn.execute("SELECT DISTINCT day FROM tool_daily ORDER BY day")]
     conn.close()
     mid = days[len(days) // 2]
-    return [(None, None), (days[2], days[-3]), (mid, None), (None, mid), ("2031-01-01", "2031-01-08")]
+    return [(None, None), (days[2], days[-3]), (mid, None), (None, mid), ("2031-01-01", "2031-01-08")] + _timed(days)
+
+
+def _timed(days: list[str]) -> list[tuple[str | None, str | None]]:
+    """Periods with a time of day (report zone) or an offset: partial first and last days, one hour, an open side."""
+    mid = days[len(days) // 2]
+    return [(f"{days[2]}T08:30", f"{days[-3]}T17:45:30.5"), (f"{mid}T12:00", f"{mid} 13:15"),
+            (f"{mid}T06:00+05:00", None), (None, f"{mid}T09:00Z")]
 
 
 @pytest.mark.parametrize("which", ["sample", "demo"])
@@ -314,7 +321,7 @@ def test_shared_figures_are_equal_to_the_last_bit(which, request):
     path = request.getfixturevalue("sample_analytics" if which == "sample" else "demo_pair")
     path = path if which == "sample" else path[2]
     ds = request.getfixturevalue(f"{which}_ds")
-    for since, until in _windows(path)[:4]:
+    for since, until in _windows(path)[:4] + _windows(path)[-4:]:
         for query in ("latency_by_tool", "top_errors", "most_expensive_tasks"):
             expected = PYTHON_EQUIVALENT[query](path, since=since, until=until)
             py, sql = _comparable(expected.drop(columns=["mean_ms"], errors="ignore"),

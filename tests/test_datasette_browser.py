@@ -105,6 +105,7 @@ class Watched:
         self.page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
         self.page.on("requestfailed", lambda r: self.errors.append(f"request failed: {r.url}"))
         self.page.on("request", lambda r: self.urls.append(r.url))
+        self.page.on("response", lambda r: self.errors.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
 
     def open(self, url: str, screenshot: str) -> None:
         response = self.page.goto(url, wait_until="networkidle")

@@ -25,6 +25,7 @@ from sqlite_utils import Database
 
 from ..bot.snapshot import open_snapshot
 from ..store import schema as analytics_schema
+from ..store import zone_offsets
 from ..store.bots_schema import BOT_COLUMN, BOT_KEYS
 from . import sync as single
 from .bots import PRICES_KEY, REGISTRY_KEY, check_bot_name, check_new_bot, registry, shadow_path
@@ -104,6 +105,7 @@ def copy_bot(shadow: Path, shared: Path, name: str, entry: dict[str, Any], bot_d
             bots[name] = entry
             conn.execute(PUT_STATE_SQL, {"key": REGISTRY_KEY, "value": json.dumps(bots, sort_keys=True)})
             conn.execute(PUT_STATE_SQL, {"key": "report_tz", "value": json.dumps(entry["report_tz"])})
+            zone_offsets.write(conn, entry["report_tz"])
             calls = int(conn.execute(CALLS_OF_BOT_SQL, {"bot": name}).fetchone()[0])
             conn.execute("COMMIT")
         except BaseException:

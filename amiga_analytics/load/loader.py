@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..bot.snapshot import Snapshot
+from ..store import zone_offsets
 from ..store.figures import ROLLUP_SQL
 from . import idle, quality, reprice, row_workers, templates
 from .memo import MinuteConverter
@@ -336,6 +337,7 @@ class Loader:
             "bot_schema_version": self.snap.version,
         })
         write_state(self.conn, self.state)
+        zone_offsets.write(self.conn, settings["report_tz"])  # the view's local times → UTC
         return SyncResult(
             analytics_db=self.target,
             mode=self.mode, reason=reason, bot_rows_read=self.counts["bot_rows_read"],

@@ -57,11 +57,20 @@ DELETE_ALL_SQL = "DELETE FROM duration_buckets"
 FILL_DAYS_SQL = _FILL_SQL.format(and_days="AND day " + _DAYS)
 FILL_ALL_SQL = _FILL_SQL.format(and_days="")
 
-PERCENTILES_CTE = """bucket_sums AS (
+PERCENTILES_CTE = """bucket_day_sums AS (
   SELECT tool_name AS k, bucket, SUM(calls) AS calls, MIN(min_ms) AS min_ms, MAX(max_ms) AS max_ms
   FROM duration_buckets
   WHERE {where}
   GROUP BY tool_name, bucket
+), bucket_sums AS (  -- and the buckets of the calls of part of a day (edge_where), counted from the calls
+  SELECT k, bucket, SUM(calls) AS calls, MIN(min_ms) AS min_ms, MAX(max_ms) AS max_ms
+  FROM (SELECT k, bucket, calls, min_ms, max_ms FROM bucket_day_sums
+        UNION ALL
+        SELECT tool_name, {bucket}, COUNT(*), MIN(duration_ms), MAX(duration_ms)
+        FROM tool_calls
+        WHERE duration_ms IS NOT NULL AND +tool_name IS NOT NULL AND {edge_where}
+        GROUP BY 1, 2)
+  GROUP BY k, bucket
 ), bucket_runs AS (
   SELECT k, bucket, calls, min_ms, max_ms,
          SUM(calls) OVER (PARTITION BY k ORDER BY bucket) - calls AS before,
@@ -98,19 +107,23 @@ PERCENTILES_CTE = """bucket_sums AS (
   FROM bucket_positions AS positions
   JOIN bucket_values AS found ON found.k = positions.k
   GROUP BY positions.k, positions.name
-), percentiles AS (
+), {name} AS (
   SELECT k, name, CASE WHEN t >= 0.5 THEN hi - (hi - lo) * (1 - t) ELSE lo + (hi - lo) * t END AS value
   FROM bucket_bounds
 )"""
 
 
-def percentiles_cte(*, where: str, calls_where: str, quantiles: tuple[tuple[str, float], ...]) -> str:
+def percentiles_cte(*, where: str, calls_where: str, quantiles: tuple[tuple[str, float], ...],
+                    name: str = "percentiles", edge_where: str = "0") -> str:
     """CTEs ending in ``percentiles(k, name, value)``: per tool (``k``), the percentiles of the durations of the
     days that ``where`` keeps (a condition on ``day`` of the rollup). ``calls_where`` is the same condition on the
     calls (``calls.day``; write it ``+calls.day`` so that SQLite reads the duration index, not the day index).
-    Every slot is filled from constants, never from user input."""
+    ``edge_where`` adds calls of days ``where`` leaves out (a condition on ``tool_calls``: the partial days of a
+    period with a time of day), counted into buckets from the calls; ``calls_where`` must then keep them too.
+    ``name`` renames the last CTE. Every slot is filled from constants, never from user input."""
     return PERCENTILES_CTE.format(where=where, calls_where=calls_where,
-                                  quantile_rows=", ".join(f"('{name}', {q!r})" for name, q in quantiles))
+                                  quantile_rows=", ".join(f"('{n}', {q!r})" for n, q in quantiles), name=name,
+                                  edge_where=edge_where, bucket=bucket_of("duration_ms"))
 
 
 # The table as migration m009 built it, before m011 counted each bot's calls apart (m011 rebuilds it).

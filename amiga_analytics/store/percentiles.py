@@ -39,28 +39,29 @@ PERCENTILES_CTE = """pct_quantiles(name, q) AS (
              THEN picked.v END) AS hi
   FROM pct_picked AS picked CROSS JOIN pct_quantiles AS quantiles
   GROUP BY picked.k, quantiles.name
-), percentiles AS (
+), {name} AS (
   SELECT k, name, CASE WHEN t >= 0.5 THEN hi - (hi - lo) * (1 - t) ELSE lo + (hi - lo) * t END AS value
   FROM pct_bounds
 )"""
 
 
 def percentiles_cte(*, key: str, value: str, source: str, where: str,
-                    quantiles: tuple[tuple[str, float], ...]) -> str:
+                    quantiles: tuple[tuple[str, float], ...], name: str = "percentiles") -> str:
     """CTEs ``pct_quantiles``, ``pct_ranked``, ``pct_picked``, ``pct_bounds`` and ``percentiles(k, name, value)``.
 
     The percentiles of the non-NULL ``value`` of the rows of ``source`` under the condition ``where``, per
     ``key`` (an expression; NULL is a group of its own, ``NULL`` gives one group). ``quantiles`` pairs an output
-    name with its quantile in [0, 1]. Every slot is filled from constants, never from user input.
+    name with its quantile in [0, 1]; ``name`` renames the last CTE. Every slot is filled from constants, never from
+    user input.
     """
     ranks = []
     for _, q in quantiles:
         lo = f"CAST((n - 1) * {q!r} AS INTEGER)"
         ranks += [lo, f"{lo} + 1"]
     return PERCENTILES_CTE.format(
-        quantile_rows=", ".join(f"('{name}', {q!r})" for name, q in quantiles),
+        quantile_rows=", ".join(f"('{n}', {q!r})" for n, q in quantiles),
         key=key, value=value, source=source, where=where,
-        needed_ranks=", ".join(ranks),
+        needed_ranks=", ".join(ranks), name=name,
     )
 
 

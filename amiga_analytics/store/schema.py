@@ -18,6 +18,7 @@ from . import duration_buckets, duration_ranks, view_figures
 from .bots_schema import m011_bots
 from .tables import INTERNAL_TABLES, TABLES  # noqa: F401 - importable from here as before
 from .transcripts_schema import m004_api_requests, m005_transcript_witness
+from .zone_offsets import m014_report_offsets
 
 MIGRATION_SET = "amiga_analytics"
 migrations = Migrations(MIGRATION_SET)
@@ -232,6 +233,9 @@ def m012_duration_ranks_by_agent(db: Database) -> None:
     db.execute(view_figures.LATENCY_TOTALS_CREATE_SQL)
     db.execute(view_figures.LATENCY_TOTALS_DELETE_SQL)
     db.execute(view_figures.LATENCY_TOTALS_FILL_SQL)
+
+
+migrations()(m014_report_offsets)  # (m013 is the multi-bot helper's)
 
 
 def migrate(db: Database) -> None:

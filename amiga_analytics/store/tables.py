@@ -8,7 +8,7 @@ from .transcripts_schema import TRANSCRIPT_COLUMNS, TRANSCRIPT_TABLES
 
 # Tables a reader of the analytics database never needs to see (hidden in Datasette).
 INTERNAL_TABLES = ("_sqlite_migrations", "sync_state", "open_call_rows", "duration_ranks", "duration_ranks_by_agent",
-                   "duration_buckets", "latency_totals")
+                   "duration_buckets", "latency_totals", "report_offsets")
 
 TABLES: dict[str, dict] = {
     "tool_calls": {
@@ -181,6 +181,17 @@ TABLES: dict[str, dict] = {
             "p90_ms": "90th percentile of the duration, ms.",
             "p99_ms": "99th percentile of the duration, ms.",
             "mean_ms": "Mean duration, ms.",
+        },
+    },
+    "report_offsets": {
+        "description": "Internal: the report timezone's UTC offsets over time (the view turns a period's local times "
+        "into UTC with it, as the Python API does).",
+        "columns": {
+            "zone": "The report timezone (IANA name).",
+            "utc_from": "When this offset starts, UTC (YYYY-MM-DD HH:MM:SS).",
+            "local_from": "The first local time read with this offset (a time in a DST gap keeps the offset before, "
+            "a repeated one is its first occurrence).",
+            "offset_s": "UTC offset, s (local = UTC + offset_s).",
         },
     },
     "model_aliases": {

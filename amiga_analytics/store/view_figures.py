@@ -1,7 +1,10 @@
 """The SQL of the figures only the dashboard shows: cost per day by model, calls and error rate per day, latency
-percentiles per tool and day, and the key figures of a period. Each template takes a ``{where}`` slot over
-``tool_daily`` (and ``{calls_where}`` over ``tool_calls`` / ``{task_where}`` over ``tasks``), filled by the
-canned queries with their checked period and filters.
+percentiles per tool and day, and the key figures of a period. Each read of the rollup is a template of its own
+(``DAILY_COST_PICKED_SQL``, ``DAILY_OUTCOMES_SQL``, ``DAILY_LATENCY_COUNTS_SQL``, ``KEY_FIGURES_CALLS_SQL``,
+``LATENCY_COUNTS_SQL``) with a ``{daily}`` slot (``tool_daily``, or the canned queries' ``period_daily`` for a
+period with a time of day: web/periods.py, ``either``) and a ``{where}`` slot over it; the others take
+``{calls_where}`` over ``tool_calls`` / ``{task_where}`` over ``tasks``. The canned queries fill them with their
+checked period and filters.
 
 A chart reads at most one page of rows (Datasette's ``max_returned_rows``, 1,000): the per-day figures with a
 category (model, tool) keep the most important categories that fit, :data:`CHART_ROWS` ÷ days, at most
@@ -30,11 +33,14 @@ LATENCY_ROWS = 600  # (tool, day) rows of daily_latency: chosen when it ranked t
 MAX_SERIES = 5
 _SERIES = f"MAX(1, MIN({MAX_SERIES}, {{budget}} / MAX(1, (SELECT COUNT(DISTINCT day) FROM {{rows}}))))"
 
-DAILY_COST_BY_MODEL_SQL = f"""WITH picked AS (  -- one row per day and model: what the ranking and the labels read
-  SELECT day, model_id, SUM(calls) AS calls, TOTAL(cost_usd) AS cost_usd, SUM(unpriced_tokens) AS unpriced_tokens
-  FROM tool_daily
-  WHERE {{where}}
-  GROUP BY day, model_id
+#: One row per day and model: what the ranking and the labels of DAILY_COST_BY_MODEL_SQL read (its ``{picked}``).
+DAILY_COST_PICKED_SQL = """SELECT day, model_id, SUM(calls) AS calls, TOTAL(cost_usd) AS cost_usd, SUM(unpriced_tokens) AS unpriced_tokens
+FROM {daily}
+WHERE {where}
+GROUP BY day, model_id"""
+
+DAILY_COST_BY_MODEL_SQL = f"""WITH picked AS (
+{{picked}}
 ), models AS (
   SELECT model_id, ROW_NUMBER() OVER (ORDER BY TOTAL(cost_usd) DESC, SUM(calls) DESC, model_id) AS rank
   FROM picked
@@ -55,19 +61,22 @@ ORDER BY day, cost_usd DESC, model_id"""
 DAILY_OUTCOMES_SQL = f"""SELECT day,
        {OUTCOME_DAILY_MEASURES},
        {error_rate("daily")} AS error_rate
-FROM tool_daily
+FROM {{daily}}
 WHERE {{where}}
 GROUP BY day"""
 
 
 LATENCY_QUANTILES = (("p50_ms", 0.5), ("p95_ms", 0.95))
 
+#: The calls with a duration and their sum per day and tool (DAILY_LATENCY_SQL's ``{counts}``).
+DAILY_LATENCY_COUNTS_SQL = """SELECT day, tool_name, SUM(duration_count) AS n, TOTAL(duration_sum_ms) AS sum_ms
+FROM {daily}
+WHERE {where}
+GROUP BY day, tool_name
+HAVING SUM(duration_count) > 0"""
+
 DAILY_LATENCY_SQL = """WITH counts AS (
-  SELECT day, tool_name, SUM(duration_count) AS n, TOTAL(duration_sum_ms) AS sum_ms
-  FROM tool_daily
-  WHERE {where}
-  GROUP BY day, tool_name
-  HAVING SUM(duration_count) > 0
+{counts}
 ), tools AS (
   SELECT tool_name, ROW_NUMBER() OVER (ORDER BY SUM(n) DESC, tool_name) AS rank
   FROM counts
@@ -81,6 +90,12 @@ DAILY_LATENCY_SQL = """WITH counts AS (
   FROM tool_calls
   WHERE tool_name IN (SELECT tool_name FROM shown WHERE NOT ({sole})) AND duration_ms IS NOT NULL
         AND {calls_where}
+  UNION ALL  -- the edges of the period (partial days) of a one-bot store: their calls ranked, few
+  SELECT tool_name, day, duration_ms,
+         ROW_NUMBER() OVER (PARTITION BY tool_name, day ORDER BY duration_ms) - 1
+  FROM tool_calls
+  WHERE {edges} AND +tool_name IN (SELECT tool_name FROM shown WHERE {sole}) AND duration_ms IS NOT NULL
+        AND {edge_where}
 ), needed(tool_name, day, i) AS (
   {needed}
 ), picked AS (
@@ -93,7 +108,7 @@ DAILY_LATENCY_SQL = """WITH counts AS (
   JOIN shown ON shown.tool_name = needed.tool_name AND shown.day = needed.day
   JOIN duration_ranks AS ranks ON ranks.bot = {sole_bot} AND ranks.tool_name = needed.tool_name
                               AND ranks.day = needed.day AND ranks.rank = needed.i
-  WHERE {all_calls}
+  WHERE {all_calls} AND {whole}
   UNION ALL
   SELECT shown.day, shown.tool_name, shown.n, shown.sum_ms, needed.i, ranks.duration_ms
   FROM needed
@@ -101,7 +116,7 @@ DAILY_LATENCY_SQL = """WITH counts AS (
   JOIN duration_ranks_by_agent AS ranks ON ranks.bot = {sole_bot} AND ranks.tool_name = needed.tool_name
                                        AND ranks.day = needed.day AND ranks.model_id = {model_group}
                                        AND ranks.agent_type = {agent_group} AND ranks.rank = needed.i
-  WHERE {by_agent}
+  WHERE {by_agent} AND {whole}
 )
 SELECT day, tool_name, n AS calls_with_duration,
        {interpolated},
@@ -134,7 +149,8 @@ def _needed() -> str:
     return "\n  UNION ".join(ranks)
 
 
-def daily_latency_sql(where: str, calls_where: str, model: str, agent_type: str, bot: str = "''") -> str:
+def daily_latency_sql(where: str, calls_where: str, model: str, agent_type: str, bot: str = "''", *,
+                      counts: str | None = None, edges: str = "0", edge_where: str = "1", whole: str = "1") -> str:
     """p50 / p95 / mean duration per day of the most used tools (ms), of the calls that ``where`` keeps (over
     ``tool_daily``) with the filters' values ``model`` and ``agent_type`` (SQL; ``''`` for all).
 
@@ -142,11 +158,17 @@ def daily_latency_sql(where: str, calls_where: str, model: str, agent_type: str,
     ``duration_ranks_by_agent``'s group of the two values (:mod:`.duration_ranks`), the same ranks of the same
     durations as ranking the filtered calls. The ranks are per bot, so they answer a store that holds one bot
     (:data:`SOLE_BOT_SQL`) or the one bot of the filter's value ``bot`` (SQL; ``''`` for all); the calls of
-    several bots (``calls_where``: the period and filters on ``tool_calls``) are ranked by window."""
+    several bots (``calls_where``: the period and filters on ``tool_calls``) are ranked by window. ``counts``
+    replaces the read of ``tool_daily`` under ``where`` (:data:`DAILY_LATENCY_COUNTS_SQL` over another rollup). A
+    period with partial days gives their calls by ``edges`` (a condition on ``tool_calls``, with the filters
+    ``edge_where``), ranked by window, and ``whole``, the condition on ``needed.day`` of the days whose ranks are
+    looked up."""
     sole_bot = f"COALESCE(NULLIF({bot}, ''), {SOLE_BOT_SQL})"
     sole = f"{sole_bot} IS NOT NULL"
     plain = f"{model} = '' AND {agent_type} = ''"
-    return DAILY_LATENCY_SQL.format(where=where, series=_SERIES.format(rows="counts", budget=LATENCY_ROWS),
+    counts = counts or DAILY_LATENCY_COUNTS_SQL.format(daily="tool_daily", where=where)
+    return DAILY_LATENCY_SQL.format(counts=counts, edges=edges, edge_where=edge_where, whole=whole,
+                                    series=_SERIES.format(rows="counts", budget=LATENCY_ROWS),
                                     calls_where=calls_where, needed=_needed(), interpolated=_interpolated(),
                                     sole=sole, all_calls=f"{sole} AND {plain}", by_agent=f"{sole} AND NOT ({plain})",
                                     sole_bot=sole_bot, model_group=group_key(model),
@@ -162,28 +184,32 @@ STORE_BOTS_SQL = """(SELECT group_concat(key, ',') FROM (SELECT key
  FROM json_each(COALESCE((SELECT value FROM sync_state WHERE key = 'bots'), '{"main": {}}')) ORDER BY key))"""
 
 
-KEY_FIGURES_SQL = f"""WITH calls AS (
-  SELECT {OUTCOME_DAILY_MEASURES},
-         {_COST} AS cost_usd,
-         {error_rate("daily")} AS error_rate,
-         MIN(day) AS first_day, MAX(day) AS last_day
-  FROM tool_daily
-  WHERE {{where}}
+#: The calls' key figures over the rollup (KEY_FIGURES_SQL's ``{calls}``): one row.
+KEY_FIGURES_CALLS_SQL = f"""SELECT {OUTCOME_DAILY_MEASURES},
+       {_COST} AS cost_usd,
+       {error_rate("daily")} AS error_rate,
+       MIN(day) AS first_day, MAX(day) AS last_day
+FROM {{daily}}
+WHERE {{where}}"""
+
+KEY_FIGURES_SQL = """WITH calls AS (
+{calls}
 ), created AS (
-  SELECT COUNT(*) AS tasks FROM tasks WHERE {{created_where}}
+  SELECT COUNT(*) AS tasks FROM tasks WHERE {created_where}
 ), finished AS (
   SELECT COALESCE(SUM(status = 'completed'), 0) AS completed, COALESCE(SUM(status = 'failed'), 0) AS failed
-  FROM tasks WHERE {{finished_where}}
+  FROM tasks WHERE {finished_where}
 )
 SELECT calls.first_day, calls.last_day, calls.calls, calls.cost_usd, calls.failed, calls.completed,
        calls.error_rate, created.tasks AS tasks_created, finished.completed AS tasks_completed,
        finished.failed AS tasks_failed,
        CAST(finished.completed AS REAL) / NULLIF(finished.completed + finished.failed, 0) AS task_success_rate,
        (SELECT MAX(started_at) FROM tool_calls  -- in the bot's last day: walking the started_at index back to an
-        WHERE day = (SELECT MAX(day) FROM tool_daily WHERE {{bot_where}})  -- older bot's rows read them all
-          AND {{bot_where}}) AS data_through,
-       (SELECT MAX(finished_at) FROM syncs WHERE {{bot_where}}) AS synced_at,
-       {{bots}} AS bots
+        WHERE day = (SELECT MAX(day) FROM tool_daily WHERE {bot_where})  -- older bot's rows read them all
+          AND {bot_where}) AS data_through,
+       (SELECT MAX(finished_at) FROM syncs WHERE {bot_where}) AS synced_at,
+       {bots} AS bots,
+       {period_columns}
 FROM calls, created, finished"""
 
 #: The group keys the filters compare on ``tool_daily`` ('' for NULL) and on the nullable ``tool_calls`` columns.
@@ -203,12 +229,14 @@ assert set(DAILY_KEYS) >= {"tool_name", "model_id", "agent_type"}
 # the page as it opens) is the same SQL's answer, written by the sync into ``latency_totals`` at the end of every
 # sync (a function of the calls, so an incremental sync writes what a full one does) and read back as it is.
 
+LATENCY_COUNTS_SQL = """SELECT tool_name AS k,
+       {measures}
+FROM {daily}
+WHERE {where}
+GROUP BY tool_name"""
+
 LATENCY_BY_TOOL_SQL = """WITH counts AS (
-  SELECT tool_name AS k,
-         {measures}
-  FROM tool_daily
-  WHERE {where}
-  GROUP BY tool_name
+{counts}
 ), {percentiles}, computed AS (
   SELECT counts.k AS tool_name, counts.calls, counts.calls_with_duration,
          {pivot},
@@ -235,7 +263,7 @@ LATENCY_TOTALS_DELETE_SQL = "DELETE FROM latency_totals"
 
 
 def latency_by_tool_sql(*, measures: str, where: str, percentiles: str, pivot: str, whole: str | None = None,
-                        totals_bot: str = "'main'") -> str:
+                        totals_bot: str = "'main'", counts: str | None = None) -> str:
     """Calls, calls with a duration, the percentiles and the mean duration per tool (ms) of the period ``where``
     keeps (``percentiles``: the CTEs of :func:`.duration_buckets.percentiles_cte` over the same period). With
     ``whole``, a constant condition true when the period is the whole history, that case reads ``latency_totals``
@@ -243,8 +271,8 @@ def latency_by_tool_sql(*, measures: str, where: str, percentiles: str, pivot: s
     (the ``where``/``percentiles`` must then be false for it, so nothing else is computed)."""
     cached = "" if whole is None else (f"\nUNION ALL\nSELECT {LATENCY_TOTALS_COLUMNS} FROM latency_totals "
                                        f"WHERE {whole} AND bot = {totals_bot}")
-    return LATENCY_BY_TOOL_SQL.format(measures=measures, where=where, percentiles=percentiles, pivot=pivot,
-                                      cached=cached)
+    counts = counts or LATENCY_COUNTS_SQL.format(measures=measures, daily="tool_daily", where=where)
+    return LATENCY_BY_TOOL_SQL.format(counts=counts, percentiles=percentiles, pivot=pivot, cached=cached)
 
 
 LATENCY_TOTALS_FILL_SQL = f"""INSERT INTO latency_totals ({LATENCY_TOTALS_COLUMNS})

@@ -17,7 +17,7 @@ from typing import Any
 from ..store import duration_buckets, figures
 from ..store import view_figures as vf
 from ..store.percentiles import pivot
-from .periods import matches, period, with_period  # noqa: F401 - period: importable from here as in 0.1
+from .periods import OPEN_UNTIL, by_day_or_edges, edges, either, exact, matches, period, with_period  # noqa: F401
 
 
 def _indent(text: str, extra: int) -> str:
@@ -102,19 +102,26 @@ FAILURES_ORDER = "failed DESC, calls DESC"
 BOT = {"bot": "bot"}
 
 
+ALL = "1"
+
+
+def _rollup(keys: dict[str, str], measures: str, columns: dict[str, str]) -> str:
+    """The period's sums per group of the rollup (:func:`.periods.either`), under the filters on ``columns``."""
+    return either(figures.grouped_sql("{daily}", keys, measures, "{where}"), filtered(ALL, columns))
+
+
 def _grouped(key: str, measures: str, order: str) -> str:
     """Totals over the period per group of the rollup; the NULL group sorts last."""
     key_expr = figures.DAILY_KEYS[key]
-    return figures.grouped_sql("tool_daily", {key: key_expr}, measures, filtered(period("day"), BOT),
-                               order_by=f"{order}, {key_expr} IS NULL, {key_expr}")
+    return (f"SELECT * FROM (\n{_rollup({key: key_expr}, measures, BOT)}\n)\n"
+            f"ORDER BY {order}, {key_expr} IS NULL, {key_expr}")
 
 
 OUTCOME_WITH_RATE = figures.OUTCOME_DAILY_MEASURES + ",\n       " + figures.error_rate("daily") + " AS error_rate"
 
 
 def cost_per_day_sql() -> str:
-    per_day = figures.grouped_sql("tool_daily", {"day": "day"}, figures.COST_DAILY_MEASURES,
-                                  filtered(period("day"), BOT))
+    per_day = _rollup({"day": "day"}, figures.COST_DAILY_MEASURES, BOT)
     zero_filled = ",\n       ".join(
         # the cost stays NULL (unpriced, or an idle day: no token priced), never $0; its witness shares are 0
         f"per_day.{name} AS {name}" if name == "cost_usd" else f"COALESCE(per_day.{name}, 0) AS {name}"
@@ -125,8 +132,7 @@ def cost_per_day_sql() -> str:
 
 
 def error_categories_sql() -> str:
-    by_category = figures.grouped_sql("tool_daily", {"error_category": figures.DAILY_KEYS["error_category"]},
-                                      OUTCOME_WITH_RATE, filtered(period("day"), BOT))
+    by_category = _rollup({"error_category": figures.DAILY_KEYS["error_category"]}, OUTCOME_WITH_RATE, BOT)
     return ERROR_CATEGORIES_SQL.format(by_category=_indent(by_category, 2))
 
 
@@ -135,14 +141,20 @@ def filtered(where: str, columns: dict[str, str]) -> str:
     return " AND ".join([where] + [matches(name, column) for name, column in columns.items()])
 
 
+#: The period on the tasks' own times (exact for any bound; the day columns narrow it to the days it touches).
+CREATED = exact("created_day", "created_at")
+FINISHED = exact("finished_day", "finished_at")
+#: The period on the calls' start.
+STARTED = exact("day", "started_at")
+
+
 def task_throughput_sql() -> str:
     tasks = vf.TASKS_FILTER_COLUMNS | BOT
     return TASK_THROUGHPUT_SQL.format(
-        created=_indent(figures.TASKS_CREATED_SQL.format(where=filtered(period("created_day"), tasks)), 2),
-        finished=_indent(figures.TASKS_FINISHED_SQL.format(where=filtered(period("finished_day"), tasks)), 2),
+        created=_indent(figures.TASKS_CREATED_SQL.format(where=filtered(CREATED, tasks)), 2),
+        finished=_indent(figures.TASKS_FINISHED_SQL.format(where=filtered(FINISHED, tasks)), 2),
         percentiles=figures.percentiles_cte(key="finished_day", value="cycle_s", source="tasks",
-                                            where=filtered(f"{figures.FINISHED_TASKS} AND {period('finished_day')}",
-                                                           tasks),
+                                            where=filtered(f"{figures.FINISHED_TASKS} AND {FINISHED}", tasks),
                                             quantiles=figures.CYCLE_QUANTILES),
         cycles=pivot(figures.CYCLE_QUANTILES, indent=9),
         days=DAYS_CTE.format(activity="activity"),
@@ -162,12 +174,15 @@ def latency_sql() -> str:
     (:mod:`amiga_analytics.store.duration_buckets`), the counts and means from the rollup; over the whole history
     the same SQL's answer, written by the sync (``latency_totals``)."""
     partial = f"NOT ({WHOLE_HISTORY})"
+    in_period = by_day_or_edges("+calls.day", "+calls.started_at")  # whole days: the duration index alone
+    buckets = duration_buckets.percentiles_cte(where=f"{filtered(period('day'), BOT)} AND {partial}",
+                                               calls_where=filtered(in_period, {"bot": "calls.bot"}),
+                                               edge_where=filtered(f"{edges('started_at')} AND +day IS NOT NULL", BOT),
+                                               quantiles=figures.LATENCY_QUANTILES)
+    measures = figures.select_list(figures.DURATION, "daily", indent=7)
     return vf.latency_by_tool_sql(
-        measures=figures.select_list(figures.DURATION, "daily", indent=9),
-        where=f"{filtered(period('day'), BOT)} AND {partial}",
-        percentiles=duration_buckets.percentiles_cte(where=f"{filtered(period('day'), BOT)} AND {partial}",
-                                                     calls_where=filtered(period("+calls.day"), {"bot": "calls.bot"}),
-                                                     quantiles=figures.LATENCY_QUANTILES),
+        measures=measures, where="", percentiles=buckets,
+        counts=either(vf.LATENCY_COUNTS_SQL.replace("{measures}", measures), f"{filtered(ALL, BOT)} AND {partial}"),
         pivot=pivot(figures.LATENCY_QUANTILES, indent=9),
         whole=WHOLE_HISTORY, totals_bot=TOTALS_BOT,
     )
@@ -223,13 +238,13 @@ QUERIES: dict[str, dict[str, Any]] = {
         "group's share of all failures, its latest error text (secrets masked), when it was first and last seen "
         "(UTC) and how many tasks it hit. = top_errors(limit=50).",
         "sql": figures.TOP_ERRORS_SQL.format(calls=figures.FAILURES_BY_GROUP, limit=TOP_N,
-                                             where=filtered(period("day"), vf.CALLS_FILTER_COLUMNS | BOT)),
+                                             where=filtered(STARTED, vf.CALLS_FILTER_COLUMNS | BOT)),
     },
     "most_expensive_tasks": {
         "title": "Most expensive tasks",
         "description": "The 50 tasks created in the period with the highest cost of their tool calls (USD). "
         "= task_cost(limit=50).",
-        "sql": figures.TASK_COST_SQL.format(where=filtered(period("created_day"), vf.TASKS_FILTER_COLUMNS | BOT),
+        "sql": figures.TASK_COST_SQL.format(where=filtered(CREATED, vf.TASKS_FILTER_COLUMNS | BOT),
                                             limit=TOP_N),
     },
     "latency_by_tool": {
@@ -255,11 +270,12 @@ DASHBOARD_NOTE = (" Takes the dashboard's filters: tool, model (a model id), age
 
 
 def daily_cost_by_model_sql() -> str:
-    return vf.DAILY_COST_BY_MODEL_SQL.format(where=filtered(period("day"), vf.DAILY_FILTER_COLUMNS))
+    return vf.DAILY_COST_BY_MODEL_SQL.format(picked=either(vf.DAILY_COST_PICKED_SQL,
+                                                           filtered(ALL, vf.DAILY_FILTER_COLUMNS)))
 
 
 def daily_calls_sql() -> str:
-    per_day = vf.DAILY_OUTCOMES_SQL.format(where=filtered(period("day"), vf.DAILY_FILTER_COLUMNS))
+    per_day = either(vf.DAILY_OUTCOMES_SQL, filtered(ALL, vf.DAILY_FILTER_COLUMNS))
     zero_filled = ",\n       ".join(f"COALESCE(per_day.{name}, 0) AS {name}"
                                     for name in ("calls", "completed", "failed", "unknown"))
     return DAILY_CALLS_SQL.format(per_day=_indent(per_day, 2), days=DAYS_CTE.format(activity="per_day"),
@@ -278,18 +294,27 @@ ORDER BY days.day"""
 
 
 def daily_latency_sql() -> str:
-    return vf.daily_latency_sql(filtered(period("day"), vf.DAILY_FILTER_COLUMNS),
-                                filtered(period("+day"), {k: v for k, v in vf.CALLS_FILTER_COLUMNS.items()
-                                                          if k != "tool"}),
-                                "(SELECT model FROM filters)", "(SELECT agent_type FROM filters)", BOT_FILTER)
+    calls_filters = {k: v for k, v in vf.CALLS_FILTER_COLUMNS.items() if k != "tool"}
+    return vf.daily_latency_sql("",
+                                filtered(exact("+day", "+started_at"), calls_filters),
+                                "(SELECT model FROM filters)", "(SELECT agent_type FROM filters)", BOT_FILTER,
+                                counts=either(vf.DAILY_LATENCY_COUNTS_SQL, filtered(ALL, vf.DAILY_FILTER_COLUMNS)),
+                                edges=edges("started_at"), edge_where=filtered(ALL, calls_filters),
+                                whole=period("needed.day"))
+
+
+#: The period as the calls' start (UTC, as stored; NULL: open), for the dashboard's links to the rows of a period.
+PERIOD_COLUMNS = ("NULLIF((SELECT since_at FROM period), '') AS period_from,\n       "
+                  f"NULLIF((SELECT until_at FROM period), '{OPEN_UNTIL}') AS period_until")
 
 
 def key_figures_sql() -> str:
     tasks = vf.TASKS_FILTER_COLUMNS
     return vf.KEY_FIGURES_SQL.format(
-        where=filtered(period("day"), vf.DAILY_FILTER_COLUMNS),
-        created_where=filtered(period("created_day"), tasks),
-        finished_where=filtered(f"{figures.FINISHED_TASKS} AND {period('finished_day')}", tasks),
+        calls=either(vf.KEY_FIGURES_CALLS_SQL, filtered(ALL, vf.DAILY_FILTER_COLUMNS)),
+        period_columns=PERIOD_COLUMNS,
+        created_where=filtered(CREATED, tasks),
+        finished_where=filtered(f"{figures.FINISHED_TASKS} AND {FINISHED}", tasks),
         bot_where=filtered("1", BOT), bots=vf.STORE_BOTS_SQL,
     )
 
@@ -325,5 +350,5 @@ DASHBOARD_QUERIES: dict[str, dict[str, Any]] = {
 QUERIES.update(DASHBOARD_QUERIES)
 for _spec in QUERIES.values():  # the checked period (and filters) in front; SQL collapsed on every page
     if "FROM period" in _spec["sql"]:
-        _spec["sql"] = with_period(_spec["sql"])
+        _spec["sql"] = with_period(_spec["sql"], times=True)
     _spec["hide_sql"] = True
