@@ -125,6 +125,26 @@ def test_a_bot_without_calls_in_the_week_shows_zero(stores):
         beta["calls"], beta["failed"], beta["tasks_finished"]]
 
 
+def test_a_bot_not_synced_for_a_while_does_not_hold_the_default_week_back(stores, tmp_path):
+    """alpha last synced on 13 Oct 2025 (its data ends on the 11th), beta now: the default week is still the last
+    complete one with data (beta's W43), and a note says that alpha's figures stop at its last sync."""
+    import shutil
+    import sqlite3
+
+    store = tmp_path / "stale.db"
+    shutil.copyfile(stores["apart"], store)
+    with sqlite3.connect(store) as conn:
+        conn.execute("UPDATE syncs SET started_at = '2025-10-13T12:00:00+00:00' WHERE bot = 'alpha'")
+    conn.close()
+    report = aa.weekly_report(store)
+    assert report.week == "2025-W43"
+    _check_headline(report, week_truth("beta", W43))
+    assert [n for n in report.notes if "alpha" in n] == [
+        "Bot alpha was last synced on Mon 2025-10-13: its figures stop there (sync it with `amiga-analytics sync "
+        "BOT_DB ANALYTICS_DB --bot alpha`, or read it with --bot)."]
+    assert not [n for n in report.notes if "beta" in n]
+
+
 def test_a_one_bot_store_report_has_no_bot_table(stores):
     report = aa.weekly_report(stores["plain"], week=W41)
     assert report.bot is None and len(report.bots) == 0 and "bots" not in report.tables

@@ -26,9 +26,11 @@ from .weeks import Span, Week, parse_week
 
 __all__ = ["weekly_report"]
 
-# The last sync of the bot, or over several bots the earliest of their last syncs (a week is complete for all).
-LAST_SYNC_SQL = """SELECT MIN(last) FROM (SELECT MAX(started_at) AS last FROM syncs
+# The last sync of the bot, or over several bots the latest of their last syncs: a bot retired or not synced for
+# a while does not hold the report back (a note names it: _stale_bots).
+LAST_SYNC_SQL = """SELECT MAX(last) FROM (SELECT MAX(started_at) AS last FROM syncs
 WHERE :bot IS NULL OR bot = :bot GROUP BY bot)"""
+LAST_SYNC_BY_BOT_SQL = "SELECT bot, MAX(started_at) FROM syncs GROUP BY bot ORDER BY bot"
 BOT_DB_SQL = "SELECT value FROM sync_state WHERE key = 'bot_db'"
 
 
@@ -129,6 +131,7 @@ def _gather(database: Database, week_arg: str | date | Week | None, daily_limit:
             f"{span}; pick a week with data"
         )
     headline, notes = _headline(database, week, days, in_week, bot)
+    notes += [] if bot is not None else _stale_bots(database, week, tz)
     hist: Span = {"since": max(days[0], week.start - timedelta(days=HISTORY_DAYS)), "until": week.end, "bot": bot}
     cost_per_day = _cost_per_day(database, hist)
     error_per_day = queries.error_rates(database, by=None, freq="D", **hist)
@@ -224,6 +227,20 @@ def _home_as_tilde(top: pd.DataFrame) -> pd.DataFrame:
 def _usd(value: Any) -> float:
     """A cost that may be missing (no priced token) as a number to add (0.0 for missing)."""
     return 0.0 if value is None or pd.isna(value) else float(value)
+
+
+def _stale_bots(database: Database, week: Week, tz: str) -> list[str]:
+    """In a store of several bots, a note for each bot last synced before the week ended: its figures stop there."""
+    last = database.execute(LAST_SYNC_BY_BOT_SQL).fetchall()
+    if len(last) < 2:
+        return []
+    notes = []
+    for name, at in last:
+        synced = datetime.fromisoformat(at).astimezone(zone(tz))
+        if synced.date() < week.end:
+            notes.append(f"Bot {name} was last synced on {day_text(synced.date())}: its figures stop there (sync "
+                         f"it with `amiga-analytics sync BOT_DB ANALYTICS_DB --bot {name}`, or read it with --bot).")
+    return notes
 
 
 def _headline(database: Database, week: Week, days: list[date], in_week: list[date],
