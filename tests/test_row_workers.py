@@ -4,10 +4,12 @@ death fails the sync cleanly."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import shutil
 import signal
 import sqlite3
+from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
@@ -36,70 +38,88 @@ class Recorded(row_workers.CallRows):
         return super().__enter__()
 
 
-@pytest.fixture
-def recorded(monkeypatch):
-    Recorded.used, Recorded.pids = [], []
-    monkeypatch.setattr(row_workers, "cpus", lambda: 2)  # whatever the machine running the tests has
-    # Earlier tests in the session may leave idle server threads behind (Datasette, the browser's driver); the
-    # sync here runs in the main thread all the same.
-    monkeypatch.setattr(row_workers.threading, "active_count", lambda: 1)
-    monkeypatch.setattr(loader, "CallRows", Recorded)
-    return Recorded.used
+def isolated(scenario: str, *args):
+    """``scenario(*args)`` run in a fresh interpreter (spawned), with the worker's thresholds lowered: its fork then
+    copies no thread an earlier test left behind (a pool's, a server's), as in a real sync, where the guard
+    ``threading.active_count() == 1`` holds for real. Returns the scenario's result, and for each sync whether it had
+    a worker and the worker's pid and the spawned process's pid."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(_run, scenario, args).result(timeout=600)
 
 
-def _sync(tmp_path: Path, name: str, zone: str, transcripts: str | None, label: str):
+def _run(scenario: str, args: tuple):
+    row_workers.cpus = lambda: 2  # whatever the machine running the tests has
+    row_workers.MIN_ROWS, row_workers.BATCH = 0, 7  # many batches in flight, the last one partial
+    parallel.MIN_FILES, parallel.CHUNK = 0, 3
+    loader.CallRows = Recorded
+    result = globals()[scenario](*args)
+    return result, Recorded.used, Recorded.pids, os.getpid()
+
+
+def _bot(tmp_path: Path, name: str, label: str) -> Path:
     bot = tmp_path / f"{label}-{name}"
     shutil.copyfile(FIXTURES / ("sample.db" if name == "bad-tokens" else name), bot)
     if name == "bad-tokens":  # token counts the builder drops and counts as invalid values
         with sqlite3.connect(bot) as conn:
             conn.execute("UPDATE tool_usage SET input_tokens = -5 WHERE id % 3 = 0 AND success IS NOT NULL")
         conn.close()
+    return bot
+
+
+def _full(tmp_path: Path, name: str, zone: str, transcripts: str | None, label: str, workers: bool):
+    os.environ["AMIGA_ANALYTICS_WORKERS"] = "1" if workers else "0"
+    parsed_apart: list[int] = []
+    ordered = parallel._ordered
+    parallel._ordered = lambda jobs: parsed_apart.append(len(jobs)) or ordered(jobs)
     out = tmp_path / f"{label}-{name}.analytics.db"
     dirs = [FIXTURES / transcripts] if transcripts else None
-    return out, sync(bot, out, source_tz=zone, full=True, transcripts=dirs)
+    result = sync(_bot(tmp_path, name, label), out, source_tz=zone, full=True, transcripts=dirs)
+    return out, result.masked, result.quality, result.calls, parsed_apart
 
 
 @pytest.mark.parametrize("name, zone, transcripts", SOURCES)
-def test_rows_built_by_a_worker_equal_one_process(tmp_path, monkeypatch, recorded, name, zone, transcripts):
-    monkeypatch.setenv("AMIGA_ANALYTICS_WORKERS", "0")
-    alone, alone_result = _sync(tmp_path, name, zone, transcripts, "alone")
-    monkeypatch.delenv("AMIGA_ANALYTICS_WORKERS")
-    monkeypatch.setattr(row_workers, "MIN_ROWS", 0)
-    monkeypatch.setattr(row_workers, "BATCH", 7)  # many batches in flight, the last one partial
-    monkeypatch.setattr(parallel, "MIN_FILES", 0)
-    monkeypatch.setattr(parallel, "CHUNK", 3)
-    parsed_apart = []
-    ordered = parallel._ordered
-    monkeypatch.setattr(parallel, "_ordered", lambda jobs: parsed_apart.append(len(jobs)) or ordered(jobs))
-    worker, worker_result = _sync(tmp_path, name, zone, transcripts, "worker")
-    assert recorded == [False, True]
-    assert Recorded.pids[1] not in (None, os.getpid())
+def test_rows_built_by_a_worker_equal_one_process(tmp_path, name, zone, transcripts):
+    (alone, alone_masked, alone_quality, _, _), used, _, _ = isolated("_full", tmp_path, name, zone, transcripts,
+                                                                      "alone", False)
+    assert used == [False]
+    (worker, masked, quality, calls, parsed_apart), used, pids, pid = isolated(
+        "_full", tmp_path, name, zone, transcripts, "worker", True)
+    assert used == [True] and pids[0] not in (None, pid)
     assert bool(parsed_apart) == bool(transcripts) and all(n > 10 for n in parsed_apart)
     _assert_same_analytics(alone, worker)
-    quality = "SELECT check_name, value, detail FROM data_quality ORDER BY 1"
-    assert q(worker, quality) == q(alone, quality)
-    assert worker_result.masked == alone_result.masked
-    assert worker_result.quality == alone_result.quality
-    assert worker_result.calls >= 600 and sum(worker_result.masked.values()) > 0  # the worker's own counts
+    sql = "SELECT check_name, value, detail FROM data_quality ORDER BY 1"
+    assert q(worker, sql) == q(alone, sql)
+    assert masked == alone_masked and quality == alone_quality
+    assert calls >= 600 and sum(masked.values()) > 0  # the worker's own counts
     if name == "bad-tokens":
-        assert worker_result.quality["invalid_values"] > 100
+        assert quality["invalid_values"] > 100
 
 
-def test_a_failing_worker_fails_the_sync_and_leaves_no_database(tmp_path, monkeypatch, recorded):
-    build = RowBuilder.call_row
+def _failing(tmp_path: Path, how: str):
+    build, main = RowBuilder.call_row, os.getpid()
 
-    def fail_on_one_call(self, facts):
-        if facts.call_id >= 300:
+    def fail_in_the_worker(self, facts):
+        if os.getpid() != main and facts.call_id >= 300:
+            if how == "dies":
+                os.kill(os.getpid(), signal.SIGKILL)  # as the OOM killer would
             raise RuntimeError("worker failed on call 300")
         return build(self, facts)
 
-    monkeypatch.setattr(RowBuilder, "call_row", fail_on_one_call)  # before the fork: the worker has it too
-    monkeypatch.setattr(row_workers, "MIN_ROWS", 0)
+    RowBuilder.call_row = fail_in_the_worker  # before the fork: the worker has it too
     bot = tmp_path / "agentlab.db"
     shutil.copyfile(FIXTURES / "sample.db", bot)
+    sync(bot, tmp_path / "analytics.db", source_tz="Europe/Madrid", full=True)
+
+
+def test_a_failing_worker_fails_the_sync_and_leaves_no_database(tmp_path):
     with pytest.raises(RuntimeError, match="call 300"):
-        sync(bot, tmp_path / "analytics.db", source_tz="Europe/Madrid", full=True)
-    assert recorded == [True]
+        isolated("_failing", tmp_path, "raises")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["agentlab.db"]
+
+
+def test_a_worker_that_dies_fails_the_sync_instead_of_hanging_it(tmp_path):
+    with pytest.raises(BrokenProcessPool):
+        isolated("_failing", tmp_path, "dies")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["agentlab.db"]
 
 
@@ -112,40 +132,23 @@ def test_small_syncs_and_other_threads_get_no_worker(monkeypatch):
     assert not row_workers.worker_wanted(10 * row_workers.MIN_ROWS)
 
 
-def test_a_worker_that_dies_fails_the_sync_instead_of_hanging_it(tmp_path, monkeypatch, recorded):
-    build, main = RowBuilder.call_row, os.getpid()
-
-    def die_in_the_worker(self, facts):
-        if os.getpid() != main and facts.call_id >= 300:
-            os.kill(os.getpid(), signal.SIGKILL)  # as the OOM killer would
-        return build(self, facts)
-
-    monkeypatch.setattr(RowBuilder, "call_row", die_in_the_worker)
-    monkeypatch.setattr(row_workers, "MIN_ROWS", 0)
-    bot = tmp_path / "agentlab.db"
-    shutil.copyfile(FIXTURES / "sample.db", bot)
-    with pytest.raises(BrokenProcessPool):
-        sync(bot, tmp_path / "analytics.db", source_tz="Europe/Madrid", full=True)
-    assert recorded == [True]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["agentlab.db"]
-
-
-
-def test_an_incremental_sync_with_a_worker_equals_one_without(tmp_path, monkeypatch, recorded):
-    """Half the sample, then all of it: the worker builds the re-derived open calls' rows and the new ones, and
-    the rows it hands back are compared with the stored ones as the main process's own would be."""
+def _incremental(tmp_path: Path, label: str, workers: bool):
     from test_sync import _state_at
 
-    outs = {}
-    for label, workers in (("alone", "0"), ("worker", "1")):
-        monkeypatch.setenv("AMIGA_ANALYTICS_WORKERS", workers)
-        monkeypatch.setattr(row_workers, "MIN_ROWS", 0 if workers == "1" else 10**9)
-        bot, out = tmp_path / f"{label}.db", tmp_path / f"{label}.analytics.db"
-        _state_at(FIXTURES / "sample.db", bot, 700)
-        sync(bot, out, source_tz="Europe/Madrid", full=True)
-        shutil.copyfile(FIXTURES / "sample.db", bot)
-        result = sync(bot, out, source_tz="Europe/Madrid")
-        assert result.mode == "incremental" and result.calls_written > 100
-        outs[label] = out
-    assert recorded == [False, False, True, True]
-    _assert_same_analytics(outs["alone"], outs["worker"])
+    os.environ["AMIGA_ANALYTICS_WORKERS"] = "1" if workers else "0"
+    bot, out = tmp_path / f"{label}.db", tmp_path / f"{label}.analytics.db"
+    _state_at(FIXTURES / "sample.db", bot, 700)
+    sync(bot, out, source_tz="Europe/Madrid", full=True)
+    shutil.copyfile(FIXTURES / "sample.db", bot)
+    result = sync(bot, out, source_tz="Europe/Madrid")
+    return out, result.mode, result.calls_written
+
+
+def test_an_incremental_sync_with_a_worker_equals_one_without(tmp_path):
+    """Half the sample, then all of it: the worker builds the re-derived open calls' rows and the new ones, and
+    the rows it hands back are compared with the stored ones as the main process's own would be."""
+    (alone, mode, written), used, _, _ = isolated("_incremental", tmp_path, "alone", False)
+    assert used == [False, False] and mode == "incremental" and written > 100
+    (worker, mode, written), used, _, _ = isolated("_incremental", tmp_path, "worker", True)
+    assert used == [True, True] and mode == "incremental" and written > 100
+    _assert_same_analytics(alone, worker)
