@@ -34,7 +34,7 @@ from .quality import QUALITY_CHECKS
 from .rows import error_kind
 from .salt import config_dir, user_ref_salt
 from .sql import DEFERRABLE_INDEXES_SQL, TOOL_CALL_COLUMNS
-from .state import NeedsFull, Options, SyncResult, read_state, record_seconds, source_identity
+from .state import GENAI_ROWS_KEY, NeedsFull, Options, SyncResult, read_state, record_seconds, source_identity
 from .transcripts.persist import CARRY_KEY, DIRS_KEY
 from .transcripts.step import check_dirs
 
@@ -84,7 +84,8 @@ def sync(
     _check_target(bot_path, analytics_path)
     previous = read_state(analytics_path)
     check_plain_sync(previous, analytics_path)
-    book = PriceBook.load(None if prices is None else Path(prices), None if aliases is None else Path(aliases))
+    book = PriceBook.load(None if prices is None else Path(prices), None if aliases is None else Path(aliases),
+                          cached=previous.get(GENAI_ROWS_KEY))
     settings = _settings(previous, book, source_tz=source_tz, report_tz=report_tz, default_model=default_model,
                          keep_message_content=keep_message_content)
     given = check_dirs(transcripts or [])
