@@ -165,3 +165,10 @@ def test_the_bot_writing_during_a_sync_makes_it_redo(stopped, copies, tmp_path, 
             (1, 1) if first == "full" else (2, 2))
     finally:
         conn.close()
+
+
+def test_a_named_bots_sync_reads_a_stopped_bot_in_place_too(stopped, copies, tmp_path):
+    result = sync(stopped, tmp_path / "shared.db", source_tz="UTC", bot="alpha")
+    assert result.bot == "alpha" and result.bot_calls == 1
+    assert copies == []  # neither the registry's identity read nor the bot's own sync copied the database
+    assert sorted(os.listdir(stopped.parent)) == ["agentlab.db"]
