@@ -174,3 +174,35 @@ def test_a_database_that_keeps_changing_is_refused_with_advice(shared_dir, monke
     with pytest.raises(snapshot.InputError, match="kept changing .* run the sync again"):
         with snapshot.open_snapshot(bot):
             pass
+
+
+HOLD_IN_PLACE = """import os, sys
+from amiga_analytics.bot.snapshot import open_snapshot
+with open_snapshot(sys.argv[1], in_place=True) as snap:
+    print(snap.in_place, snap.max_id("tool_usage"), sorted(os.listdir(os.path.dirname(sys.argv[1]))), flush=True)
+    sys.stdin.readline()  # the bot writes meanwhile
+    print(snap.changed(), flush=True)
+"""
+
+
+def test_another_users_in_place_read_of_a_stopped_bot_lets_the_bot_write(shared_dir):
+    """The sync's user reads the stopped bot's file in place (immutable: no lock, no file); the bot starts and
+    writes during that read, and the reader sees the change (so a sync would redo, see test_snapshot_in_place)."""
+    bot, _ = shared_dir
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    reader = subprocess.Popen(["setpriv", f"--reuid={SYNC_USER}", f"--regid={SYNC_USER}", "--clear-groups",
+                               sys.executable, "-c", HOLD_IN_PLACE, str(bot)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd="/", env=env)
+    try:
+        assert reader.stdout is not None and reader.stdin is not None
+        assert reader.stdout.readline().strip() == "True 1 ['agentlab.db']"
+        written = _as(BOT_USER, BOT_WRITE, str(bot))
+        assert written.returncode == 0, written.stderr
+        reader.stdin.write("\n")
+        reader.stdin.flush()
+        assert reader.stdout.readline().strip() == "True"
+        assert reader.wait(timeout=30) == 0, reader.stderr.read() if reader.stderr else ""
+    finally:
+        reader.kill()
+    assert _foreign_files(bot.parent) == []
+    assert sorted(os.listdir(bot.parent)) == ["agentlab.db"]

@@ -79,8 +79,8 @@ def cli_sync(bot: Path, out: Path, *extra: str) -> subprocess.Popen:
 
 def scratch_left(workdir: Path, at: float) -> list[float]:
     """Ages at time ``at`` (seconds) of the snapshot copies killed syncs left in their temporary directory (the
-    demo bot is at rest, so every sync reads a private copy; a SIGKILLed one cannot remove it, the next sync
-    sweeps it)."""
+    demo bot is at rest with no ``-wal``, so a sync reads it in place and copies it only to redo a read the bot
+    disturbed; a SIGKILLed sync cannot remove its copy, the next sync sweeps it)."""
     return [at - p.stat().st_mtime for p in (workdir / "tmp").glob(f"{scratch.PREFIX}*")]
 
 

@@ -25,8 +25,9 @@ TABLE_NAMES_SQL = "SELECT name FROM sqlite_master WHERE type = 'table'"
 COLUMN_NAMES_SQL = "SELECT name FROM pragma_table_info(:table)"
 
 
-def open_checked(path: str | os.PathLike) -> sqlite3.Connection:
-    """A read-only connection to ``path``, or :class:`NotABotDatabase` saying why the file cannot be one."""
+def open_checked(path: str | os.PathLike, *, immutable: bool = False) -> sqlite3.Connection:
+    """A read-only connection to ``path`` (``immutable``: opened ``immutable=1``, creating no file), or
+    :class:`NotABotDatabase` saying why the file cannot be one."""
     path = Path(path)
     if not path.exists():
         raise NotABotDatabase(f"{path}: no such file - pass the bot's data/agentlab.db, "
@@ -41,6 +42,8 @@ def open_checked(path: str | os.PathLike) -> sqlite3.Connection:
     if header != SQLITE_HEADER:
         raise NotABotDatabase(f"{path} is not a SQLite database - pass the bot's data/agentlab.db")
     try:
+        if immutable:
+            return sqlite3.connect(f"{path.resolve().as_uri()}?immutable=1", uri=True)
         return read_only_connection(path)
     except sqlite3.DatabaseError as exc:
         raise NotABotDatabase(f"{path} cannot be read as SQLite ({exc}) - is it damaged? "
@@ -84,14 +87,15 @@ def detect_version(db_or_path: Database | sqlite3.Connection | str | os.PathLike
         conn.close()
 
 
-def check_bot_database(path: str | os.PathLike) -> int:
+def check_bot_database(path: str | os.PathLike, *, immutable: bool = False) -> int:
     """Check that ``path`` is a bot database this package can read, without writing anything; return its version.
 
     Raises :class:`~amiga_analytics.errors.NotABotDatabase` (one line: what is wrong and what to do) for a missing
     path, a directory, an empty or non-SQLite or damaged file, a database without the bot's ``tasks`` and
-    ``tool_usage`` tables, and a database newer than :data:`BOT_SCHEMA_VERSION`.
+    ``tool_usage`` tables, and a database newer than :data:`BOT_SCHEMA_VERSION`. ``immutable``: read the file
+    with ``immutable=1`` (a WAL database at rest, read in place by :func:`.snapshot.open_snapshot`).
     """
-    conn = open_checked(path)
+    conn = open_checked(path, immutable=immutable)
     try:
         tables = table_names(conn)
         version = version_of(conn)

@@ -16,6 +16,15 @@ meanwhile (its ``-shm`` appeared, or the files changed size, time or inode), it 
 files are read in place once both exist. SQLite recovers a leftover ``-wal`` in the copy, as the bot would.
 The copy's directory is removed when the block ends, and one a killed sync left is swept by the next
 (:mod:`.scratch`).
+
+Copying costs seconds on a large database, so a caller that can redo its work asks for ``in_place``: a WAL
+database with neither ``-wal`` nor ``-shm`` (a clean shutdown: every commit is in the main file) is then read
+in place with ``immutable=1``, which creates no file and takes no lock. SQLite then trusts the file not to
+change, so the caller calls :meth:`Snapshot.verify` after its last read and before it commits anything:
+:class:`SnapshotChanged` if the bot opened or wrote the database meanwhile (its size, time or inode changed,
+or a ``-wal`` or ``-shm`` appeared), and the caller redoes its work from a fresh snapshot without ``in_place``
+(a private copy, or the live files read in place). A read that fails while the file changed raises
+:class:`SnapshotChanged` too. A leftover ``-wal`` (a crashed bot) is always read from a private copy.
 """
 
 from __future__ import annotations
@@ -54,14 +63,34 @@ TOOL_USAGE_COUNTS_SQL = "SELECT COUNT(*), COALESCE(SUM(success IS NULL), 0) FROM
 MAX_ID_SQL = "SELECT COALESCE(MAX(id), 0) FROM {table}"
 
 
+class SnapshotChanged(Exception):
+    """The bot database read in place (``immutable=1``) changed while it was read: redo from a fresh snapshot."""
+
+
 class Snapshot:
     """A read transaction on the bot database, with helpers that select by column name."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path, version: int):
+    def __init__(self, conn: sqlite3.Connection, path: Path, version: int, identity: tuple | None = None):
         self.conn = conn
         self.path = path
         self.version = version
         self._columns: dict[str, set[str]] = {}
+        self._identity = identity  # what the file was when an in-place (immutable) read began, else None
+
+    @property
+    def in_place(self) -> bool:
+        """True if this snapshot reads an at-rest database in place (``immutable=1``) and must be verified."""
+        return self._identity is not None
+
+    def changed(self) -> bool:
+        """True if the database read in place was opened or written since the snapshot began."""
+        return self._identity is not None and _identity(self.path) != self._identity
+
+    def verify(self) -> None:
+        """Raise :class:`SnapshotChanged` if what was read in place may not be one consistent snapshot: call it
+        after the last read and before committing anything read. A no-op for a copy or a live read."""
+        if self.changed():
+            raise SnapshotChanged(f"{self.path} changed while it was read in place")
 
     def has_table(self, table: str) -> bool:
         return bool(self.columns(table))
@@ -121,6 +150,11 @@ def _at_rest(path: Path) -> bool:
     return _is_wal(path) and not (Path(f"{path}-shm").exists() and Path(f"{path}-wal").exists())
 
 
+def _cleanly_closed(path: Path) -> bool:
+    """A WAL database with neither ``-wal`` nor ``-shm``: at rest, with every commit in the main file."""
+    return _is_wal(path) and not Path(f"{path}-wal").exists() and not Path(f"{path}-shm").exists()
+
+
 def _identity(path: Path) -> tuple:
     """What changes when anyone writes the database or opens it in WAL mode: size, time and inode of the main
     file and of the ``-wal``, and whether the ``-shm`` exists."""
@@ -152,42 +186,54 @@ def _private_copy(path: Path, directory: Path) -> Path | None:
     raise InputError(f"{path} kept changing while it was copied (the bot starting and stopping?): run the sync again")
 
 
-def _connect(path: Path, private: bool) -> sqlite3.Connection:
+def _connect(path: Path, private: bool, immutable: bool) -> sqlite3.Connection:
+    if immutable:  # at rest, read in place: creates no file, takes no lock (Snapshot.verify checks it afterwards)
+        return sqlite3.connect(f"{path.resolve().as_uri()}?immutable=1", uri=True, check_same_thread=False)
     if private:  # our own copy: a normal connection, so that SQLite can recover a leftover -wal in it
         return sqlite3.connect(path, check_same_thread=False)
     return read_only_connection(path, check_same_thread=False)
 
 
 @contextmanager
-def open_snapshot(path: Path | str, *, lenient_text: bool = False) -> Iterator[Snapshot]:
+def open_snapshot(path: Path | str, *, lenient_text: bool = False, in_place: bool = False) -> Iterator[Snapshot]:
     """Validate ``path`` as a bot database and hold one consistent read snapshot of it while the block runs.
 
-    Nothing is created in the bot's directory (a WAL database at rest is read from a private copy). Text is
-    decoded by SQLite's fast default; ``lenient_text`` decodes invalid UTF-8 (the bot stores whatever a tool
-    printed) with replacement characters instead, for the rare database that needs it.
+    Nothing is created in the bot's directory (a WAL database at rest is read from a private copy, or with
+    ``in_place`` and no ``-wal`` in place, immutable: then the caller must call :meth:`Snapshot.verify` before
+    it commits). Text is decoded by SQLite's fast default; ``lenient_text`` decodes invalid UTF-8 (the bot stores
+    whatever a tool printed) with replacement characters instead, for the rare database that needs it.
     """
     path = Path(path)
     with ExitStack() as stack:
-        readable = path
-        if _at_rest(path):
+        readable, identity = path, None
+        if in_place and _cleanly_closed(path):
+            identity = _identity(path)
+        elif _at_rest(path):
             directory = scratch_directory(stack)
             readable = _private_copy(path, directory) or path
         try:
-            version = check_bot_database(readable)
+            version = check_bot_database(readable, immutable=identity is not None)
         except NotABotDatabase as exc:
+            if identity is not None and _identity(path) != identity:
+                raise SnapshotChanged(f"{path} changed while it was checked") from exc
             if readable == path:
                 raise
             raise NotABotDatabase(str(exc).replace(str(readable), str(path))) from None
-        conn = _connect(readable, readable != path)
+        conn = _connect(readable, readable != path, identity is not None)
         conn.isolation_level = None  # we issue BEGIN ourselves
         if lenient_text:
             conn.text_factory = _lenient_text
+        snap = Snapshot(conn, path, version, identity)
         try:
             conn.execute("PRAGMA query_only = 1")
             conn.execute("BEGIN")
             # The first read starts the snapshot; everything read until the end of the block sees the same data.
             conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
-            yield Snapshot(conn, path, version)
+            yield snap
+        except sqlite3.DatabaseError as exc:
+            if snap.changed():  # a page read in place while the bot checkpointed into it: not a damaged file
+                raise SnapshotChanged(f"{path} changed while it was read in place ({exc})") from exc
+            raise
         finally:
             try:
                 conn.rollback()

@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from ..bot.snapshot import open_snapshot
+from ..bot.snapshot import SnapshotChanged, open_snapshot
 from ..store import schema as analytics_schema
 from ..store import zone_offsets
 from ..store.bots_schema import BOT_COLUMN, BOT_KEYS
@@ -78,13 +78,25 @@ def sync_bot(bot_db: str | os.PathLike, analytics_db: str | os.PathLike, *, bot:
 
 def _entry(bot_db: Path, shadow: Path, options: dict[str, Any]) -> dict[str, Any]:
     """What this sync would register: the bot database's identity, its report zone and price tables' digest."""
-    with open_snapshot(bot_db) as snap:
-        source = source_identity(snap)
+    source = _source(bot_db)
     prices, aliases = options.get("prices"), options.get("aliases")
     book = PriceBook.load(None if prices is None else Path(prices), None if aliases is None else Path(aliases))
     settings = single._settings(read_state(shadow), book, source_tz=options.get("source_tz"),
                                 report_tz=options.get("report_tz"), default_model=None, keep_message_content=False)
     return {"source": source, "report_tz": settings["report_tz"], "prices_digest": book.digest()}
+
+
+def _source(bot_db: Path) -> str:
+    """The bot database's identity, read in place if it is at rest with no ``-wal`` (no copy), else as the sync
+    reads it."""
+    try:
+        with open_snapshot(bot_db, in_place=True) as snap:
+            source = source_identity(snap)
+            snap.verify()
+            return source
+    except SnapshotChanged:
+        with open_snapshot(bot_db) as snap:
+            return source_identity(snap)
 
 
 def copy_bot(shadow: Path, shared: Path, name: str, entry: dict[str, Any], bot_db: Path) -> int:

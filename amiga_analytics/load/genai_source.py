@@ -19,9 +19,11 @@ What its data has and what it lacks, for this project:
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from decimal import Decimal
 from importlib import metadata
+from pathlib import Path
 
 from ..errors import InputError
 
@@ -42,6 +44,14 @@ def version() -> str:
     except metadata.PackageNotFoundError:
         raise InputError("the genai-prices package is not installed: run `pip install genai-prices` "
                          "(amiga-analytics takes its default prices from it)") from None
+
+
+def rows_key(known_ids: dict[str, str]) -> list:
+    """What :func:`price_rows` depends on, as JSON-shaped lists: the installed ``genai-prices`` version (its data
+    ships with each release), this module's own code (how the data becomes rows) and ``known_ids``. Equal keys
+    give equal rows, so a sync may reuse the rows the previous one stored instead of importing the package."""
+    code = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+    return [version(), code, [[model_id, day] for model_id, day in sorted(known_ids.items())]]
 
 
 def anthropic_models() -> list:

@@ -49,7 +49,7 @@ from .sql import (
     UNLINKED_SQL,
     UPSERT_TASK_SQL,
 )
-from .state import NeedsFull, Options, SyncResult, record_sync, source_identity, write_state
+from .state import GENAI_ROWS_KEY, NeedsFull, Options, SyncResult, record_sync, source_identity, write_state
 from .transcripts.step import run_transcripts
 from .transcripts.witness import GroupJoiner
 
@@ -335,6 +335,7 @@ class Loader:
             "bot_db": self.options.bot_db, "price_files": self.options.price_files,
             "source": source_identity(self.snap),
             "bot_schema_version": self.snap.version,
+            GENAI_ROWS_KEY: self.book.genai_cache,  # the next sync reuses these rows if their key still matches
         })
         write_state(self.conn, self.state)
         zone_offsets.write(self.conn, settings["report_tz"])  # the view's local times → UTC

@@ -186,6 +186,7 @@ class PriceBook:
     def __init__(self, alias_rows: list[dict], price_rows: list[dict]):
         self.alias_rows = alias_rows
         self.price_rows = price_rows
+        self.genai_cache: dict = {}  # set by load: the genai-prices rows and their key, for the next load
         self._aliases: dict[str, tuple[list[str], list[str]]] = {}
         for r in alias_rows:
             dates, ids = self._aliases.setdefault(r["alias"], ([], []))
@@ -198,9 +199,12 @@ class PriceBook:
             prices.append(_price(r))
 
     @classmethod
-    def load(cls, prices: Path | None = None, aliases: Path | None = None) -> "PriceBook":
+    def load(cls, prices: Path | None = None, aliases: Path | None = None, *,
+             cached: object = None) -> "PriceBook":
         """The default tables (``genai-prices``, then the project's rows), with rows from the user's CSV files
-        overriding or extending them."""
+        overriding or extending them. ``cached``: the :attr:`genai_cache` of an earlier load (the previous sync
+        keeps it in ``sync_state``); its ``genai-prices`` rows are reused when their key still matches
+        (:func:`.genai_source.rows_key`), which saves importing the package (about a second)."""
         alias_rows = _layered(("alias", "effective_from"),
                               _read_csv(_packaged("model_aliases.csv"), ALIAS_COLUMNS, "model_aliases.csv"),
                               _user_rows(aliases, ALIAS_COLUMNS))
@@ -213,9 +217,16 @@ class PriceBook:
             first_meant.setdefault(r["model_id"], genai_source.ALWAYS)
         project = [{c: r.get(c, "") for c in ALL_PRICE_COLUMNS} | {"source": f"{r['source']} (project table: {r['reason']})"}
                    for r in project_price_rows()]
-        price_rows = _layered(("model_id", "effective_from"), genai_source.price_rows(first_meant), project,
+        key = genai_source.rows_key(first_meant)
+        if isinstance(cached, dict) and cached.get("key") == key and isinstance(cached.get("rows"), list):
+            genai_rows = cached["rows"]
+        else:
+            genai_rows = genai_source.price_rows(first_meant)
+        price_rows = _layered(("model_id", "effective_from"), genai_rows, project,
                               _user_rows(prices, PRICE_COLUMNS, TIER_COLUMNS))
-        return cls(alias_rows, [{c: _tidy(c, r.get(c, "")) for c in ALL_PRICE_COLUMNS} for r in price_rows])
+        book = cls(alias_rows, [{c: _tidy(c, r.get(c, "")) for c in ALL_PRICE_COLUMNS} for r in price_rows])
+        book.genai_cache = {"key": key, "rows": genai_rows}
+        return book
 
     def digest(self) -> str:
         """A short hash of what costs depend on (alias targets and price numbers, not the source texts): when it

@@ -61,9 +61,11 @@ TASK_TOTALS_SQL = f"""UPDATE tasks SET
     WHERE {{where}}"""
 TASK_FINISH_EVENTS_SQL = """SELECT task_id, status, MAX(at) FROM agent_events
     WHERE status IN ('completed', 'failed', 'stopped') AND task_id IS NOT NULL {and_tasks} GROUP BY task_id, status"""
-CALLS_NEEDING_END_SQL = """SELECT call_id, day FROM tool_calls
+# The calls still waiting for an end time are a few dozen of a million: read them through the partial index of m002
+# (left to itself the planner walks the started_at index over every call: 0.2-0.4 s an incremental sync).
+CALLS_NEEDING_END_SQL = """SELECT call_id, day FROM tool_calls INDEXED BY idx_tool_calls_awaiting_end
     WHERE ended_at IS NULL AND outcome IN ('success', 'failure') AND started_at IS NOT NULL"""
-FILL_END_FROM_EVENTS_SQL = """UPDATE tool_calls SET ended_at = (
+FILL_END_FROM_EVENTS_SQL = """UPDATE tool_calls INDEXED BY idx_tool_calls_awaiting_end SET ended_at = (
         SELECT MIN(e.at) FROM agent_events e
         WHERE e.source_id = tool_calls.source_id AND e.status = 'tool_call' AND e.tool_name = tool_calls.tool_name
           AND e.at >= tool_calls.started_at AND e.tool_success = (tool_calls.outcome = 'success'))

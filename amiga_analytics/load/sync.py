@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from ..bot.snapshot import Snapshot, is_undecodable_text, open_snapshot
+from ..bot.snapshot import Snapshot, SnapshotChanged, is_undecodable_text, open_snapshot
 from ..errors import InputError
 from ..store import schema as analytics_schema
 from ..timeutil import local_zone_name, zone
@@ -34,7 +34,7 @@ from .quality import QUALITY_CHECKS
 from .rows import error_kind
 from .salt import config_dir, user_ref_salt
 from .sql import DEFERRABLE_INDEXES_SQL, TOOL_CALL_COLUMNS
-from .state import NeedsFull, Options, SyncResult, read_state, record_seconds, source_identity
+from .state import GENAI_ROWS_KEY, NeedsFull, Options, SyncResult, read_state, record_seconds, source_identity
 from .transcripts.persist import CARRY_KEY, DIRS_KEY
 from .transcripts.step import check_dirs
 
@@ -84,7 +84,8 @@ def sync(
     _check_target(bot_path, analytics_path)
     previous = read_state(analytics_path)
     check_plain_sync(previous, analytics_path)
-    book = PriceBook.load(None if prices is None else Path(prices), None if aliases is None else Path(aliases))
+    book = PriceBook.load(None if prices is None else Path(prices), None if aliases is None else Path(aliases),
+                          cached=previous.get(GENAI_ROWS_KEY))
     settings = _settings(previous, book, source_tz=source_tz, report_tz=report_tz, default_model=default_model,
                          keep_message_content=keep_message_content)
     given = check_dirs(transcripts or [])
@@ -135,7 +136,18 @@ def _zone_origins(result: SyncResult, previous: dict, settings: dict, source_tz:
 
 def _sync_snapshot(bot_db: Path, analytics_db: Path, full: bool, previous: dict, options: Options, *,
                    lenient_text: bool) -> SyncResult:
-    with open_snapshot(bot_db, lenient_text=lenient_text) as snap:
+    """One sync from one snapshot. A stopped bot's database is read in place first (no copy); if the bot opened
+    or wrote it meanwhile, nothing was committed and the sync is redone from a fresh snapshot (see
+    :mod:`..bot.snapshot`)."""
+    try:
+        return _sync_once(bot_db, analytics_db, full, previous, options, lenient_text=lenient_text, in_place=True)
+    except SnapshotChanged:
+        return _sync_once(bot_db, analytics_db, full, previous, options, lenient_text=lenient_text, in_place=False)
+
+
+def _sync_once(bot_db: Path, analytics_db: Path, full: bool, previous: dict, options: Options, *,
+               lenient_text: bool, in_place: bool) -> SyncResult:
+    with open_snapshot(bot_db, lenient_text=lenient_text, in_place=in_place) as snap:
         mode, reason = _choose_mode(full, analytics_db, previous, options.settings, snap)
         if mode == "incremental":
             try:
@@ -218,6 +230,7 @@ def _run_full(snap: Snapshot, analytics_db: Path, previous: dict, options: Optio
         kept = {k: previous[k] for k in (DIRS_KEY, CARRY_KEY) if k in previous}
         loader = Loader(conn, snap, options, state=kept, mode="full", target=analytics_db)
         result = loader.run(reason, before_rollups=lambda: [conn.execute(sql) for _, sql in deferred])
+        snap.verify()  # read in place: the bot did not write meanwhile (else SnapshotChanged, and a redo)
         conn.execute("COMMIT")
         conn.execute("PRAGMA journal_mode = DELETE")
         conn.execute("ANALYZE")
@@ -244,6 +257,7 @@ def _run_incremental(snap: Snapshot, analytics_db: Path, previous: dict, options
             analytics_schema.migrate(Database(conn))
             loader = Loader(conn, snap, options, state=dict(previous), mode="incremental", target=analytics_db)
             result = loader.run("new rows only")
+            snap.verify()  # read in place: the bot did not write meanwhile (else SnapshotChanged, and a redo)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
