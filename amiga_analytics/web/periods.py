@@ -145,26 +145,33 @@ _BOUNDS = f"""period_given(name, v) AS (
 )"""
 
 
+# period_bound's two rows as one (s_*: since, u_*: until; NULL when open), so that each copy SQLite makes of
+# ``period`` (one per reference: the canned queries hold hundreds) expands the bounds' CTEs once, not twice
+_PIVOT = "(SELECT " + ", ".join(f"MAX(CASE name WHEN '{name}' THEN {column} END) AS {name[0]}_{column}"
+                                for name in ("since", "until") for column in ("at", "whole", "day", "v")) \
+         + " FROM period_bound)"
+
+
 def _period_row(times: bool) -> str:
     """``period``: the one row the queries read (see the module's docstring)."""
-    since_day = "CASE WHEN s.at IS NULL THEN '' WHEN s.whole THEN s.day ELSE date(s.day, '+1 day') END"
+    since_day = "CASE WHEN s_at IS NULL THEN '' WHEN s_whole THEN s_day ELSE date(s_day, '+1 day') END"
     if not times:
-        since_day = (f"CASE WHEN s.at IS NOT NULL AND NOT s.whole THEN json_extract('{{}}', "
-                     f"{_NOT_MIDNIGHT.format(name='since', v='s.v')}) "
-                     f"WHEN u.at IS NOT NULL AND NOT u.whole THEN json_extract('{{}}', "
-                     f"{_NOT_MIDNIGHT.format(name='until', v='u.v')}) ELSE {since_day} END")
+        since_day = (f"CASE WHEN s_at IS NOT NULL AND NOT s_whole THEN json_extract('{{}}', "
+                     f"{_NOT_MIDNIGHT.format(name='since', v='s_v')}) "
+                     f"WHEN u_at IS NOT NULL AND NOT u_whole THEN json_extract('{{}}', "
+                     f"{_NOT_MIDNIGHT.format(name='until', v='u_v')}) ELSE {since_day} END")
     return f"""period_ends AS (
   SELECT {since_day} AS since_day,
-         CASE WHEN u.at IS NULL THEN '9999-12-31' ELSE u.day END AS until_end,
-         s.day AS since_or_null,
-         CASE WHEN u.at IS NULL THEN NULL WHEN u.whole THEN u.day ELSE date(u.day, '+1 day') END AS until_or_null,
-         COALESCE(s.at, '') AS since_at,
-         CASE WHEN s.at > u.at
-              THEN json_extract('{{}}', 'since ' || s.v || ' is after until ' || u.v
+         CASE WHEN u_at IS NULL THEN '9999-12-31' ELSE u_day END AS until_end,
+         s_day AS since_or_null,
+         CASE WHEN u_at IS NULL THEN NULL WHEN u_whole THEN u_day ELSE date(u_day, '+1 day') END AS until_or_null,
+         COALESCE(s_at, '') AS since_at,
+         CASE WHEN s_at > u_at
+              THEN json_extract('{{}}', 'since ' || s_v || ' is after until ' || u_v
                                         || ': since is the first moment included, until the first one excluded')
-              ELSE COALESCE(u.at, '{OPEN_UNTIL}') END AS until_at,
-         NOT (COALESCE(s.whole, 1) AND COALESCE(u.whole, 1)) AS timed
-  FROM (SELECT 1) LEFT JOIN period_bound AS s ON s.name = 'since' LEFT JOIN period_bound AS u ON u.name = 'until'
+              ELSE COALESCE(u_at, '{OPEN_UNTIL}') END AS until_at,
+         NOT (COALESCE(s_whole, 1) AND COALESCE(u_whole, 1)) AS timed
+  FROM {_PIVOT}
 ), period AS (
   SELECT since_day, until_end, since_or_null, until_or_null, since_at, until_at, timed,
          CASE WHEN timed THEN '' ELSE until_end END AS days_end,
