@@ -107,7 +107,7 @@ _TODAY = _today()
 
 _BOUNDS = f"""period_given(name, v) AS (
   SELECT 'since', trim(COALESCE(:since, '')) UNION ALL SELECT 'until', trim(COALESCE(:until, ''))
-), period_zoned AS (  -- an explicit zone suffix (Z or +HH:MM / -HH:MM): zone_s, the offset; NULL: the report zone
+), period_zoned AS MATERIALIZED (  -- an explicit zone suffix (Z or +HH:MM / -HH:MM): zone_s, the offset; NULL: the report zone
   SELECT name, v, has_zone,
          CASE WHEN v GLOB '[0-9]*[dw]' AND substr(v, 1, length(v) - 1) NOT GLOB '*[^0-9]*' AND length(v) <= 7
               THEN date({_TODAY}, printf('-%d days', substr(v, 1, length(v) - 1) * (CASE substr(v, -1) WHEN 'w'
@@ -120,7 +120,7 @@ _BOUNDS = f"""period_given(name, v) AS (
          END AS zone_s
   FROM (SELECT name, v, (length(v) > 10 AND substr(v, -1) IN ('Z', 'z'))
                         OR (length(v) > 16 AND substr(v, -6, 1) IN ('+', '-')) AS has_zone FROM period_given)
-), period_local AS (  -- local: YYYY-MM-DD HH:MM:SS (in the report zone, or in zone_s), frac: its microseconds
+), period_local AS MATERIALIZED (  -- local: YYYY-MM-DD HH:MM:SS (in the report zone, or in zone_s), frac: its microseconds
   SELECT name, v, zone_s,
          CASE WHEN v = '' THEN NULL
               WHEN {_VALID}
@@ -131,12 +131,12 @@ _BOUNDS = f"""period_given(name, v) AS (
               ELSE json_extract('{{}}', {_BAD.format(name="' || name || '")}) END AS local,
          substr(CASE WHEN length(body) > 20 THEN substr(body, 21) ELSE '' END || '000000', 1, 6) AS frac
   FROM period_zoned
-), period_utc AS (
+), period_utc AS MATERIALIZED (
   SELECT name, v, frac,
          strftime('%Y-%m-%d %H:%M:%S', local,
                   printf('%+d seconds', -COALESCE(zone_s, {_offset_at_local("local")}, json_extract('{{}}', {_NO_OFFSETS})))) AS utc_s
   FROM period_local WHERE local IS NOT NULL
-), period_bound AS (  -- each given bound: at (UTC, as stored), its day (report zone), whether it starts that day
+), period_bound AS MATERIALIZED (  -- each given bound: at (UTC, as stored), its day (report zone), whether it starts that day
   SELECT name, v, at, day, at = {day_start("day")} AS whole
   FROM (SELECT name, v, replace(utc_s, ' ', 'T') || '.' || frac || '+00:00' AS at,
                date(utc_s, printf('%+d seconds', COALESCE({_offset_at_utc("utc_s")},
