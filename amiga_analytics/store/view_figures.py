@@ -31,7 +31,7 @@ _COST = COST["cost_usd"].daily
 CHART_ROWS = 1000
 LATENCY_ROWS = 600  # (tool, day) rows of daily_latency: chosen when it ranked the calls (~1 µs each) at query time
 MAX_SERIES = 5
-_SERIES = f"MAX(1, MIN({MAX_SERIES}, {{budget}} / MAX(1, (SELECT COUNT(DISTINCT day) FROM {{rows}}))))"
+_SERIES = f"MAX(1, MIN({MAX_SERIES}, {{budget}} / MAX(1, {{days}})))"  # {days}: the number of days with rows
 
 #: One row per day and model: what the ranking and the labels of DAILY_COST_BY_MODEL_SQL read (its ``{picked}``).
 DAILY_COST_PICKED_SQL = """SELECT day, model_id, SUM(calls) AS calls, TOTAL(cost_usd) AS cost_usd, SUM(unpriced_tokens) AS unpriced_tokens
@@ -47,7 +47,7 @@ DAILY_COST_BY_MODEL_SQL = f"""WITH picked AS (
   GROUP BY model_id
 ), labelled AS (
   SELECT picked.day,
-         CASE WHEN models.rank < {_SERIES.format(rows="picked", budget=CHART_ROWS)}
+         CASE WHEN models.rank < {_SERIES.format(days="(SELECT COUNT(DISTINCT day) FROM picked)", budget=CHART_ROWS)}
                    OR (SELECT COUNT(*) FROM models) <= {MAX_SERIES}
               THEN COALESCE(NULLIF(picked.model_id, ''), '(unresolved)') ELSE 'other models' END AS model_id,
          picked.calls, picked.cost_usd, picked.unpriced_tokens
@@ -77,13 +77,14 @@ HAVING SUM(duration_count) > 0"""
 
 DAILY_LATENCY_SQL = """WITH counts AS (
 {counts}
-), tools AS (
-  SELECT tool_name, ROW_NUMBER() OVER (ORDER BY SUM(n) DESC, tool_name) AS rank
-  FROM counts
-  GROUP BY tool_name
-), shown AS (
-  SELECT counts.* FROM counts JOIN tools ON tools.tool_name = counts.tool_name
-  WHERE tools.rank <= {series}
+), shown AS (  -- the most used tools' rows (counts read once: SQLite copies a CTE per reference)
+  SELECT day, tool_name, n, sum_ms
+  FROM (SELECT day, tool_name, n, sum_ms, DENSE_RANK() OVER (ORDER BY tool_n DESC, tool_name) AS rank,
+               MAX(day_rank) OVER () AS days
+        FROM (SELECT day, tool_name, n, sum_ms, SUM(n) OVER (PARTITION BY tool_name) AS tool_n,
+                     DENSE_RANK() OVER (ORDER BY day) AS day_rank
+              FROM counts))
+  WHERE rank <= {series}
 ), ranked AS (
   SELECT tool_name, day, duration_ms AS v,
          ROW_NUMBER() OVER (PARTITION BY tool_name, day ORDER BY duration_ms) - 1 AS i
@@ -96,23 +97,21 @@ DAILY_LATENCY_SQL = """WITH counts AS (
   FROM tool_calls
   WHERE {edges} AND +tool_name IN (SELECT tool_name FROM shown WHERE {sole}) AND duration_ms IS NOT NULL
         AND {edge_where}
-), needed(tool_name, day, i) AS (
+), needed(tool_name, day, i, n, sum_ms) AS (  -- shown read once: SQLite copies a CTE per reference
   {needed}
 ), picked AS (
-  SELECT shown.day, shown.tool_name, shown.n, shown.sum_ms, ranked.i, ranked.v
-  FROM ranked JOIN shown ON shown.tool_name = ranked.tool_name AND shown.day = ranked.day
-  WHERE (ranked.tool_name, ranked.day, ranked.i) IN needed
+  SELECT needed.day, needed.tool_name, needed.n, needed.sum_ms, ranked.i, ranked.v
+  FROM ranked JOIN needed ON needed.tool_name = ranked.tool_name AND needed.day = ranked.day
+                         AND needed.i = ranked.i
   UNION ALL
-  SELECT shown.day, shown.tool_name, shown.n, shown.sum_ms, needed.i, ranks.duration_ms AS v
+  SELECT needed.day, needed.tool_name, needed.n, needed.sum_ms, needed.i, ranks.duration_ms AS v
   FROM needed
-  JOIN shown ON shown.tool_name = needed.tool_name AND shown.day = needed.day
   JOIN duration_ranks AS ranks ON ranks.bot = {sole_bot} AND ranks.tool_name = needed.tool_name
                               AND ranks.day = needed.day AND ranks.rank = needed.i
   WHERE {all_calls} AND {whole}
   UNION ALL
-  SELECT shown.day, shown.tool_name, shown.n, shown.sum_ms, needed.i, ranks.duration_ms
+  SELECT needed.day, needed.tool_name, needed.n, needed.sum_ms, needed.i, ranks.duration_ms
   FROM needed
-  JOIN shown ON shown.tool_name = needed.tool_name AND shown.day = needed.day
   JOIN duration_ranks_by_agent AS ranks ON ranks.bot = {sole_bot} AND ranks.tool_name = needed.tool_name
                                        AND ranks.day = needed.day AND ranks.model_id = {model_group}
                                        AND ranks.agent_type = {agent_group} AND ranks.rank = needed.i
@@ -141,12 +140,10 @@ def _interpolated() -> str:
 
 
 def _needed() -> str:
-    """The ranks each (tool, day) needs: lo and lo + 1 of every quantile."""
-    ranks = []
-    for _, q in LATENCY_QUANTILES:
-        lo = f"CAST((n - 1) * {q!r} AS INTEGER)"
-        ranks += [f"SELECT tool_name, day, {lo} FROM shown", f"SELECT tool_name, day, {lo} + 1 FROM shown"]
-    return "\n  UNION ".join(ranks)
+    """The ranks each (tool, day) of ``shown`` needs: lo and lo + 1 of every quantile (with its n and sum_ms)."""
+    offsets = " UNION ALL ".join(f"SELECT {q!r} AS q, {d} AS d" for _, q in LATENCY_QUANTILES for d in (0, 1))
+    return ("SELECT DISTINCT shown.tool_name, shown.day, CAST((shown.n - 1) * offsets.q AS INTEGER) + offsets.d,\n"
+            f"         shown.n, shown.sum_ms\n  FROM shown, ({offsets}) AS offsets")
 
 
 def daily_latency_sql(where: str, calls_where: str, model: str, agent_type: str, bot: str = "''", *,
@@ -168,7 +165,7 @@ def daily_latency_sql(where: str, calls_where: str, model: str, agent_type: str,
     plain = f"{model} = '' AND {agent_type} = ''"
     counts = counts or DAILY_LATENCY_COUNTS_SQL.format(daily="tool_daily", where=where)
     return DAILY_LATENCY_SQL.format(counts=counts, edges=edges, edge_where=edge_where, whole=whole,
-                                    series=_SERIES.format(rows="counts", budget=LATENCY_ROWS),
+                                    series=_SERIES.format(days="days", budget=LATENCY_ROWS),
                                     calls_where=calls_where, needed=_needed(), interpolated=_interpolated(),
                                     sole=sole, all_calls=f"{sole} AND {plain}", by_agent=f"{sole} AND NOT ({plain})",
                                     sole_bot=sole_bot, model_group=group_key(model),

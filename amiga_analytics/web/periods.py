@@ -107,7 +107,7 @@ _TODAY = _today()
 
 _BOUNDS = f"""period_given(name, v) AS (
   SELECT 'since', trim(COALESCE(:since, '')) UNION ALL SELECT 'until', trim(COALESCE(:until, ''))
-), period_zoned AS (  -- an explicit zone suffix (Z or +HH:MM / -HH:MM): zone_s, the offset; NULL: the report zone
+), period_zoned AS MATERIALIZED (  -- an explicit zone suffix (Z or +HH:MM / -HH:MM): zone_s, the offset; NULL: the report zone
   SELECT name, v, has_zone,
          CASE WHEN v GLOB '[0-9]*[dw]' AND substr(v, 1, length(v) - 1) NOT GLOB '*[^0-9]*' AND length(v) <= 7
               THEN date({_TODAY}, printf('-%d days', substr(v, 1, length(v) - 1) * (CASE substr(v, -1) WHEN 'w'
@@ -120,7 +120,7 @@ _BOUNDS = f"""period_given(name, v) AS (
          END AS zone_s
   FROM (SELECT name, v, (length(v) > 10 AND substr(v, -1) IN ('Z', 'z'))
                         OR (length(v) > 16 AND substr(v, -6, 1) IN ('+', '-')) AS has_zone FROM period_given)
-), period_local AS (  -- local: YYYY-MM-DD HH:MM:SS (in the report zone, or in zone_s), frac: its microseconds
+), period_local AS MATERIALIZED (  -- local: YYYY-MM-DD HH:MM:SS (in the report zone, or in zone_s), frac: its microseconds
   SELECT name, v, zone_s,
          CASE WHEN v = '' THEN NULL
               WHEN {_VALID}
@@ -131,12 +131,12 @@ _BOUNDS = f"""period_given(name, v) AS (
               ELSE json_extract('{{}}', {_BAD.format(name="' || name || '")}) END AS local,
          substr(CASE WHEN length(body) > 20 THEN substr(body, 21) ELSE '' END || '000000', 1, 6) AS frac
   FROM period_zoned
-), period_utc AS (
+), period_utc AS MATERIALIZED (
   SELECT name, v, frac,
          strftime('%Y-%m-%d %H:%M:%S', local,
                   printf('%+d seconds', -COALESCE(zone_s, {_offset_at_local("local")}, json_extract('{{}}', {_NO_OFFSETS})))) AS utc_s
   FROM period_local WHERE local IS NOT NULL
-), period_bound AS (  -- each given bound: at (UTC, as stored), its day (report zone), whether it starts that day
+), period_bound AS MATERIALIZED (  -- each given bound: at (UTC, as stored), its day (report zone), whether it starts that day
   SELECT name, v, at, day, at = {day_start("day")} AS whole
   FROM (SELECT name, v, replace(utc_s, ' ', 'T') || '.' || frac || '+00:00' AS at,
                date(utc_s, printf('%+d seconds', COALESCE({_offset_at_utc("utc_s")},
@@ -145,26 +145,33 @@ _BOUNDS = f"""period_given(name, v) AS (
 )"""
 
 
+# period_bound's two rows as one (s_*: since, u_*: until; NULL when open), so that each copy SQLite makes of
+# ``period`` (one per reference: the canned queries hold hundreds) expands the bounds' CTEs once, not twice
+_PIVOT = "(SELECT " + ", ".join(f"MAX(CASE name WHEN '{name}' THEN {column} END) AS {name[0]}_{column}"
+                                for name in ("since", "until") for column in ("at", "whole", "day", "v")) \
+         + " FROM period_bound)"
+
+
 def _period_row(times: bool) -> str:
     """``period``: the one row the queries read (see the module's docstring)."""
-    since_day = "CASE WHEN s.at IS NULL THEN '' WHEN s.whole THEN s.day ELSE date(s.day, '+1 day') END"
+    since_day = "CASE WHEN s_at IS NULL THEN '' WHEN s_whole THEN s_day ELSE date(s_day, '+1 day') END"
     if not times:
-        since_day = (f"CASE WHEN s.at IS NOT NULL AND NOT s.whole THEN json_extract('{{}}', "
-                     f"{_NOT_MIDNIGHT.format(name='since', v='s.v')}) "
-                     f"WHEN u.at IS NOT NULL AND NOT u.whole THEN json_extract('{{}}', "
-                     f"{_NOT_MIDNIGHT.format(name='until', v='u.v')}) ELSE {since_day} END")
+        since_day = (f"CASE WHEN s_at IS NOT NULL AND NOT s_whole THEN json_extract('{{}}', "
+                     f"{_NOT_MIDNIGHT.format(name='since', v='s_v')}) "
+                     f"WHEN u_at IS NOT NULL AND NOT u_whole THEN json_extract('{{}}', "
+                     f"{_NOT_MIDNIGHT.format(name='until', v='u_v')}) ELSE {since_day} END")
     return f"""period_ends AS (
   SELECT {since_day} AS since_day,
-         CASE WHEN u.at IS NULL THEN '9999-12-31' ELSE u.day END AS until_end,
-         s.day AS since_or_null,
-         CASE WHEN u.at IS NULL THEN NULL WHEN u.whole THEN u.day ELSE date(u.day, '+1 day') END AS until_or_null,
-         COALESCE(s.at, '') AS since_at,
-         CASE WHEN s.at > u.at
-              THEN json_extract('{{}}', 'since ' || s.v || ' is after until ' || u.v
+         CASE WHEN u_at IS NULL THEN '9999-12-31' ELSE u_day END AS until_end,
+         s_day AS since_or_null,
+         CASE WHEN u_at IS NULL THEN NULL WHEN u_whole THEN u_day ELSE date(u_day, '+1 day') END AS until_or_null,
+         COALESCE(s_at, '') AS since_at,
+         CASE WHEN s_at > u_at
+              THEN json_extract('{{}}', 'since ' || s_v || ' is after until ' || u_v
                                         || ': since is the first moment included, until the first one excluded')
-              ELSE COALESCE(u.at, '{OPEN_UNTIL}') END AS until_at,
-         NOT (COALESCE(s.whole, 1) AND COALESCE(u.whole, 1)) AS timed
-  FROM (SELECT 1) LEFT JOIN period_bound AS s ON s.name = 'since' LEFT JOIN period_bound AS u ON u.name = 'until'
+              ELSE COALESCE(u_at, '{OPEN_UNTIL}') END AS until_at,
+         NOT (COALESCE(s_whole, 1) AND COALESCE(u_whole, 1)) AS timed
+  FROM {_PIVOT}
 ), period AS (
   SELECT since_day, until_end, since_or_null, until_or_null, since_at, until_at, timed,
          CASE WHEN timed THEN '' ELSE until_end END AS days_end,
