@@ -57,24 +57,24 @@ DELETE_ALL_SQL = "DELETE FROM duration_buckets"
 FILL_DAYS_SQL = _FILL_SQL.format(and_days="AND day " + _DAYS)
 FILL_ALL_SQL = _FILL_SQL.format(and_days="")
 
-PERCENTILES_CTE = """bucket_day_sums AS (  -- in primary-key order (no sort of the period's rows), then over the bots
-  SELECT tool_name AS k, bucket, SUM(calls) AS calls
-  FROM (SELECT tool_name, bucket, SUM(calls) AS calls
+PERCENTILES_CTE = """bucket_day_sums AS (  -- summed in primary-key order (no sort of the period's rows), then over the bots
+  SELECT tool_name AS k, bucket, SUM(calls) AS calls, MIN(min_ms) AS min_ms, MAX(max_ms) AS max_ms
+  FROM (SELECT tool_name, bucket, SUM(calls) AS calls, MIN(min_ms) AS min_ms, MAX(max_ms) AS max_ms
         FROM duration_buckets
         WHERE {where}
         GROUP BY bot, tool_name, bucket)
   GROUP BY tool_name, bucket
-), bucket_edges AS (  -- the buckets of the calls of part of a day (edge_where), counted from the calls
-  SELECT tool_name AS k, {bucket} AS bucket, COUNT(*) AS calls, MIN(duration_ms) AS min_ms, MAX(duration_ms) AS max_ms
-  FROM tool_calls
-  WHERE duration_ms IS NOT NULL AND +tool_name IS NOT NULL AND {edge_where}
-  GROUP BY 1, 2
-), bucket_sums AS (
-  SELECT k, bucket, SUM(calls) AS calls
-  FROM (SELECT k, bucket, calls FROM bucket_day_sums UNION ALL SELECT k, bucket, calls FROM bucket_edges)
+), bucket_sums AS (  -- and the buckets of the calls of part of a day (edge_where), counted from the calls
+  SELECT k, bucket, SUM(calls) AS calls, MIN(min_ms) AS min_ms, MAX(max_ms) AS max_ms
+  FROM (SELECT k, bucket, calls, min_ms, max_ms FROM bucket_day_sums
+        UNION ALL
+        SELECT tool_name, {bucket}, COUNT(*), MIN(duration_ms), MAX(duration_ms)
+        FROM tool_calls
+        WHERE duration_ms IS NOT NULL AND +tool_name IS NOT NULL AND {edge_where}
+        GROUP BY 1, 2)
   GROUP BY k, bucket
 ), bucket_runs AS (
-  SELECT k, bucket, calls,
+  SELECT k, bucket, calls, min_ms, max_ms,
          SUM(calls) OVER (PARTITION BY k ORDER BY bucket) - calls AS before,
          SUM(calls) OVER (PARTITION BY k) AS n
   FROM bucket_sums
@@ -86,19 +86,11 @@ PERCENTILES_CTE = """bucket_day_sums AS (  -- in primary-key order (no sort of t
 ), bucket_wanted(k, r) AS (
   SELECT k, lo FROM bucket_positions UNION SELECT k, hi FROM bucket_positions
 ), bucket_located AS (
-  SELECT wanted.k, wanted.r, runs.bucket, wanted.r - runs.before AS j
+  SELECT wanted.k, wanted.r, runs.bucket, runs.min_ms, runs.max_ms, wanted.r - runs.before AS j
   FROM bucket_wanted AS wanted
   JOIN bucket_runs AS runs ON runs.k = wanted.k AND wanted.r >= runs.before AND wanted.r < runs.before + runs.calls
-), bucket_slices AS (  -- the located buckets' smallest and largest duration in the period: the range of calls ranked
-  SELECT k, bucket, MIN(min_ms) AS min_ms, MAX(max_ms) AS max_ms
-  FROM (SELECT located.k, located.bucket, days.min_ms, days.max_ms
-        FROM (SELECT DISTINCT k, bucket FROM bucket_located) AS located
-        JOIN duration_buckets AS days ON days.tool_name = located.k AND days.bucket = located.bucket
-        WHERE {where}
-        UNION ALL
-        SELECT k, bucket, min_ms, max_ms FROM bucket_edges)
-  WHERE (k, bucket) IN (SELECT k, bucket FROM bucket_located)
-  GROUP BY k, bucket
+), bucket_slices AS (
+  SELECT DISTINCT k, bucket, min_ms, max_ms FROM bucket_located
 ), bucket_ranked AS (
   SELECT slices.k, slices.bucket, calls.duration_ms AS v,
          ROW_NUMBER() OVER (PARTITION BY slices.k, slices.bucket ORDER BY calls.duration_ms) - 1 AS j
