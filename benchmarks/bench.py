@@ -201,6 +201,7 @@ def datasette_timings(analytics: Path) -> dict[str, list[tuple[str, float]]]:
     from datasette.app import Datasette
 
     from amiga_analytics.serve import build_datasette, default_window, page_paths
+    from amiga_analytics.web.metadata import DASHBOARD
 
     plain_dir = Path(tempfile.mkdtemp(prefix="bench-plain-"))
     plain_db = plain_dir / "analytics.db"  # metadata.yml is written for a file called analytics.db
@@ -220,13 +221,19 @@ def datasette_timings(analytics: Path) -> dict[str, list[tuple[str, float]]]:
         meta = ds.metadata(database=name) or {}
         top = "SELECT {0} FROM tool_daily WHERE {0} <> '' GROUP BY 1 ORDER BY SUM(calls) DESC LIMIT 1"
         model, agent = [(await ds.execute(name, top.format(column))).first()[0] for column in ("model_id", "agent_type")]
+        bot = (await ds.execute(name, "SELECT bot FROM tool_daily GROUP BY 1 ORDER BY SUM(calls) DESC LIMIT 1")).first()[0]
         for query, spec in (meta.get("queries") or {}).items():  # what the dashboard's charts fetch
             if spec.get("params"):
                 paths += [f"/{name}/{query}.json?_shape=objects", f"/{name}/{query}.json?{period}&_shape=objects"]
+                paths += [f"/{name}/{query}.json?{timed}&_shape=objects" for timed in timed_periods(window)]
             if "model" in (spec.get("params") or []):  # the dashboard's filters, whole history
                 paths += [f"/{name}/{query}.json?model={model}&_shape=objects",
                           f"/{name}/{query}.json?agent_type={agent}&_shape=objects",
                           f"/{name}/{query}.json?model={model}&agent_type={agent}&_shape=objects"]
+            if "bot" in (spec.get("params") or []):  # the bot filter: whole history, and a year from 08:00
+                paths += [f"/{name}/{query}.json?bot={bot}&_shape=objects",
+                          f"/{name}/{query}.json?bot={bot}&{timed_periods(window)[0]}&_shape=objects"]
+        paths += [f"/-/dashboards/{DASHBOARD}?{timed}" for timed in timed_periods(window)[:2]]
         timings = []
         for path in paths:
             await ds.client.get(path)
@@ -266,6 +273,17 @@ def prepare_timings(db: Path) -> list[tuple[str, float]]:
             conn.close()
         timings.append((name, best))
     return timings
+
+
+def timed_periods(window: dict[str, str]) -> list[str]:
+    """Periods with a time of day, ending at the last day with data (``window['until']``, exclusive): a year from
+    08:00, a year from 08:00 to 17:30 the day before the end, a week from 08:00 to 08:00, and 7d / 4w."""
+    from datetime import date, timedelta
+
+    end = date.fromisoformat(window["until"])
+    year, week = (end - timedelta(days=365)).isoformat(), (end - timedelta(days=7)).isoformat()
+    return [f"since={year}T08:00", f"since={year}T08:00&until={end - timedelta(days=1)}T17:30",
+            f"since={week}T08:00&until={end}T08:00", "since=7d", "since=4w"]
 
 
 def print_datasette(pages: dict[str, list[tuple[str, float]]]) -> None:

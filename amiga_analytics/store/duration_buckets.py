@@ -57,10 +57,12 @@ DELETE_ALL_SQL = "DELETE FROM duration_buckets"
 FILL_DAYS_SQL = _FILL_SQL.format(and_days="AND day " + _DAYS)
 FILL_ALL_SQL = _FILL_SQL.format(and_days="")
 
-PERCENTILES_CTE = """bucket_day_sums AS (
+PERCENTILES_CTE = """bucket_day_sums AS (  -- summed in primary-key order (no sort of the period's rows), then over the bots
   SELECT tool_name AS k, bucket, SUM(calls) AS calls, MIN(min_ms) AS min_ms, MAX(max_ms) AS max_ms
-  FROM duration_buckets
-  WHERE {where}
+  FROM (SELECT tool_name, bucket, SUM(calls) AS calls, MIN(min_ms) AS min_ms, MAX(max_ms) AS max_ms
+        FROM duration_buckets
+        WHERE {where}
+        GROUP BY bot, tool_name, bucket)
   GROUP BY tool_name, bucket
 ), bucket_sums AS (  -- and the buckets of the calls of part of a day (edge_where), counted from the calls
   SELECT k, bucket, SUM(calls) AS calls, MIN(min_ms) AS min_ms, MAX(max_ms) AS max_ms
