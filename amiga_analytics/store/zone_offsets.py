@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from datetime import datetime, timedelta, timezone, tzinfo
+from functools import lru_cache
 
 from sqlite_utils import Database
 
@@ -71,6 +72,13 @@ def _change_at(tz: tzinfo, before: datetime, after: datetime) -> datetime:
 
 def offset_rows(zone_name: str) -> list[tuple[str, str, str, int]]:
     """``(zone, utc_from, local_from, offset_s)`` of every stretch of one offset of the zone, in order."""
+    return list(_offset_rows(zone_name))
+
+
+@lru_cache(maxsize=16)
+def _offset_rows(zone_name: str) -> tuple[tuple[str, str, str, int], ...]:
+    """:func:`offset_rows`, computed once per zone and process: the scan of 300 years takes most of a second, and
+    every full sync (a new database) writes them."""
     tz = zone(zone_name)
     start = datetime(FIRST_YEAR, 1, 1, tzinfo=_UTC)
     end = datetime(END_YEAR, 1, 1, tzinfo=_UTC)
@@ -88,7 +96,7 @@ def offset_rows(zone_name: str) -> list[tuple[str, str, str, int]]:
             rows.append((zone_name, change.strftime(_FORMAT), local.strftime(_FORMAT), new))
             offset = new
         at = nxt
-    return rows
+    return tuple(rows)
 
 
 def write(conn: sqlite3.Connection, zone_name: str) -> None:
