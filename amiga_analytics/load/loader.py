@@ -89,7 +89,11 @@ class Loader:
         """A count the previous sync left in the state (a watermark: the last bot row id it loaded), 0 if full."""
         return int(self.state.get(key, 0)) if self.incremental else 0
 
-    def run(self, reason: str, before_rollups: Callable[[], object] | None = None) -> SyncResult:
+    def run(self, reason: str, before_join: Callable[[], object] | None = None,
+            before_rollups: Callable[[], object] | None = None) -> SyncResult:
+        """The whole load, in order. A full sync passes ``before_join`` (build the indexes the end-time fill and
+        the transcripts' join look calls up by) and ``before_rollups`` (build the others, once the join's UPDATEs
+        are done, so those UPDATEs do not maintain them)."""
         self.write_reference_tables()
         tasks = self.load_task_links()
         self.load_agent_events()
@@ -100,11 +104,13 @@ class Loader:
         self.repriced = bool(repriced.reason)
         self.load_tool_calls()
         templates.refresh(self.conn, self.state, incremental=self.incremental)
-        if before_rollups is not None:
-            before_rollups()
+        if before_join is not None:
+            before_join()
         joiner = self.read_transcripts()
         self.fill_end_times()
         self.join_transcripts(joiner)
+        if before_rollups is not None:
+            before_rollups()
         self.load_tasks(tasks)
         self.load_messages()
         self.rebuild_rollups()

@@ -84,8 +84,14 @@ UNKNOWN_MODELS_SQL = """SELECT COUNT(*) FROM (
     SELECT model_alias FROM tasks WHERE model_alias IS NOT NULL AND model_id IS NULL
     UNION SELECT model FROM router_messages WHERE model IS NOT NULL AND model_id IS NULL
     UNION SELECT :default_model WHERE :default_model_unknown)"""
-DEFERRABLE_INDEXES_SQL = """SELECT name, sql FROM sqlite_master
+DEFERRABLE_INDEXES_SQL = """SELECT name, sql, tbl_name FROM sqlite_master
     WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN ('tool_calls', 'agent_events')"""
+#: The deferred indexes of ``tool_calls`` a full sync builds before the end-time fill and the transcripts' join,
+#: which find calls by them (``INDEXED BY`` the first; task and source id per group), with those of
+#: ``agent_events`` (the fill's subquery; the join does not write that table). The others of ``tool_calls`` are
+#: built after the join, so that its UPDATEs of outcomes and durations do not maintain them.
+LOOKUP_INDEXES = frozenset({"idx_tool_calls_awaiting_end", "idx_tool_calls_task_id",
+                            "idx_tool_calls_source_id_tool_name_started_at"})
 IN_JSON = "IN (SELECT value FROM json_each(:{name}))"
 
 KNOWN_TASK_IDS_SQL = "SELECT task_id FROM tasks"

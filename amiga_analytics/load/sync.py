@@ -33,7 +33,7 @@ from .progress import ProgressCallback, progress_callback
 from .quality import QUALITY_CHECKS
 from .rows import error_kind
 from .salt import config_dir, user_ref_salt
-from .sql import DEFERRABLE_INDEXES_SQL, TOOL_CALL_COLUMNS
+from .sql import DEFERRABLE_INDEXES_SQL, LOOKUP_INDEXES, TOOL_CALL_COLUMNS
 from .state import GENAI_ROWS_KEY, NeedsFull, Options, SyncResult, read_state, record_seconds, source_identity
 from .transcripts.persist import CARRY_KEY, DIRS_KEY
 from .transcripts.step import check_dirs
@@ -224,12 +224,16 @@ def _run_full(snap: Snapshot, analytics_db: Path, previous: dict, options: Optio
         analytics_schema.migrate(Database(conn))
         # Indexes are cheaper built once over the loaded tables than maintained row by row.
         deferred = conn.execute(DEFERRABLE_INDEXES_SQL).fetchall()
-        for name, _ in deferred:
+        for name, _, _ in deferred:
             conn.execute(f"DROP INDEX [{name}]")
         # What the transcripts' reader carried over: a rebuild keeps what earlier syncs loaded from them.
         kept = {k: previous[k] for k in (DIRS_KEY, CARRY_KEY) if k in previous}
         loader = Loader(conn, snap, options, state=kept, mode="full", target=analytics_db)
-        result = loader.run(reason, before_rollups=lambda: [conn.execute(sql) for _, sql in deferred])
+        early = [name in LOOKUP_INDEXES or table == "agent_events" for name, _, table in deferred]
+        lookup = [sql for (_, sql, _), first in zip(deferred, early) if first]
+        rest = [sql for (_, sql, _), first in zip(deferred, early) if not first]
+        result = loader.run(reason, before_join=lambda: [conn.execute(sql) for sql in lookup],
+                            before_rollups=lambda: [conn.execute(sql) for sql in rest])
         snap.verify()  # read in place: the bot did not write meanwhile (else SnapshotChanged, and a redo)
         conn.execute("COMMIT")
         conn.execute("PRAGMA journal_mode = DELETE")
