@@ -1,6 +1,5 @@
-"""Call rows built in a worker process (load/row_workers.py) and transcript files parsed in one
-(load/transcripts/parallel.py) give exactly the analytics database one process writes, and a worker's failure or
-death fails the sync cleanly."""
+"""Call rows built in a worker process (load/row_workers.py) give exactly the analytics database one process
+writes (with and without transcripts), and a worker's failure or death fails the sync cleanly."""
 
 from __future__ import annotations
 
@@ -17,7 +16,6 @@ import pytest
 
 from amiga_analytics.load import loader, row_workers
 from amiga_analytics.load.rows import RowBuilder
-from amiga_analytics.load.transcripts import parallel
 from amiga_analytics.sync import sync
 from test_sync import _assert_same_analytics, q
 
@@ -50,7 +48,6 @@ def isolated(scenario: str, *args):
 def _run(scenario: str, args: tuple):
     row_workers.cpus = lambda: 2  # whatever the machine running the tests has
     row_workers.MIN_ROWS, row_workers.BATCH = 0, 7  # many batches in flight, the last one partial
-    parallel.MIN_FILES, parallel.CHUNK = 0, 3
     loader.CallRows = Recorded
     result = globals()[scenario](*args)
     return result, Recorded.used, Recorded.pids, os.getpid()
@@ -68,24 +65,20 @@ def _bot(tmp_path: Path, name: str, label: str) -> Path:
 
 def _full(tmp_path: Path, name: str, zone: str, transcripts: str | None, label: str, workers: bool):
     os.environ["AMIGA_ANALYTICS_WORKERS"] = "1" if workers else "0"
-    parsed_apart: list[int] = []
-    ordered = parallel._ordered
-    parallel._ordered = lambda jobs: parsed_apart.append(len(jobs)) or ordered(jobs)
     out = tmp_path / f"{label}-{name}.analytics.db"
     dirs = [FIXTURES / transcripts] if transcripts else None
     result = sync(_bot(tmp_path, name, label), out, source_tz=zone, full=True, transcripts=dirs)
-    return out, result.masked, result.quality, result.calls, parsed_apart
+    return out, result.masked, result.quality, result.calls
 
 
 @pytest.mark.parametrize("name, zone, transcripts", SOURCES)
 def test_rows_built_by_a_worker_equal_one_process(tmp_path, name, zone, transcripts):
-    (alone, alone_masked, alone_quality, _, _), used, _, _ = isolated("_full", tmp_path, name, zone, transcripts,
+    (alone, alone_masked, alone_quality, _), used, _, _ = isolated("_full", tmp_path, name, zone, transcripts,
                                                                       "alone", False)
     assert used == [False]
-    (worker, masked, quality, calls, parsed_apart), used, pids, pid = isolated(
+    (worker, masked, quality, calls), used, pids, pid = isolated(
         "_full", tmp_path, name, zone, transcripts, "worker", True)
     assert used == [True] and pids[0] not in (None, pid)
-    assert bool(parsed_apart) == bool(transcripts) and all(n > 10 for n in parsed_apart)
     _assert_same_analytics(alone, worker)
     sql = "SELECT check_name, value, detail FROM data_quality ORDER BY 1"
     assert q(worker, sql) == q(alone, sql)
