@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,22 @@ from .sql import (
 from .state import GENAI_ROWS_KEY, NeedsFull, Options, SyncResult, record_sync, source_identity, write_state
 from .transcripts.step import run_transcripts
 from .transcripts.witness import GroupJoiner
+
+SORT_CACHE_KIB = -8192  # the page cache while SQLite sorts a whole table (negative: KiB)
+
+
+@contextmanager
+def sorting(conn: sqlite3.Connection) -> Iterator[None]:
+    """An 8 MB page cache while SQLite sorts whole tables (index builds, the ranks' window functions), then the
+    connection's own. Each of SQLite's sorters takes memory up to the cache's size: at the sync's 32 MB the ranks
+    added 122 MB to the peak of a full sync of 450,000 calls and the deferred indexes 48 MB; at 8 MB 33 and 8 MB,
+    in the same time (ranks 6.5-6.8 s, indexes 3.8-4.1 s)."""
+    (cache,) = conn.execute("PRAGMA cache_size").fetchone()
+    conn.execute(f"PRAGMA cache_size = {SORT_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        conn.execute(f"PRAGMA cache_size = {int(cache)}")
 
 BATCH = 5_000
 
@@ -315,6 +332,11 @@ class Loader:
         self.state["messages_id"] = max_id
 
     def rebuild_rollups(self) -> None:
+        """The daily rollup, the duration ranks and buckets: of the days this sync touched, or of every day."""
+        with sorting(self.conn):
+            self._rebuild_rollups()
+
+    def _rebuild_rollups(self) -> None:
         if self.incremental:
             days = json.dumps(sorted(d for d in self.affected_days if d is not None))
             self.conn.execute(DELETE_ROLLUP_DAYS_SQL, {"days": days})

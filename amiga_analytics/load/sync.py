@@ -27,7 +27,7 @@ from ..errors import InputError
 from ..store import schema as analytics_schema
 from ..timeutil import local_zone_name, zone
 from .bots import check_plain_sync
-from .loader import Loader
+from .loader import Loader, sorting
 from .pricing import PriceBook
 from .progress import ProgressCallback, progress_callback
 from .quality import QUALITY_CHECKS
@@ -212,6 +212,12 @@ def _remove_stale_temps(analytics_db: Path) -> None:
                 pass
 
 
+def _build(conn: sqlite3.Connection, indexes: list[str]) -> None:
+    with sorting(conn):
+        for sql in indexes:
+            conn.execute(sql)
+
+
 def _run_full(snap: Snapshot, analytics_db: Path, previous: dict, options: Options, reason: str) -> SyncResult:
     _remove_stale_temps(analytics_db)
     temp = _temp_path(analytics_db)
@@ -232,8 +238,7 @@ def _run_full(snap: Snapshot, analytics_db: Path, previous: dict, options: Optio
         early = [name in LOOKUP_INDEXES or table == "agent_events" for name, _, table in deferred]
         lookup = [sql for (_, sql, _), first in zip(deferred, early) if first]
         rest = [sql for (_, sql, _), first in zip(deferred, early) if not first]
-        result = loader.run(reason, before_join=lambda: [conn.execute(sql) for sql in lookup],
-                            before_rollups=lambda: [conn.execute(sql) for sql in rest])
+        result = loader.run(reason, before_join=lambda: _build(conn, lookup), before_rollups=lambda: _build(conn, rest))
         snap.verify()  # read in place: the bot did not write meanwhile (else SnapshotChanged, and a redo)
         conn.execute("COMMIT")
         conn.execute("PRAGMA journal_mode = DELETE")
