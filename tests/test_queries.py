@@ -947,3 +947,16 @@ def test_demo_task_throughput_equals_its_truth(demo):
         assert (row.created, row.completed, row.failed, row.stopped) == (
             created.get(d, 0), finished[d]["completed"], finished[d]["failed"], finished[d]["stopped"]), d
     assert got["created"].sum() == len(truth["tasks"])
+
+
+def test_query_functions_read_only_the_state_keys_they_need(sample_analytics, tmp_path):
+    """The query functions read sync_state one key at a time: a store that reads transcripts keeps tens of MB of
+    carried reader state there (43 MB for 55,715 files), whose decoding cost every query 0.24-0.29 s. A value no
+    JSON parser reads stands in for it: the figures are the same."""
+    db = tmp_path / "analytics.db"
+    shutil.copyfile(sample_analytics, db)
+    with sqlite3.connect(db) as conn:
+        conn.execute("INSERT OR REPLACE INTO sync_state (key, value) VALUES ('transcripts', '{not json')")
+    conn.close()
+    for name in ("tool_cost", "error_rates", "task_throughput", "latency", "top_errors"):
+        pd.testing.assert_frame_equal(getattr(aa, name)(db), getattr(aa, name)(sample_analytics))

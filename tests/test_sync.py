@@ -533,3 +533,13 @@ def test_migration_m012_fills_the_ranks_by_agent_and_latency_totals_as_a_sync_wr
     assert reads[1:3] == (q(sample_analytics, "SELECT COUNT(*) FROM tool_calls WHERE tool_name = 'Read'")[0][0],
                           len(durations))
     assert list(reads[3:6]) == [float(np.percentile(durations, p)) for p in (50, 90, 99)]
+
+
+def test_the_indexes_built_before_the_join_exist(sample_analytics):
+    """A full sync builds LOOKUP_INDEXES before the end-time fill and the join, the other deferred ones after: a
+    migration that renamed one would leave the join scanning every call per group, silently."""
+    from amiga_analytics.load.sql import DEFERRABLE_INDEXES_SQL, LOOKUP_INDEXES
+
+    deferred = {name for name, _, table in q(sample_analytics, DEFERRABLE_INDEXES_SQL) if table == "tool_calls"}
+    assert LOOKUP_INDEXES <= deferred
+    assert len(deferred - LOOKUP_INDEXES) >= 5  # left for after the join (outcome, duration, failure indexes)

@@ -332,7 +332,13 @@ class Loader:
         self.state["messages_id"] = max_id
 
     def rebuild_rollups(self) -> None:
-        """The daily rollup, the duration ranks and buckets: of the days this sync touched, or of every day."""
+        """The daily rollup, the duration ranks and buckets: of the days this sync touched, or of every day. A full
+        sync sorts with :func:`sorting`'s small cache; an incremental one sorts only its days and keeps its cache:
+        a smaller one would spill its changes into the live file before the commit, an exclusive lock that would
+        keep readers out for the rest of the sync."""
+        if self.incremental:
+            self._rebuild_rollups()
+            return
         with sorting(self.conn):
             self._rebuild_rollups()
 
