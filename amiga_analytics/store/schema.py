@@ -257,6 +257,18 @@ def m016_bot_in_view_indexes(db: Database) -> None:
         db.execute(f"CREATE INDEX {name} ON {VIEW_INDEXES[name]}")
 
 
+#: The columns of ``tool_uses`` its table page sorts by (``use_at``, newest first) and counts facets of: without
+#: them the page sorted and grouped every row (970 ms on the benchmark's 450,000 tool_uses; 80 ms with them).
+TOOL_USES_VIEW_INDEXES = ("use_at", "tool_name", "result")
+
+
+@migrations()
+def m017_tool_uses_view_indexes(db: Database) -> None:
+    """Indexes for the ``tool_uses`` page of the view (:data:`TOOL_USES_VIEW_INDEXES`)."""
+    for column in TOOL_USES_VIEW_INDEXES:
+        db.table("tool_uses").create_index([column], if_not_exists=True)
+
+
 def migrate(db: Database) -> None:
     """Bring an analytics database to the current schema (idempotent)."""
     migrations.apply(db)
