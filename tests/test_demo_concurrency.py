@@ -195,6 +195,7 @@ EVAL_PARAMS = '{"function": "() => document.title"}'
 GIT_LOG = '{"command": "git log --oneline -10", "description": "Look around"}'
 READ, READ_PART = '{"file_path": "/w/base.yaml"}', '{"file_path": "/w/base.yaml", "offset": 950, "limit": 200}'
 TASK_PARAMS = '{"subagent_type": "frontend_agent", "description": "Add dark mode", "prompt": "..."}'
+TAIL = '{"command": "tail -n 50 logs/bot.log", "description": "Look around"}'
 
 
 def _row(i: int, clock: str, tool: str, params: str, success=None, tokens=None) -> tuple:
@@ -250,6 +251,17 @@ MINIMAL = {
                      _row(24, "10:36:43.263378", "Read", READ_PART), _row(25, "10:36:43.264159", "Read", READ_PART, 1),
                      _row(26, "10:36:43.265958", "Read", READ, 1), _row(27, "10:36:43.608559", "Read", READ_PART, 1),
                      _row(28, "10:36:52.853746", "Bash", GIT_LOG, 1)],
+        {20: ("success", 3), 22: ("success", 3), 24: ("success", 3)}),
+    # Server up, a parallel batch (from the 200,000-call demo, seed 42, 60 days) runs one Bash command three
+    # times: A1 B1 A2 B2 A3 B3, then the third call's post-hook takes the newest NULL row, B3, the first's the
+    # next newest, A3, the second's B2; C3 C1 C2. A3 completed reads as a C until B3 (completed 2.6 ms after it)
+    # shows that no post-hook updated A2: A3 and B3 are the third call's pre rows. Three calls of three rows.
+    "three same-key calls, server up: A3 and B3 both completed": (
+        _up(1, 9) + [_row(20, "09:05:37.871142", "Bash", TAIL), _row(21, "09:05:37.872731", "Bash", TAIL),
+                     _row(22, "09:05:38.092115", "Bash", TAIL), _row(23, "09:05:38.093397", "Bash", TAIL, 1),
+                     _row(24, "09:05:38.110718", "Bash", TAIL, 1), _row(25, "09:05:38.113326", "Bash", TAIL, 1),
+                     _row(26, "09:05:39.327387", "Bash", TAIL, 1), _row(27, "09:05:39.525264", "Bash", TAIL, 1),
+                     _row(28, "09:05:40.801980", "Bash", TAIL, 1)],
         {20: ("success", 3), 22: ("success", 3), 24: ("success", 3)}),
 }
 

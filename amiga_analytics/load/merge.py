@@ -214,20 +214,29 @@ class CallMerger(Completions):
                 self._twin = True
         if success is None:
             return self._reclaim(group, row, now) if copy_of is None else None
-        return self._completion(group, row, now)
+        return self._completion(group, row, now) or self._reclaim(group, row, now, quick=True)
 
-    def _reclaim(self, group: _Group, row: tuple, now: float | None) -> Call | None:
+    def _reclaim(self, group: _Group, row: tuple, now: float | None, quick: bool = False) -> Call | None:
         """A NULL row of the text of a completed row just taken for an older call's C or D, whose timestamp is no
         later than that row's: the server's copy of a pre row that its post-hook updated in place (on equal
         timestamps, or a copy stamped earlier, the pre row is the newest NULL match). That completed row was a
-        new call's pre row: it is taken back and starts the call, with this row as its copy."""
+        new call's pre row: it is taken back and starts the call, with this row as its copy.
+
+        ``quick``: a completed row that can be no C (:meth:`_completion` found none) at most :data:`QUICK_COPY_S`
+        after a completed row just taken for an older call's C is the server's copy of that row too: with three
+        same-key calls in flight the first two post-hooks can complete both pre rows of the third (A1 B1 A2 B2*
+        A3* B3* C C C: A3 reads as the C of the update of B2 until B3 shows that no post-hook updated A2)."""
         if now is None:
             return None
         for owner in group.calls:
             post = owner.rows[-1]
             at = owner.c_epoch if post is owner.c_row else owner.d_epoch if post is owner.d_row else None
-            if (owner.gated or len(owner.rows) < 2 or post[PARAMS] != row[PARAMS] or at is None
-                    or not at - self.copy_window_s <= now <= at):
+            if owner.gated or len(owner.rows) < 2 or post[PARAMS] != row[PARAMS] or at is None:
+                continue
+            if quick and not (at <= now <= at + QUICK_COPY_S and post is owner.c_row and owner.d_row is None
+                              and not owner.tentative_c):
+                continue
+            if not quick and not at - self.copy_window_s <= now <= at:
                 continue
             if post is owner.c_row and owner.updated is not None:  # undo what the C said of the update
                 group.taken.discard(owner.updated[ID])
