@@ -196,6 +196,13 @@ GIT_LOG = '{"command": "git log --oneline -10", "description": "Look around"}'
 READ, READ_PART = '{"file_path": "/w/base.yaml"}', '{"file_path": "/w/base.yaml", "offset": 950, "limit": 200}'
 TASK_PARAMS = '{"subagent_type": "frontend_agent", "description": "Add dark mode", "prompt": "..."}'
 TAIL = '{"command": "tail -n 50 logs/bot.log", "description": "Look around"}'
+STATUS, STATUS_LOOK = ('{"command": "git status", "description": "Check git status"}',
+                       '{"command": "git status", "description": "Look around"}')
+
+
+def _glob(i: int, clock: str) -> tuple:
+    """A lone Glob call with the server down (one row, completed in place): evidence."""
+    return _row(i, clock, "Glob", f'{{"pattern": "e{i}/*.py"}}', 1)
 
 
 def _row(i: int, clock: str, tool: str, params: str, success=None, tokens=None) -> tuple:
@@ -263,6 +270,17 @@ MINIMAL = {
                      _row(26, "09:05:39.327387", "Bash", TAIL, 1), _row(27, "09:05:39.525264", "Bash", TAIL, 1),
                      _row(28, "09:05:40.801980", "Bash", TAIL, 1)],
         {20: ("success", 3), 22: ("success", 3), 24: ("success", 3)}),
+    # Server down (from the 200,000-call demo): `git status` completed in place, the same command never
+    # completed, `git status` of another description (same key) completed in place, and `git status` again,
+    # completed in place. The last row reads as a tentative C of the first call (the server back?) that says
+    # its post-hook updated the third call's row; the evidence after it says the server was down: four calls,
+    # and the third keeps its own outcome.
+    "a refuted tentative C gives back the row it said was updated": (
+        _down(1, 8) + [_row(10, "08:05:00.100000", "Bash", STATUS, 1), _glob(11, "08:06:00.000100"),
+                       _row(12, "08:07:00.100000", "Bash", STATUS), _row(13, "08:08:00.100000", "Bash", STATUS_LOOK, 1),
+                       _row(14, "08:09:00.100000", "Bash", STATUS, 1), _glob(15, "08:10:00.000100"),
+                       _glob(16, "08:11:00.000100")],
+        {10: ("success", 1), 12: ("unknown", 1), 13: ("success", 1), 14: ("success", 1)}),
 }
 
 

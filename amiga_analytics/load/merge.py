@@ -314,6 +314,8 @@ class CallMerger(Completions):
             if call.tentative is not None and self.verdict(call, now) is None and call.first_epoch is not None:
                 return now - call.first_epoch <= MAX_CALL_S
             return now - call.c_epoch <= self.copy_window_s
+        if call.lost and self._claimed_by_tentative_c(group, call, now):
+            return True  # its completed row may be another call's (a C still undecided said so) or its own
         if call.tentative is not None and self._refuted(call, now):
             return False  # no C can come: two calls (Call.split)
         if now is None or call.first_epoch is None:
@@ -327,6 +329,11 @@ class CallMerger(Completions):
             return age <= MAX_CALL_S  # not ended yet, or waiting for the server's completion row
         # Completed in place with the server down: a completion row comes only if the server came back.
         return call is group.calls[-1] and age <= HOLD_S
+
+    def _claimed_by_tentative_c(self, group: _Group, call: Call, now: float | None) -> bool:
+        """Whether a row of ``call`` is the one a tentative C still undecided says its post-hook updated."""
+        return any(o.tentative_c and o.updated is not None and o.updated[ID] in call.lost
+                   and self.verdict(o, now) is None for o in group.calls if o is not call)
 
     def _settle(self, group: _Group, now: float | None) -> list[Call]:
         calls = group.calls
@@ -353,7 +360,13 @@ class CallMerger(Completions):
     def _final(self, group: _Group, call: Call, now: float | None) -> list[Call]:
         """The call as it closes: a tentative copy or C that evidence refuted is several calls, each linked to the
         calls of its group it ran together with."""
+        claim = call.updated if call.tentative_c else None
         parts = self._resolve(call, now)
+        if claim is not None and len(parts) > 1:  # no C: no post-hook of this call updated that row
+            call.updated = None
+            group.taken.discard(claim[ID])
+            for other in group.calls:
+                other.lost.discard(claim[ID])
         if len(parts) > 1:
             others = [c for c in group.calls if c is not call]
             for i, new in enumerate(parts):
