@@ -281,6 +281,16 @@ MINIMAL = {
                        _row(14, "08:09:00.100000", "Bash", STATUS, 1), _glob(15, "08:10:00.000100"),
                        _glob(16, "08:11:00.000100")],
         {10: ("success", 1), 12: ("unknown", 1), 13: ("success", 1), 14: ("success", 1)}),
+    # Server up, a parallel batch (from the 200,000-call demo): a Read of a file ends (its post-hook updates B1),
+    # a Read of the same file with offset/limit starts (A2), the first one's C comes 40 us after A2, then B2
+    # (updated in place 1 ms later by the second post-hook) and C2. A2 is newer than B1 and stays NULL: the first
+    # post-hook ran before it was written, and the row after it is C1. Two calls of three rows.
+    "C1 just after a newer NULL pre row of the key: A1 B1* A2 C1 B2* C2": (
+        _up(1, 10) + [_row(20, "10:29:28.913147", "Read", READ), _row(21, "10:29:28.914387", "Read", READ, 1),
+                      _row(22, "10:29:28.995797", "Read", READ_PART), _row(23, "10:29:28.995837", "Read", READ, 1),
+                      _row(24, "10:29:28.996629", "Read", READ_PART, 1),
+                      _row(25, "10:29:29.293505", "Read", READ_PART, 1)],
+        {20: ("success", 3), 22: ("success", 3)}),
 }
 
 
