@@ -307,6 +307,20 @@ def test_merger_on_minimal_row_sequences(name):
     assert len(calls) == len(evidence) + len(want)
 
 
+def test_merger_flags_a_lone_null_and_a_lone_completed_call_run_together():
+    """Server down (from the 200,000-call demo): a Read of a file and, 25 ms later, a Read of it with offset/limit
+    (same key), one row each, the second completed in place. The bot's rows cannot say whose post-hook completed
+    the second row (the first call's, the newest NULL match, with the second never completing, or the second's
+    own): two calls, the first unknown, both flagged ambiguous (their outcomes may be swapped)."""
+    rows = _down(1, 8) + [_row(10, "08:10:00.622167", "Read", READ), _row(11, "08:10:00.647098", "Read", READ_PART, 1)]
+    rows += _down(12, 9)
+    merger = CallMerger(window_missed=TimeConverter(TZ, TZ).bot_window_missed)
+    calls = {c.call_id: c for r in rows for c in merger.feed(r)} | {c.call_id: c for c in merger.finish()}
+    assert [(calls[i].outcome, calls[i].source_rows, calls[i].ambiguous) for i in (10, 11)] == [
+        ("unknown", 1, True), ("success", 1, True)]
+    assert not any(c.ambiguous for i, c in calls.items() if i not in (10, 11))
+
+
 def test_cli_flag(tmp_path):
     path = tmp_path / "d.db"
     out = CliRunner().invoke(cli, ["demo", str(path), "--calls", "300", "--days", "2", "--concurrency",

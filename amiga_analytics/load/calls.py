@@ -143,6 +143,18 @@ class Call:
         """Completed in place with no row but its pre row (server down): nothing says whose update it was."""
         return not self.has_copy and self.c_row is None and self.d_row is None and self.first_done
 
+    def may_be_crossed(self) -> bool:
+        """Whether its outcome may be another call's: a call of its pre row alone (server down) that ran together
+        with another such call of its group, one of them completed in place (with two such calls in flight the
+        bot's post-hook updates the newest NULL row, whichever call ended: A1, A2*, and either call's
+        post-hook may have completed A2)."""
+        if not self._lone():
+            return False
+        return any(o._lone() and (self.first_done or o.first_done) for o in self.together)
+
+    def _lone(self) -> bool:
+        return not self.has_copy and self.c_row is None and self.d_row is None and not self.gated
+
     def copy_done(self) -> bool:
         return self.has_copy and done(self.rows[1])
 

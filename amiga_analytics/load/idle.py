@@ -48,7 +48,7 @@ def release(merger: CallMerger, quiet_s: float = QUIET_S) -> list[Call]:
     """The calls of the groups no later row can reach, removed from ``merger``, as its ``finish`` gives them."""
     calls = merger.release(_idle(quiet_s))
     for call in calls:
-        if call.together and call.in_place_only() and any(o.in_place_only() for o in call.together):
+        if call.may_be_crossed():
             call.ambiguous = True  # as finish() marks copy-less calls run together
         call.open = False
     return calls

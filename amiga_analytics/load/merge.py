@@ -346,7 +346,7 @@ class CallMerger(Completions):
                 return []
         closed = [part for c in calls if c not in changing for part in self._final(group, c, now)]
         for call in closed:
-            if call.together and call.in_place_only() and any(o.in_place_only() for o in call.together):
+            if call.may_be_crossed():
                 call.ambiguous = True  # copy-less calls run together: the bot may have crossed their updates
             call.together = []
         group.calls = changing
@@ -400,7 +400,7 @@ class CallMerger(Completions):
         for group in self._groups.values():
             changing = any(self._can_change(group, c, now) for c in group.calls)
             for call in [part for c in group.calls for part in self._final(group, c, now)]:
-                if call.together and call.in_place_only() and any(o.in_place_only() for o in call.together):
+                if call.may_be_crossed():
                     call.ambiguous = True
                 call.open = changing and (horizon is None or call.last_epoch is None or call.last_epoch >= horizon)
                 remaining.append(call)
