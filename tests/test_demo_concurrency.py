@@ -291,6 +291,18 @@ MINIMAL = {
                       _row(24, "10:29:28.996629", "Read", READ_PART, 1),
                       _row(25, "10:29:29.293505", "Read", READ_PART, 1)],
         {20: ("success", 3), 22: ("success", 3)}),
+    # Server down (from the 200,000-call demo): a parallel batch starts the same Task twice, 42 ms apart, each
+    # completed in place with its tokens; the server comes back and each one's C comes (37 s and 84 s later),
+    # the evidence between them saying the server is up. Two calls of two rows (whose C is whose, a guess).
+    "two in-place calls, the server back: A1* A2* C C": (
+        _down(1, 8) + [_row(10, "08:05:00.655550", "Task", TASK_PARAMS, 1, 15925),
+                       _row(11, "08:05:00.697136", "Task", TASK_PARAMS, 1, 17072),
+                       _row(12, "08:05:37.634098", "Task", TASK_PARAMS, 1),
+                       _row(13, "08:05:56.000100", "Glob", '{"pattern": "u1/*.py"}'),
+                       _row(14, "08:05:56.001300", "Glob", '{"pattern": "u1/*.py"}', 1),
+                       _row(15, "08:05:56.300000", "Glob", '{"pattern": "u1/*.py"}', 1),
+                       _row(16, "08:06:24.349409", "Task", TASK_PARAMS, 1)],
+        {10: ("success", 2), 11: ("success", 2)}),
 }
 
 

@@ -176,13 +176,14 @@ class Completions:
     def _tentative_c(self, waiting: list[Call], now: float | None) -> list[Call]:
         """A completed row without tokens after a call completed in place (its pre row or the server's copy),
         the server not known to be up at its end: the call's C if the server came back mid-call (only the server
-        writes a C), else another call completed in place. The one such call, to hold the row as its C until
-        evidence from later calls says which (:meth:`verdict`)."""
+        writes a C), else another call completed in place. Such calls, to hold the row as one's C until evidence
+        from later calls says which (:meth:`verdict`); with several (two identical calls run together, the server
+        back before either ended: A1* A2* C C) the caller picks one and flags them all ambiguous."""
         if now is None:
             return []
         held = [c for c in waiting if (c.first_done or c.copy_done()) and c.tentative is None
                 and c.first_epoch is not None and now - c.first_epoch > self.copy_window_s]
-        return held if len(held) == 1 else []
+        return held
 
     @staticmethod
     def _likely_owner(candidates: list[Call]) -> Call:

@@ -305,6 +305,8 @@ class CallMerger(Completions):
 
     def _can_change(self, group: _Group, call: Call, now: float | None) -> bool:
         """Whether ``call`` may still get a row, or by ending update a NULL row of its group."""
+        if call.lost and self._claimed_by_tentative_c(group, call, now):
+            return True  # its completed row may be another call's (a C still undecided said so) or its own
         if call.c_row is not None:  # the server's completion row is the last row a call writes, unless a copy
             # stamped no later shows it was a pre row (_reclaim), or it is a tentative C still undecided
             if now is None or call.c_epoch is None:
@@ -314,8 +316,6 @@ class CallMerger(Completions):
             if call.tentative is not None and self.verdict(call, now) is None and call.first_epoch is not None:
                 return now - call.first_epoch <= MAX_CALL_S
             return now - call.c_epoch <= self.copy_window_s
-        if call.lost and self._claimed_by_tentative_c(group, call, now):
-            return True  # its completed row may be another call's (a C still undecided said so) or its own
         if call.tentative is not None and self._refuted(call, now):
             return False  # no C can come: two calls (Call.split)
         if now is None or call.first_epoch is None:
