@@ -195,6 +195,7 @@ EVAL_PARAMS = '{"function": "() => document.title"}'
 GIT_LOG = '{"command": "git log --oneline -10", "description": "Look around"}'
 READ, READ_PART = '{"file_path": "/w/base.yaml"}', '{"file_path": "/w/base.yaml", "offset": 950, "limit": 200}'
 TASK_PARAMS = '{"subagent_type": "frontend_agent", "description": "Add dark mode", "prompt": "..."}'
+FETCH = '{"url": "https://react.dev/reference/react/useEffect", "prompt": "Summarise"}'
 TAIL = '{"command": "tail -n 50 logs/bot.log", "description": "Look around"}'
 STATUS, STATUS_LOOK = ('{"command": "git status", "description": "Check git status"}',
                        '{"command": "git status", "description": "Look around"}')
@@ -303,6 +304,18 @@ MINIMAL = {
                        _row(15, "08:05:56.300000", "Glob", '{"pattern": "u1/*.py"}', 1),
                        _row(16, "08:06:24.349409", "Task", TASK_PARAMS, 1)],
         {10: ("success", 2), 11: ("success", 2)}),
+    # Server down (from the 200,000-call demo): a WebFetch completed in place, a minute later the same WebFetch
+    # again, the server comes back during it and its C comes 7 s later, then calls with the server up. The
+    # second row reads as the first call's tentative C until the third, which no call takes: the second row was
+    # a call and the third its C (the other reading needs the server up at the second row, down at the third).
+    "a later in-place call, not a tentative C: X*, Y* C(Y)": (
+        _down(1, 8) + [_row(10, "08:05:00.272037", "WebFetch", FETCH, 1), _glob(11, "08:05:30.000100"),
+                       _row(12, "08:06:02.785543", "WebFetch", FETCH, 1),
+                       _row(13, "08:06:09.630680", "WebFetch", FETCH, 1),
+                       _row(14, "08:06:22.000100", "Glob", '{"pattern": "u1/*.py"}'),
+                       _row(15, "08:06:22.001300", "Glob", '{"pattern": "u1/*.py"}', 1),
+                       _row(16, "08:06:22.300000", "Glob", '{"pattern": "u1/*.py"}', 1)] + _up(17, 9),
+        {10: ("success", 1), 12: ("success", 2)}),
 }
 
 

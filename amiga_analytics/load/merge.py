@@ -214,7 +214,8 @@ class CallMerger(Completions):
                 self._twin = True
         if success is None:
             return self._reclaim(group, row, now) if copy_of is None else None
-        return self._completion(group, row, now) or self._reclaim(group, row, now, quick=True)
+        return (self._completion(group, row, now) or self._reclaim(group, row, now, quick=True)
+                or self._pass_on(group, row, now))
 
     def _reclaim(self, group: _Group, row: tuple, now: float | None, quick: bool = False) -> Call | None:
         """A NULL row of the text of a completed row just taken for an older call's C or D, whose timestamp is no
@@ -247,6 +248,34 @@ class CallMerger(Completions):
             call = Call(post, normalise_success(post[SUCCESS]), at)
             call.add_copy(row, None)
             self._start(group, call)
+            return call
+        return None
+
+    def _pass_on(self, group: _Group, row: tuple, now: float | None) -> Call | None:
+        """A completed row without tokens that no call takes, after a row of its text that was completed in place
+        and is held as an older call's tentative C, still undecided: that row was a call of its own and this one
+        its C (the server came back during it: one change, where the older call's C would need the server up
+        then and down again for this row, which has no copy). The older call keeps no C."""
+        if now is None or _has_tokens(row):
+            return None
+        for owner in group.calls:
+            post, at = owner.c_row, owner.c_epoch
+            if (post is None or at is None or not owner.tentative_c or owner.rows[-1] is not post
+                    or post[PARAMS] != row[PARAMS] or now - at <= self.copy_window_s
+                    or self.verdict(owner, now) is not None):
+                continue
+            if owner.updated is not None:  # undo what the C said of the update
+                group.taken.discard(owner.updated[ID])
+                for other in group.calls:
+                    other.lost.discard(owner.updated[ID])
+                owner.updated = None
+            owner.unpost(post)
+            call = Call(post, normalise_success(post[SUCCESS]), at)
+            self._start(group, call)
+            call.add_post(row, "C", now)
+            call.tentative_c, call.updated = True, post
+            group.taken.add(post[ID])
+            self.server.note_unknown(now)
             return call
         return None
 
