@@ -346,6 +346,23 @@ def test_merger_flags_a_lone_null_and_a_lone_completed_call_run_together():
     assert not any(c.ambiguous for i, c in calls.items() if i not in (10, 11))
 
 
+def test_merger_flags_calls_split_from_two_tentative_cs():
+    """Server down (from the 200,000-call demo, seed 7): two WebFetch calls of one text completed in place, and a
+    minute later two more, 36 ms apart (a parallel batch), one a success, one a failure. Each later row first
+    reads as a tentative C of an earlier call (the server back?); the evidence after says the server stayed
+    down: four calls of one row. The later two ran together, so either post-hook may have completed either row
+    (crossed): both flagged ambiguous."""
+    rows = _down(1, 8) + [_row(10, "08:05:00.783340", "WebFetch", FETCH, 1),
+                          _row(11, "08:05:00.822080", "WebFetch", FETCH, 1), _glob(12, "08:05:30.000100"),
+                          _glob(13, "08:06:00.000100"), _row(14, "08:06:36.095358", "WebFetch", FETCH, 1),
+                          _row(15, "08:06:36.131124", "WebFetch", FETCH, 0)] + _down(16, 9)
+    merger = CallMerger(window_missed=TimeConverter(TZ, TZ).bot_window_missed)
+    calls = {c.call_id: c for r in rows for c in merger.feed(r)} | {c.call_id: c for c in merger.finish()}
+    assert [(calls[i].outcome, calls[i].source_rows) for i in (10, 11, 14, 15)] == [
+        ("success", 1), ("success", 1), ("success", 1), ("failure", 1)]
+    assert calls[14].ambiguous and calls[15].ambiguous
+
+
 def test_cli_flag(tmp_path):
     path = tmp_path / "d.db"
     out = CliRunner().invoke(cli, ["demo", str(path), "--calls", "300", "--days", "2", "--concurrency",

@@ -373,7 +373,7 @@ class CallMerger(Completions):
             if not (c is calls[-1] and c.done_in_place() and not c.has_copy) and (
                     now is None or c.first_epoch is None or now - c.first_epoch <= HOLD_S):
                 return []
-        closed = [part for c in calls if c not in changing for part in self._final(group, c, now)]
+        closed = _linked([part for c in calls if c not in changing for part in self._final(group, c, now)])
         for call in closed:
             if call.may_be_crossed():
                 call.ambiguous = True  # copy-less calls run together: the bot may have crossed their updates
@@ -428,7 +428,7 @@ class CallMerger(Completions):
         horizon = None if now is None else now - STALE_AFTER_S - 2 * 3600
         for group in self._groups.values():
             changing = any(self._can_change(group, c, now) for c in group.calls)
-            for call in [part for c in group.calls for part in self._final(group, c, now)]:
+            for call in _linked([part for c in group.calls for part in self._final(group, c, now)]):
                 if call.may_be_crossed():
                     call.ambiguous = True
                 call.open = changing and (horizon is None or call.last_epoch is None or call.last_epoch >= horizon)
@@ -443,3 +443,18 @@ class CallMerger(Completions):
         keys = [] if now is None else [k for k, g in self._groups.items() if idle(g, now)]
         groups = [self._groups.pop(k) for k in keys]
         return [part for g in groups for c in g.calls for part in self._final(g, c, now)]
+
+
+def _linked(calls: list[Call]) -> list[Call]:
+    """``calls`` (closing together, of one group), each linked to the others that started within
+    :data:`TOGETHER_S` of it: calls split from two tentative Cs at once ran together too (A1* A2* read as the
+    Cs of two older calls, then refuted: either post-hook may have completed either row)."""
+    timed = sorted((c.first_epoch, i, c) for i, c in enumerate(calls) if c.first_epoch is not None)
+    for k, (start, _, call) in enumerate(timed):
+        for other_start, _, other in timed[k + 1:]:
+            if other_start - start > TOGETHER_S:
+                break
+            if other not in call.together:
+                call.together.append(other)
+                other.together.append(call)
+    return calls
