@@ -54,7 +54,8 @@ from collections.abc import Callable
 from .botrules import ServerTimeline, distinguishing_key, gate_blocked
 from .calls import Call, normalise_success, outcome_of
 from .calls import has_tokens as _has_tokens
-from .completion import C_AFTER_D_S, MAX_CALL_S, TOGETHER_S, Completions, _Group
+from .completion import C_AFTER_D_S, MAX_CALL_S, TOGETHER_S, _Group
+from .rereads import QUICK_COPY_S, Rereads, linked
 from .rowclock import epoch_seconds as _epoch_seconds
 
 # Positions in a bot row tuple, as sources.TOOL_USAGE_SQL selects them.
@@ -66,9 +67,6 @@ __all__ = ["CallMerger", "Call", "normalise_success", "outcome_of", "COPY_WINDOW
 # The server's copy of a pre row comes within the hook's 0.5 s request timeout; so does its completion row
 # after the post-hook's D.
 COPY_WINDOW_S = 0.5
-# A second row of the same text this soon is the server's copy whatever the server was believed to do (the
-# pre-hooks of parallel calls run further apart).
-QUICK_COPY_S = 0.01
 # A call still waiting for its end holds the other calls of its group this long (its post-hook may update their
 # NULL rows); after that they are final and it waits alone.
 HOLD_S = 600.0
@@ -78,7 +76,7 @@ RECHECK_S = 30.0
 STALE_AFTER_S = 24 * 3600.0
 
 
-class CallMerger(Completions):
+class CallMerger(Rereads):
     """Feed bot rows in id order; get back each call once it can no longer change."""
 
     def __init__(self, copy_window_s: float = COPY_WINDOW_S, window_missed: Callable[[str, str], bool] | None = None,
@@ -217,68 +215,6 @@ class CallMerger(Completions):
         return (self._completion(group, row, now) or self._reclaim(group, row, now, quick=True)
                 or self._pass_on(group, row, now))
 
-    def _reclaim(self, group: _Group, row: tuple, now: float | None, quick: bool = False) -> Call | None:
-        """A NULL row of the text of a completed row just taken for an older call's C or D, whose timestamp is no
-        later than that row's: the server's copy of a pre row that its post-hook updated in place (on equal
-        timestamps, or a copy stamped earlier, the pre row is the newest NULL match). That completed row was a
-        new call's pre row: it is taken back and starts the call, with this row as its copy.
-
-        ``quick``: a completed row that can be no C (:meth:`_completion` found none) at most :data:`QUICK_COPY_S`
-        after a completed row just taken for an older call's C is the server's copy of that row too: with three
-        same-key calls in flight the first two post-hooks can complete both pre rows of the third (A1 B1 A2 B2*
-        A3* B3* C C C: A3 reads as the C of the update of B2 until B3 shows that no post-hook updated A2)."""
-        if now is None:
-            return None
-        for owner in group.calls:
-            post = owner.rows[-1]
-            at = owner.c_epoch if post is owner.c_row else owner.d_epoch if post is owner.d_row else None
-            if owner.gated or len(owner.rows) < 2 or post[PARAMS] != row[PARAMS] or at is None:
-                continue
-            if quick and not (at <= now <= at + QUICK_COPY_S and post is owner.c_row and owner.d_row is None
-                              and not owner.tentative_c):
-                continue
-            if not quick and not at - self.copy_window_s <= now <= at:
-                continue
-            if post is owner.c_row and owner.updated is not None:  # undo what the C said of the update
-                group.taken.discard(owner.updated[ID])
-                for other in group.calls:
-                    other.lost.discard(owner.updated[ID])
-                owner.updated = None
-            owner.unpost(post)
-            call = Call(post, normalise_success(post[SUCCESS]), at)
-            call.add_copy(row, None)
-            self._start(group, call)
-            return call
-        return None
-
-    def _pass_on(self, group: _Group, row: tuple, now: float | None) -> Call | None:
-        """A completed row without tokens that no call takes, after a row of its text that was completed in place
-        and is held as an older call's tentative C, still undecided: that row was a call of its own and this one
-        its C (the server came back during it: one change, where the older call's C would need the server up
-        then and down again for this row, which has no copy). The older call keeps no C."""
-        if now is None or _has_tokens(row):
-            return None
-        for owner in group.calls:
-            post, at = owner.c_row, owner.c_epoch
-            if (post is None or at is None or not owner.tentative_c or owner.rows[-1] is not post
-                    or post[PARAMS] != row[PARAMS] or now - at <= self.copy_window_s
-                    or self.verdict(owner, now) is not None):
-                continue
-            if owner.updated is not None:  # undo what the C said of the update
-                group.taken.discard(owner.updated[ID])
-                for other in group.calls:
-                    other.lost.discard(owner.updated[ID])
-                owner.updated = None
-            owner.unpost(post)
-            call = Call(post, normalise_success(post[SUCCESS]), at)
-            self._start(group, call)
-            call.add_post(row, "C", now)
-            call.tentative_c, call.updated = True, post
-            group.taken.add(post[ID])
-            self.server.note_unknown(now)
-            return call
-        return None
-
     def _gate_completion(self, group: _Group, row: tuple, now: float | None) -> Call | None:
         for call in reversed(group.calls):
             if (call.params == row[PARAMS] and call.gated and call.c_row is None and now is not None
@@ -373,7 +309,7 @@ class CallMerger(Completions):
             if not (c is calls[-1] and c.done_in_place() and not c.has_copy) and (
                     now is None or c.first_epoch is None or now - c.first_epoch <= HOLD_S):
                 return []
-        closed = _linked([part for c in calls if c not in changing for part in self._final(group, c, now)])
+        closed = linked([part for c in calls if c not in changing for part in self._final(group, c, now)])
         for call in closed:
             if call.may_be_crossed():
                 call.ambiguous = True  # copy-less calls run together: the bot may have crossed their updates
@@ -389,13 +325,10 @@ class CallMerger(Completions):
     def _final(self, group: _Group, call: Call, now: float | None) -> list[Call]:
         """The call as it closes: a tentative copy or C that evidence refuted is several calls, each linked to the
         calls of its group it ran together with."""
-        claim = call.updated if call.tentative_c else None
+        claimed = call.tentative_c and call.updated is not None
         parts = self._resolve(call, now)
-        if claim is not None and len(parts) > 1:  # no C: no post-hook of this call updated that row
-            call.updated = None
-            group.taken.discard(claim[ID])
-            for other in group.calls:
-                other.lost.discard(claim[ID])
+        if claimed and len(parts) > 1:  # no C: no post-hook of this call updated that row
+            self._drop_claim(group, call)
         if len(parts) > 1:
             others = [c for c in group.calls if c is not call]
             for i, new in enumerate(parts):
@@ -428,7 +361,7 @@ class CallMerger(Completions):
         horizon = None if now is None else now - STALE_AFTER_S - 2 * 3600
         for group in self._groups.values():
             changing = any(self._can_change(group, c, now) for c in group.calls)
-            for call in _linked([part for c in group.calls for part in self._final(group, c, now)]):
+            for call in linked([part for c in group.calls for part in self._final(group, c, now)]):
                 if call.may_be_crossed():
                     call.ambiguous = True
                 call.open = changing and (horizon is None or call.last_epoch is None or call.last_epoch >= horizon)
@@ -443,18 +376,3 @@ class CallMerger(Completions):
         keys = [] if now is None else [k for k, g in self._groups.items() if idle(g, now)]
         groups = [self._groups.pop(k) for k in keys]
         return [part for g in groups for c in g.calls for part in self._final(g, c, now)]
-
-
-def _linked(calls: list[Call]) -> list[Call]:
-    """``calls`` (closing together, of one group), each linked to the others that started within
-    :data:`TOGETHER_S` of it: calls split from two tentative Cs at once ran together too (A1* A2* read as the
-    Cs of two older calls, then refuted: either post-hook may have completed either row)."""
-    timed = sorted((c.first_epoch, i, c) for i, c in enumerate(calls) if c.first_epoch is not None)
-    for k, (start, _, call) in enumerate(timed):
-        for other_start, _, other in timed[k + 1:]:
-            if other_start - start > TOGETHER_S:
-                break
-            if other not in call.together:
-                call.together.append(other)
-                other.together.append(call)
-    return calls
