@@ -363,6 +363,23 @@ def test_merger_flags_calls_split_from_two_tentative_cs():
     assert calls[14].ambiguous and calls[15].ambiguous
 
 
+def test_merger_gives_a_crossed_call_the_row_its_post_hook_completed():
+    """Server up at the start, down by the end (from the 200,000-call demo): two Task calls of one text start
+    together (A1 B1 A2 B2); the first post-hook takes the newest NULL row, B2, the second the next newest, A2;
+    no C. The second call's rows were both completed, the first one's stayed NULL: the first call did complete,
+    with the other of them. Two calls of two rows, a failure and a success (whose is which, a guess: both
+    ambiguous)."""
+    rows = _up(1, 8) + [_row(20, "08:05:29.131115", "Task", TASK_PARAMS), _row(21, "08:05:29.132737", "Task", TASK_PARAMS),
+                        _row(22, "08:05:29.256211", "Task", TASK_PARAMS, 0),
+                        _row(23, "08:05:29.258886", "Task", TASK_PARAMS, 1, 11651),
+                        _glob(24, "08:08:00.000100"), _glob(25, "08:09:00.000100")] + _down(26, 9)
+    merger = CallMerger(window_missed=TimeConverter(TZ, TZ).bot_window_missed)
+    calls = [c for r in rows for c in merger.feed(r)] + merger.finish()
+    tasks = [c for c in calls if c.rows[0][3] == "Task"]
+    assert sorted((c.call_id, c.source_rows, c.ambiguous) for c in tasks) == [(20, 2, True), (22, 2, True)]
+    assert sorted(c.outcome for c in tasks) == ["failure", "success"]
+
+
 def test_cli_flag(tmp_path):
     path = tmp_path / "d.db"
     out = CliRunner().invoke(cli, ["demo", str(path), "--calls", "300", "--days", "2", "--concurrency",

@@ -62,7 +62,7 @@ class Call:
 
     __slots__ = ("rows", "params", "gated", "has_copy", "c_row", "d_row", "d_epoch", "updated", "lost",
                  "ambiguous", "open", "first_epoch", "last_epoch", "no_evidence", "first_done", "pre", "together", "c_epoch",
-                 "tentative", "tentative_c", "verdict")
+                 "tentative", "tentative_c", "verdict", "gained")
 
     def __init__(self, row: tuple, success: object, epoch: float | None = None, gated: bool = False):
         self.rows = [row]
@@ -89,6 +89,7 @@ class Call:
         self.tentative: float | None = None
         self.tentative_c = False  # its C may be another call completed in place (merge.CallMerger.verdict)
         self.verdict: bool | None = None  # what evidence says of a tentative copy or C, once it is known
+        self.gained: tuple | None = None  # another call's pre row its post-hook completed (rereads.hand_over)
 
     def touch(self, epoch: float | None) -> None:
         if epoch is not None and (self.last_epoch is None or epoch > self.last_epoch):
@@ -180,6 +181,8 @@ class Call:
             for i in TOKENS:
                 merged[i] = self.updated[i]
             return tuple(merged)
+        if self.gained is not None:
+            return self.gained
         own = [r for r in self.pre_rows() if done(r) and r[ID] not in self.lost]
         for r in reversed(own):
             if any(r[i] is not None for i in TOKENS):

@@ -55,7 +55,7 @@ from .botrules import ServerTimeline, distinguishing_key, gate_blocked
 from .calls import Call, normalise_success, outcome_of
 from .calls import has_tokens as _has_tokens
 from .completion import C_AFTER_D_S, MAX_CALL_S, TOGETHER_S, _Group
-from .rereads import QUICK_COPY_S, Rereads, linked
+from .rereads import QUICK_COPY_S, Rereads, hand_over, linked
 from .rowclock import epoch_seconds as _epoch_seconds
 
 # Positions in a bot row tuple, as sources.TOOL_USAGE_SQL selects them.
@@ -309,7 +309,7 @@ class CallMerger(Rereads):
             if not (c is calls[-1] and c.done_in_place() and not c.has_copy) and (
                     now is None or c.first_epoch is None or now - c.first_epoch <= HOLD_S):
                 return []
-        closed = linked([part for c in calls if c not in changing for part in self._final(group, c, now)])
+        closed = hand_over(linked([part for c in calls if c not in changing for part in self._final(group, c, now)]))
         for call in closed:
             if call.may_be_crossed():
                 call.ambiguous = True  # copy-less calls run together: the bot may have crossed their updates
@@ -361,7 +361,7 @@ class CallMerger(Rereads):
         horizon = None if now is None else now - STALE_AFTER_S - 2 * 3600
         for group in self._groups.values():
             changing = any(self._can_change(group, c, now) for c in group.calls)
-            for call in linked([part for c in group.calls for part in self._final(group, c, now)]):
+            for call in hand_over(linked([part for c in group.calls for part in self._final(group, c, now)])):
                 if call.may_be_crossed():
                     call.ambiguous = True
                 call.open = changing and (horizon is None or call.last_epoch is None or call.last_epoch >= horizon)

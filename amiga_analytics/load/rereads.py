@@ -4,7 +4,7 @@ call of its own, whose C just came (:meth:`Rereads._pass_on`)."""
 
 from __future__ import annotations
 
-from .calls import ID, PARAMS, SUCCESS, Call, normalise_success
+from .calls import ID, PARAMS, SUCCESS, TS, Call, done, normalise_success
 from .calls import has_tokens as _has_tokens
 from .completion import TOGETHER_S, Completions, _Group
 
@@ -97,3 +97,26 @@ def linked(calls: list[Call]) -> list[Call]:
                 call.together.append(other)
                 other.together.append(call)
     return calls
+
+
+def hand_over(calls: list[Call]) -> list[Call]:
+    """``calls`` (closing together, of one group), where a call whose pre row and server copy were both completed
+    without a completion row (the server down by their ends) gives its older row to the one call it ran with
+    whose pre rows both stayed NULL: the first post-hook took the newest NULL row, the copy, the second the next
+    newest, the pre row (bot-data.md §8). Which call ended first the rows do not say: both flagged ambiguous."""
+    for call in calls:
+        if not (_ended_in_place(call) and all(done(r) for r in call.pre) and not call.lost):
+            continue
+        takers = [o for o in call.together if o in calls and _ended_in_place(o) and o.gained is None
+                  and all(r[SUCCESS] is None for r in o.pre)]
+        if len(takers) == 1:
+            older = min(call.pre, key=lambda r: (str(r[TS]), r[ID]))
+            takers[0].gained = older
+            call.lost.add(older[ID])
+            call.ambiguous = takers[0].ambiguous = True
+    return calls
+
+
+def _ended_in_place(call: Call) -> bool:
+    """A call with the server's copy of its pre row and no completion insert."""
+    return call.has_copy and len(call.pre) == 2 and call.c_row is None and call.d_row is None and not call.gated
