@@ -195,6 +195,15 @@ EVAL_PARAMS = '{"function": "() => document.title"}'
 GIT_LOG = '{"command": "git log --oneline -10", "description": "Look around"}'
 READ, READ_PART = '{"file_path": "/w/base.yaml"}', '{"file_path": "/w/base.yaml", "offset": 950, "limit": 200}'
 TASK_PARAMS = '{"subagent_type": "frontend_agent", "description": "Add dark mode", "prompt": "..."}'
+FETCH = '{"url": "https://react.dev/reference/react/useEffect", "prompt": "Summarise"}'
+TAIL = '{"command": "tail -n 50 logs/bot.log", "description": "Look around"}'
+STATUS, STATUS_LOOK = ('{"command": "git status", "description": "Check git status"}',
+                       '{"command": "git status", "description": "Look around"}')
+
+
+def _glob(i: int, clock: str) -> tuple:
+    """A lone Glob call with the server down (one row, completed in place): evidence."""
+    return _row(i, clock, "Glob", f'{{"pattern": "e{i}/*.py"}}', 1)
 
 
 def _row(i: int, clock: str, tool: str, params: str, success=None, tokens=None) -> tuple:
@@ -251,6 +260,62 @@ MINIMAL = {
                      _row(26, "10:36:43.265958", "Read", READ, 1), _row(27, "10:36:43.608559", "Read", READ_PART, 1),
                      _row(28, "10:36:52.853746", "Bash", GIT_LOG, 1)],
         {20: ("success", 3), 22: ("success", 3), 24: ("success", 3)}),
+    # Server up, a parallel batch (from the 200,000-call demo, seed 42, 60 days) runs one Bash command three
+    # times: A1 B1 A2 B2 A3 B3, then the third call's post-hook takes the newest NULL row, B3, the first's the
+    # next newest, A3, the second's B2; C3 C1 C2. A3 completed reads as a C until B3 (completed 2.6 ms after it)
+    # shows that no post-hook updated A2: A3 and B3 are the third call's pre rows. Three calls of three rows.
+    "three same-key calls, server up: A3 and B3 both completed": (
+        _up(1, 9) + [_row(20, "09:05:37.871142", "Bash", TAIL), _row(21, "09:05:37.872731", "Bash", TAIL),
+                     _row(22, "09:05:38.092115", "Bash", TAIL), _row(23, "09:05:38.093397", "Bash", TAIL, 1),
+                     _row(24, "09:05:38.110718", "Bash", TAIL, 1), _row(25, "09:05:38.113326", "Bash", TAIL, 1),
+                     _row(26, "09:05:39.327387", "Bash", TAIL, 1), _row(27, "09:05:39.525264", "Bash", TAIL, 1),
+                     _row(28, "09:05:40.801980", "Bash", TAIL, 1)],
+        {20: ("success", 3), 22: ("success", 3), 24: ("success", 3)}),
+    # Server down (from the 200,000-call demo): `git status` completed in place, the same command never
+    # completed, `git status` of another description (same key) completed in place, and `git status` again,
+    # completed in place. The last row reads as a tentative C of the first call (the server back?) that says
+    # its post-hook updated the third call's row; the evidence after it says the server was down: four calls,
+    # and the third keeps its own outcome.
+    "a refuted tentative C gives back the row it said was updated": (
+        _down(1, 8) + [_row(10, "08:05:00.100000", "Bash", STATUS, 1), _glob(11, "08:06:00.000100"),
+                       _row(12, "08:07:00.100000", "Bash", STATUS), _row(13, "08:08:00.100000", "Bash", STATUS_LOOK, 1),
+                       _row(14, "08:09:00.100000", "Bash", STATUS, 1), _glob(15, "08:10:00.000100"),
+                       _glob(16, "08:11:00.000100")],
+        {10: ("success", 1), 12: ("unknown", 1), 13: ("success", 1), 14: ("success", 1)}),
+    # Server up, a parallel batch (from the 200,000-call demo): a Read of a file ends (its post-hook updates B1),
+    # a Read of the same file with offset/limit starts (A2), the first one's C comes 40 us after A2, then B2
+    # (updated in place 1 ms later by the second post-hook) and C2. A2 is newer than B1 and stays NULL: the first
+    # post-hook ran before it was written, and the row after it is C1. Two calls of three rows.
+    "C1 just after a newer NULL pre row of the key: A1 B1* A2 C1 B2* C2": (
+        _up(1, 10) + [_row(20, "10:29:28.913147", "Read", READ), _row(21, "10:29:28.914387", "Read", READ, 1),
+                      _row(22, "10:29:28.995797", "Read", READ_PART), _row(23, "10:29:28.995837", "Read", READ, 1),
+                      _row(24, "10:29:28.996629", "Read", READ_PART, 1),
+                      _row(25, "10:29:29.293505", "Read", READ_PART, 1)],
+        {20: ("success", 3), 22: ("success", 3)}),
+    # Server down (from the 200,000-call demo): a parallel batch starts the same Task twice, 42 ms apart, each
+    # completed in place with its tokens; the server comes back and each one's C comes (37 s and 84 s later),
+    # the evidence between them saying the server is up. Two calls of two rows (whose C is whose, a guess).
+    "two in-place calls, the server back: A1* A2* C C": (
+        _down(1, 8) + [_row(10, "08:05:00.655550", "Task", TASK_PARAMS, 1, 15925),
+                       _row(11, "08:05:00.697136", "Task", TASK_PARAMS, 1, 17072),
+                       _row(12, "08:05:37.634098", "Task", TASK_PARAMS, 1),
+                       _row(13, "08:05:56.000100", "Glob", '{"pattern": "u1/*.py"}'),
+                       _row(14, "08:05:56.001300", "Glob", '{"pattern": "u1/*.py"}', 1),
+                       _row(15, "08:05:56.300000", "Glob", '{"pattern": "u1/*.py"}', 1),
+                       _row(16, "08:06:24.349409", "Task", TASK_PARAMS, 1)],
+        {10: ("success", 2), 11: ("success", 2)}),
+    # Server down (from the 200,000-call demo): a WebFetch completed in place, a minute later the same WebFetch
+    # again, the server comes back during it and its C comes 7 s later, then calls with the server up. The
+    # second row reads as the first call's tentative C until the third, which no call takes: the second row was
+    # a call and the third its C (the other reading needs the server up at the second row, down at the third).
+    "a later in-place call, not a tentative C: X*, Y* C(Y)": (
+        _down(1, 8) + [_row(10, "08:05:00.272037", "WebFetch", FETCH, 1), _glob(11, "08:05:30.000100"),
+                       _row(12, "08:06:02.785543", "WebFetch", FETCH, 1),
+                       _row(13, "08:06:09.630680", "WebFetch", FETCH, 1),
+                       _row(14, "08:06:22.000100", "Glob", '{"pattern": "u1/*.py"}'),
+                       _row(15, "08:06:22.001300", "Glob", '{"pattern": "u1/*.py"}', 1),
+                       _row(16, "08:06:22.300000", "Glob", '{"pattern": "u1/*.py"}', 1)] + _up(17, 9),
+        {10: ("success", 1), 12: ("success", 2)}),
 }
 
 
@@ -265,6 +330,54 @@ def test_merger_on_minimal_row_sequences(name):
     assert got == want
     evidence = {r[4] for r in rows if r[3] == "Glob"}  # one call per Glob pattern (one row down, three up)
     assert len(calls) == len(evidence) + len(want)
+
+
+def test_merger_flags_a_lone_null_and_a_lone_completed_call_run_together():
+    """Server down (from the 200,000-call demo): a Read of a file and, 25 ms later, a Read of it with offset/limit
+    (same key), one row each, the second completed in place. The bot's rows cannot say whose post-hook completed
+    the second row (the first call's, the newest NULL match, with the second never completing, or the second's
+    own): two calls, the first unknown, both flagged ambiguous (their outcomes may be swapped)."""
+    rows = _down(1, 8) + [_row(10, "08:10:00.622167", "Read", READ), _row(11, "08:10:00.647098", "Read", READ_PART, 1)]
+    rows += _down(12, 9)
+    merger = CallMerger(window_missed=TimeConverter(TZ, TZ).bot_window_missed)
+    calls = {c.call_id: c for r in rows for c in merger.feed(r)} | {c.call_id: c for c in merger.finish()}
+    assert [(calls[i].outcome, calls[i].source_rows, calls[i].ambiguous) for i in (10, 11)] == [
+        ("unknown", 1, True), ("success", 1, True)]
+    assert not any(c.ambiguous for i, c in calls.items() if i not in (10, 11))
+
+
+def test_merger_flags_calls_split_from_two_tentative_cs():
+    """Server down (from the 200,000-call demo, seed 7): two WebFetch calls of one text completed in place, and a
+    minute later two more, 36 ms apart (a parallel batch), one a success, one a failure. Each later row first
+    reads as a tentative C of an earlier call (the server back?); the evidence after says the server stayed
+    down: four calls of one row. The later two ran together, so either post-hook may have completed either row
+    (crossed): both flagged ambiguous."""
+    rows = _down(1, 8) + [_row(10, "08:05:00.783340", "WebFetch", FETCH, 1),
+                          _row(11, "08:05:00.822080", "WebFetch", FETCH, 1), _glob(12, "08:05:30.000100"),
+                          _glob(13, "08:06:00.000100"), _row(14, "08:06:36.095358", "WebFetch", FETCH, 1),
+                          _row(15, "08:06:36.131124", "WebFetch", FETCH, 0)] + _down(16, 9)
+    merger = CallMerger(window_missed=TimeConverter(TZ, TZ).bot_window_missed)
+    calls = {c.call_id: c for r in rows for c in merger.feed(r)} | {c.call_id: c for c in merger.finish()}
+    assert [(calls[i].outcome, calls[i].source_rows) for i in (10, 11, 14, 15)] == [
+        ("success", 1), ("success", 1), ("success", 1), ("failure", 1)]
+    assert calls[14].ambiguous and calls[15].ambiguous
+
+
+def test_merger_gives_a_crossed_call_the_row_its_post_hook_completed():
+    """Server up at the start, down by the end (from the 200,000-call demo): two Task calls of one text start
+    together (A1 B1 A2 B2); the first post-hook takes the newest NULL row, B2, the second the next newest, A2;
+    no C. The second call's rows were both completed, the first one's stayed NULL: the first call did complete,
+    with the other of them. Two calls of two rows, a failure and a success (whose is which, a guess: both
+    ambiguous)."""
+    rows = _up(1, 8) + [_row(20, "08:05:29.131115", "Task", TASK_PARAMS), _row(21, "08:05:29.132737", "Task", TASK_PARAMS),
+                        _row(22, "08:05:29.256211", "Task", TASK_PARAMS, 0),
+                        _row(23, "08:05:29.258886", "Task", TASK_PARAMS, 1, 11651),
+                        _glob(24, "08:08:00.000100"), _glob(25, "08:09:00.000100")] + _down(26, 9)
+    merger = CallMerger(window_missed=TimeConverter(TZ, TZ).bot_window_missed)
+    calls = [c for r in rows for c in merger.feed(r)] + merger.finish()
+    tasks = [c for c in calls if c.rows[0][3] == "Task"]
+    assert sorted((c.call_id, c.source_rows, c.ambiguous) for c in tasks) == [(20, 2, True), (22, 2, True)]
+    assert sorted(c.outcome for c in tasks) == ["failure", "success"]
 
 
 def test_cli_flag(tmp_path):

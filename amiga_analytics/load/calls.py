@@ -62,7 +62,7 @@ class Call:
 
     __slots__ = ("rows", "params", "gated", "has_copy", "c_row", "d_row", "d_epoch", "updated", "lost",
                  "ambiguous", "open", "first_epoch", "last_epoch", "no_evidence", "first_done", "pre", "together", "c_epoch",
-                 "tentative", "tentative_c", "verdict")
+                 "tentative", "tentative_c", "verdict", "gained")
 
     def __init__(self, row: tuple, success: object, epoch: float | None = None, gated: bool = False):
         self.rows = [row]
@@ -89,6 +89,7 @@ class Call:
         self.tentative: float | None = None
         self.tentative_c = False  # its C may be another call completed in place (merge.CallMerger.verdict)
         self.verdict: bool | None = None  # what evidence says of a tentative copy or C, once it is known
+        self.gained: tuple | None = None  # another call's pre row its post-hook completed (rereads.hand_over)
 
     def touch(self, epoch: float | None) -> None:
         if epoch is not None and (self.last_epoch is None or epoch > self.last_epoch):
@@ -143,6 +144,18 @@ class Call:
         """Completed in place with no row but its pre row (server down): nothing says whose update it was."""
         return not self.has_copy and self.c_row is None and self.d_row is None and self.first_done
 
+    def may_be_crossed(self) -> bool:
+        """Whether its outcome may be another call's: a call of its pre row alone (server down) that ran together
+        with another such call of its group, one of them completed in place (with two such calls in flight the
+        bot's post-hook updates the newest NULL row, whichever call ended: A1, A2*, and either call's
+        post-hook may have completed A2)."""
+        if not self._lone():
+            return False
+        return any(o._lone() and (self.first_done or o.first_done) for o in self.together)
+
+    def _lone(self) -> bool:
+        return not self.has_copy and self.c_row is None and self.d_row is None and not self.gated
+
     def copy_done(self) -> bool:
         return self.has_copy and done(self.rows[1])
 
@@ -168,6 +181,8 @@ class Call:
             for i in TOKENS:
                 merged[i] = self.updated[i]
             return tuple(merged)
+        if self.gained is not None:
+            return self.gained
         own = [r for r in self.pre_rows() if done(r) and r[ID] not in self.lost]
         for r in reversed(own):
             if any(r[i] is not None for i in TOKENS):

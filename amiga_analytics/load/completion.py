@@ -70,6 +70,10 @@ class Completions:
             return None
         if updated is None:  # a C comes seconds after the post-hook, whose window may have matched more
             updated = self._newest_null(group, row, done_matched=True)
+        if updated is not None and not _completed(updated[1]) and not self._repeat:
+            own = self._own_before(group, waiting, row)
+            if own is not None:  # its post-hook ran before that NULL row was written
+                waiting, updated = [own[0]], own
         if (updated is None or normalise_success(updated[1][SUCCESS]) not in (0, 1)) and not self._repeat:
             return None  # the post-hook would have updated a row that stayed NULL: no C of a held call
         if updated is not None and normalise_success(updated[1][SUCCESS]) not in (0, 1):
@@ -96,6 +100,13 @@ class Completions:
             if updated[0] is not owner:
                 updated[0].lost.add(updated[1][ID])
         return owner
+
+    def _own_before(self, group: _Group, waiting: list[Call], c_row: tuple) -> tuple[Call, tuple] | None:
+        """The one waiting call with the server's copy whose own completed pre row its post-hook can have updated
+        before the newer, still NULL, pre rows of its group were written (A1 B1*, A2 of another text of the key,
+        C1, B2: the post-hook of the first call ran before A2)."""
+        found = [own for c in waiting if c.has_copy and (own := self._own_update(group, c, c_row)) is not None]
+        return found[0] if len(found) == 1 else None
 
     @staticmethod
     def _own_update(group: _Group, owner: Call, c_row: tuple) -> tuple[Call, tuple] | None:
@@ -165,13 +176,14 @@ class Completions:
     def _tentative_c(self, waiting: list[Call], now: float | None) -> list[Call]:
         """A completed row without tokens after a call completed in place (its pre row or the server's copy),
         the server not known to be up at its end: the call's C if the server came back mid-call (only the server
-        writes a C), else another call completed in place. The one such call, to hold the row as its C until
-        evidence from later calls says which (:meth:`verdict`)."""
+        writes a C), else another call completed in place. Such calls, to hold the row as one's C until evidence
+        from later calls says which (:meth:`verdict`); with several (two identical calls run together, the server
+        back before either ended: A1* A2* C C) the caller picks one and flags them all ambiguous."""
         if now is None:
             return []
         held = [c for c in waiting if (c.first_done or c.copy_done()) and c.tentative is None
                 and c.first_epoch is not None and now - c.first_epoch > self.copy_window_s]
-        return held if len(held) == 1 else []
+        return held
 
     @staticmethod
     def _likely_owner(candidates: list[Call]) -> Call:

@@ -25,6 +25,7 @@ from collections.abc import Callable
 
 from .calls import Call
 from .merge import MAX_CALL_S, STALE_AFTER_S, CallMerger, _Group
+from .rereads import hand_over
 
 QUIET_S = 3 * 24 * 3600.0
 EVERY_ROWS = 50_000
@@ -46,9 +47,9 @@ def _idle(quiet_s: float) -> Callable[[_Group, float], bool]:
 
 def release(merger: CallMerger, quiet_s: float = QUIET_S) -> list[Call]:
     """The calls of the groups no later row can reach, removed from ``merger``, as its ``finish`` gives them."""
-    calls = merger.release(_idle(quiet_s))
+    calls = hand_over(merger.release(_idle(quiet_s)))
     for call in calls:
-        if call.together and call.in_place_only() and any(o.in_place_only() for o in call.together):
+        if call.may_be_crossed():
             call.ambiguous = True  # as finish() marks copy-less calls run together
         call.open = False
     return calls

@@ -54,7 +54,8 @@ from collections.abc import Callable
 from .botrules import ServerTimeline, distinguishing_key, gate_blocked
 from .calls import Call, normalise_success, outcome_of
 from .calls import has_tokens as _has_tokens
-from .completion import C_AFTER_D_S, MAX_CALL_S, TOGETHER_S, Completions, _Group
+from .completion import C_AFTER_D_S, MAX_CALL_S, TOGETHER_S, _Group
+from .rereads import QUICK_COPY_S, Rereads, hand_over, linked
 from .rowclock import epoch_seconds as _epoch_seconds
 
 # Positions in a bot row tuple, as sources.TOOL_USAGE_SQL selects them.
@@ -66,9 +67,6 @@ __all__ = ["CallMerger", "Call", "normalise_success", "outcome_of", "COPY_WINDOW
 # The server's copy of a pre row comes within the hook's 0.5 s request timeout; so does its completion row
 # after the post-hook's D.
 COPY_WINDOW_S = 0.5
-# A second row of the same text this soon is the server's copy whatever the server was believed to do (the
-# pre-hooks of parallel calls run further apart).
-QUICK_COPY_S = 0.01
 # A call still waiting for its end holds the other calls of its group this long (its post-hook may update their
 # NULL rows); after that they are final and it waits alone.
 HOLD_S = 600.0
@@ -78,7 +76,7 @@ RECHECK_S = 30.0
 STALE_AFTER_S = 24 * 3600.0
 
 
-class CallMerger(Completions):
+class CallMerger(Rereads):
     """Feed bot rows in id order; get back each call once it can no longer change."""
 
     def __init__(self, copy_window_s: float = COPY_WINDOW_S, window_missed: Callable[[str, str], bool] | None = None,
@@ -214,32 +212,8 @@ class CallMerger(Completions):
                 self._twin = True
         if success is None:
             return self._reclaim(group, row, now) if copy_of is None else None
-        return self._completion(group, row, now)
-
-    def _reclaim(self, group: _Group, row: tuple, now: float | None) -> Call | None:
-        """A NULL row of the text of a completed row just taken for an older call's C or D, whose timestamp is no
-        later than that row's: the server's copy of a pre row that its post-hook updated in place (on equal
-        timestamps, or a copy stamped earlier, the pre row is the newest NULL match). That completed row was a
-        new call's pre row: it is taken back and starts the call, with this row as its copy."""
-        if now is None:
-            return None
-        for owner in group.calls:
-            post = owner.rows[-1]
-            at = owner.c_epoch if post is owner.c_row else owner.d_epoch if post is owner.d_row else None
-            if (owner.gated or len(owner.rows) < 2 or post[PARAMS] != row[PARAMS] or at is None
-                    or not at - self.copy_window_s <= now <= at):
-                continue
-            if post is owner.c_row and owner.updated is not None:  # undo what the C said of the update
-                group.taken.discard(owner.updated[ID])
-                for other in group.calls:
-                    other.lost.discard(owner.updated[ID])
-                owner.updated = None
-            owner.unpost(post)
-            call = Call(post, normalise_success(post[SUCCESS]), at)
-            call.add_copy(row, None)
-            self._start(group, call)
-            return call
-        return None
+        return (self._completion(group, row, now) or self._reclaim(group, row, now, quick=True)
+                or self._pass_on(group, row, now))
 
     def _gate_completion(self, group: _Group, row: tuple, now: float | None) -> Call | None:
         for call in reversed(group.calls):
@@ -296,6 +270,8 @@ class CallMerger(Completions):
 
     def _can_change(self, group: _Group, call: Call, now: float | None) -> bool:
         """Whether ``call`` may still get a row, or by ending update a NULL row of its group."""
+        if call.lost and self._claimed_by_tentative_c(group, call, now):
+            return True  # its completed row may be another call's (a C still undecided said so) or its own
         if call.c_row is not None:  # the server's completion row is the last row a call writes, unless a copy
             # stamped no later shows it was a pre row (_reclaim), or it is a tentative C still undecided
             if now is None or call.c_epoch is None:
@@ -319,6 +295,11 @@ class CallMerger(Completions):
         # Completed in place with the server down: a completion row comes only if the server came back.
         return call is group.calls[-1] and age <= HOLD_S
 
+    def _claimed_by_tentative_c(self, group: _Group, call: Call, now: float | None) -> bool:
+        """Whether a row of ``call`` is the one a tentative C still undecided says its post-hook updated."""
+        return any(o.tentative_c and o.updated is not None and o.updated[ID] in call.lost
+                   and self.verdict(o, now) is None for o in group.calls if o is not call)
+
     def _settle(self, group: _Group, now: float | None) -> list[Call]:
         calls = group.calls
         changing = [c for c in calls if self._can_change(group, c, now)]
@@ -328,9 +309,9 @@ class CallMerger(Completions):
             if not (c is calls[-1] and c.done_in_place() and not c.has_copy) and (
                     now is None or c.first_epoch is None or now - c.first_epoch <= HOLD_S):
                 return []
-        closed = [part for c in calls if c not in changing for part in self._final(group, c, now)]
+        closed = hand_over(linked([part for c in calls if c not in changing for part in self._final(group, c, now)]))
         for call in closed:
-            if call.together and call.in_place_only() and any(o.in_place_only() for o in call.together):
+            if call.may_be_crossed():
                 call.ambiguous = True  # copy-less calls run together: the bot may have crossed their updates
             call.together = []
         group.calls = changing
@@ -344,7 +325,10 @@ class CallMerger(Completions):
     def _final(self, group: _Group, call: Call, now: float | None) -> list[Call]:
         """The call as it closes: a tentative copy or C that evidence refuted is several calls, each linked to the
         calls of its group it ran together with."""
+        claimed = call.tentative_c and call.updated is not None
         parts = self._resolve(call, now)
+        if claimed and len(parts) > 1:  # no C: no post-hook of this call updated that row
+            self._drop_claim(group, call)
         if len(parts) > 1:
             others = [c for c in group.calls if c is not call]
             for i, new in enumerate(parts):
@@ -377,8 +361,8 @@ class CallMerger(Completions):
         horizon = None if now is None else now - STALE_AFTER_S - 2 * 3600
         for group in self._groups.values():
             changing = any(self._can_change(group, c, now) for c in group.calls)
-            for call in [part for c in group.calls for part in self._final(group, c, now)]:
-                if call.together and call.in_place_only() and any(o.in_place_only() for o in call.together):
+            for call in hand_over(linked([part for c in group.calls for part in self._final(group, c, now)])):
+                if call.may_be_crossed():
                     call.ambiguous = True
                 call.open = changing and (horizon is None or call.last_epoch is None or call.last_epoch >= horizon)
                 remaining.append(call)
