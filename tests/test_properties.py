@@ -770,11 +770,14 @@ SECRET_SHAPES = {
                                                                    "authorization: bearer "]),
                         _chars(ALNUM + "._-", 24, 80)),
     # A strong flag name masks any value; a weak one (--token: also `--token /run/secrets/gh`) any value but a
-    # placeholder, a short one or a file path, so its secrets here do not start like a path.
+    # placeholder, a short one or a file (a path, or a name with an extension: `--token=0000.CSV`), so its secrets
+    # here do not start like a path nor end like a file name.
     "password_flag": st.builds(lambda f, s: (f, s, ""), st.sampled_from(["--password=", "--password ", "--passwd=",
                                                                          "--api-key=", "--secret="]),
                                _chars(ALNUM + "!#$%*+,-./:=?@^_~", 8, 30)),
-    "token_flag": st.builds(lambda f, s: (f, s, ""), st.just("--token="), _chars(ALNUM + "!#$%*+,-.:=?@^_~", 8, 30)),
+    "token_flag": st.builds(lambda f, s: (f, s, ""), st.just("--token="),
+                            _chars(ALNUM + "!#$%*+,-.:=?@^_~", 8, 30).filter(
+                                lambda v: not re.search(r"\.[A-Za-z]{2,4}$", v))),
     "password_env": st.builds(lambda k, sep, s: (k + sep, s, ""),
                               st.sampled_from(["PASSWORD", "DB_PASSWORD", "PGPASSWORD", "API_KEY", "OPENAI_API_KEY",
                                                "SECRET_KEY", "AUTH_TOKEN", "password"]),
