@@ -337,18 +337,12 @@ class Loader:
         a smaller one would spill its changes into the live file before the commit, an exclusive lock that would
         keep readers out for the rest of the sync."""
         if self.incremental:
-            self._rebuild_rollups()
-            return
-        with sorting(self.conn):
-            self._rebuild_rollups()
-
-    def _rebuild_rollups(self) -> None:
-        if self.incremental:
             days = json.dumps(sorted(d for d in self.affected_days if d is not None))
             self.conn.execute(DELETE_ROLLUP_DAYS_SQL, {"days": days})
             self.conn.execute(ROLLUP_SQL.format(and_days="AND day " + IN_JSON.format(name="days")), {"days": days})
             rebuild_duration_ranks(self.conn, days)
-        else:
+            return
+        with sorting(self.conn):
             self.conn.execute(DELETE_ROLLUPS_SQL)
             self.conn.execute(ROLLUP_SQL.format(and_days=""))
             rebuild_duration_ranks(self.conn, None)

@@ -235,9 +235,9 @@ def _run_full(snap: Snapshot, analytics_db: Path, previous: dict, options: Optio
         # What the transcripts' reader carried over: a rebuild keeps what earlier syncs loaded from them.
         kept = {k: previous[k] for k in (DIRS_KEY, CARRY_KEY) if k in previous}
         loader = Loader(conn, snap, options, state=kept, mode="full", target=analytics_db)
-        early = [name in LOOKUP_INDEXES or table == "agent_events" for name, _, table in deferred]
-        lookup = [sql for (_, sql, _), first in zip(deferred, early) if first]
-        rest = [sql for (_, sql, _), first in zip(deferred, early) if not first]
+        first = {name for name, _, table in deferred if name in LOOKUP_INDEXES or table == "agent_events"}
+        lookup = [sql for name, sql, _ in deferred if name in first]
+        rest = [sql for name, sql, _ in deferred if name not in first]
         result = loader.run(reason, before_join=lambda: _build(conn, lookup), before_rollups=lambda: _build(conn, rest))
         snap.verify()  # read in place: the bot did not write meanwhile (else SnapshotChanged, and a redo)
         conn.execute("COMMIT")
