@@ -7,6 +7,7 @@ code under test.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections import Counter
 from datetime import datetime, timezone
@@ -24,6 +25,7 @@ from amiga_analytics.load.transcripts import (
     tool_use_rows,
 )
 from amiga_analytics.load.transcripts.discover import FLAT_AGENT, MAIN, NESTED_AGENT
+from amiga_analytics.load.transcripts.persist import carry_from_json, carry_to_json
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CLAUDE_DIR = FIXTURES / "sample_par.claude"
@@ -356,3 +358,47 @@ def test_a_deleted_file_keeps_what_was_loaded_and_a_replaced_one_is_reread(tmp_p
     stats = kept.read(copy)
     assert stats.files_reset == 1 and stats.lines == len([x for x in original.splitlines() if x.strip()])
     assert _snapshot(kept) == _snapshot(found)
+
+
+def _same_size_rewrite(path: Path) -> None:
+    """Rewrite ``path`` with its lines in reverse order (the same length, other first bytes), keeping its
+    modification time."""
+    stat = path.stat()
+    lines = path.read_bytes().splitlines(keepends=True)
+    assert lines[0] != lines[-1] and lines[-1].endswith(b"\n")
+    path.write_bytes(b"".join(reversed(lines)))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+def test_an_unchanged_file_is_known_by_size_and_mtime_and_a_touched_one_by_its_fingerprint(tmp_path, found):
+    copy = tmp_path / "claude"
+    shutil.copytree(CLAUDE_DIR, copy)
+    kept = read_transcripts(copy)
+    main = next(p for p in sorted(copy.rglob("*.jsonl")) if not p.name.startswith("agent-"))
+    _same_size_rewrite(main)
+    # Same size, same mtime: the quick check (rsync's) does not open the file, so even other bytes go unseen.
+    assert kept.read(copy).files_unchanged == len(kept.files)
+    # The mtime moved: the file is opened, its first bytes differ, and it is read again from 0.
+    os.utime(main)
+    stats = kept.read(copy)
+    assert stats.files_reset == 1 and stats.files_unchanged == len(kept.files) - 1
+
+
+def test_a_state_saved_without_mtimes_still_reads_only_what_is_new(tmp_path, found):
+    copy, tails = _cut_copy(tmp_path)
+    first = TranscriptSet()
+    before = first.read(copy)
+    saved = carry_to_json(first)
+    for value in saved["files"].values():
+        del value[4:]  # what syncs before the quick check wrote: path, size, offset, fingerprint
+    older = carry_from_json(json.loads(json.dumps(saved)))
+    assert all(s.mtime_ns is None for s in older.files.values())
+    unchanged = older.read(copy)  # the fingerprint decides, and the mtimes are kept for the next read
+    assert unchanged.lines == 0 and unchanged.files_reset == 0
+    assert all(s.mtime_ns is not None for s in older.files.values())
+    for path, tail in tails.items():
+        with path.open("ab") as fh:
+            fh.write(tail)
+    after = older.read(copy)
+    assert after.files_reset == 0 and after.files_read == len(tails)
+    assert before.lines + after.lines == found.stats.lines

@@ -34,6 +34,8 @@ def shadow_path(analytics_db: Path, name: str) -> Path:
 # -- the registry and the checks (before any file is written) --------------------------------------------------
 
 REGISTRY_KEY = "bots"
+#: The ``sync_state`` keys :func:`registry` reads.
+REGISTRY_KEYS = (REGISTRY_KEY, "settings", "source", "report_tz", PRICES_KEY)
 
 
 def registry(state: dict[str, Any]) -> dict[str, dict]:

@@ -28,7 +28,7 @@ from ..store import schema as analytics_schema
 from ..store import zone_offsets
 from ..store.bots_schema import BOT_COLUMN, BOT_KEYS
 from . import sync as single
-from .bots import PRICES_KEY, REGISTRY_KEY, check_bot_name, check_new_bot, registry, shadow_path
+from .bots import PRICES_KEY, REGISTRY_KEY, REGISTRY_KEYS, check_bot_name, check_new_bot, registry, shadow_path
 from .pricing import PriceBook
 from .state import SyncResult, read_state, source_identity
 
@@ -57,7 +57,7 @@ def sync_bot(bot_db: str | os.PathLike, analytics_db: str | os.PathLike, *, bot:
     name = check_bot_name(bot)
     bot_path, shared = Path(bot_db), Path(analytics_db)
     single._check_target(bot_path, shared)
-    bots = registry(read_state(shared))
+    bots = registry(read_state(shared, REGISTRY_KEYS))
     shadow = shadow_path(shared, name)
     check_new_bot(bots, name, _entry(bot_path, shadow, options), bot_path, shared)
     made_dir = not shadow.parent.exists()
@@ -68,7 +68,7 @@ def sync_bot(bot_db: str | os.PathLike, analytics_db: str | os.PathLike, *, bot:
         if made_dir and not any(shadow.parent.iterdir()):
             shadow.parent.rmdir()
         raise
-    state = read_state(shadow)
+    state = read_state(shadow, ("source", "report_tz", PRICES_KEY))
     entry = {"source": state.get("source", ""), "report_tz": state.get("report_tz"),
              "prices_digest": state.get(PRICES_KEY)}
     result.bot, result.bot_calls = name, copy_bot(shadow, shared, name, entry, bot_path)
@@ -81,7 +81,7 @@ def _entry(bot_db: Path, shadow: Path, options: dict[str, Any]) -> dict[str, Any
     source = _source(bot_db)
     prices, aliases = options.get("prices"), options.get("aliases")
     book = PriceBook.load(None if prices is None else Path(prices), None if aliases is None else Path(aliases))
-    settings = single._settings(read_state(shadow), book, source_tz=options.get("source_tz"),
+    settings = single._settings(read_state(shadow, single.SETTINGS_KEYS), book, source_tz=options.get("source_tz"),
                                 report_tz=options.get("report_tz"), default_model=None, keep_message_content=False)
     return {"source": source, "report_tz": settings["report_tz"], "prices_digest": book.digest()}
 

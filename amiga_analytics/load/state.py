@@ -12,7 +12,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from ..bot.snapshot import Snapshot
 from ..store.connect import open_analytics
@@ -117,13 +117,19 @@ class Options:
     price_files: dict = field(default_factory=dict)  # --prices / --aliases as absolute paths (serve --follow)
 
 
-def read_state(analytics_db: Path) -> dict[str, Any]:
-    """The ``sync_state`` of an existing analytics database (checking that it is one), else ``{}``."""
+def read_state(analytics_db: Path, keys: Iterable[str] | None = None) -> dict[str, Any]:
+    """The ``sync_state`` of an existing analytics database (checking that it is one), else ``{}``; with
+    ``keys``, only those (a store that reads transcripts carries tens of MB of JSON under another key)."""
     if not analytics_db.exists():
         return {}
     conn = open_analytics(analytics_db)
     try:
-        rows = dict(conn.execute(READ_STATE_SQL).fetchall())
+        if keys is None:
+            rows = dict(conn.execute(READ_STATE_SQL).fetchall())
+        else:
+            wanted = list(dict.fromkeys(keys))
+            marks = ", ".join("?" * len(wanted))
+            rows = dict(conn.execute(f"{READ_STATE_SQL} WHERE key IN ({marks})", wanted).fetchall())
     finally:
         conn.close()
     return {k: json.loads(v) for k, v in rows.items()}

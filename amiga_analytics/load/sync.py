@@ -105,6 +105,10 @@ def sync(
     return result
 
 
+#: The ``sync_state`` keys :func:`_settings` reads.
+SETTINGS_KEYS = ("source_tz", "settings", "report_tz")
+
+
 def _settings(previous: dict, book: PriceBook, *, source_tz: str | None, report_tz: str | None,
               default_model: str | None, keep_message_content: bool) -> dict:
     """This sync's settings: a change from the previous sync's forces a full sync. Zones not given are taken

@@ -40,7 +40,7 @@ KEEP_SNAPSHOTS = 2  # the served one and the one before it (requests in flight m
 def follow_targets(analytics_db: Path, bot_dbs: list[Path]) -> list[tuple[Path, str | None]]:
     """Each followed bot database with its bot's name in a store of several bots (None: a store synced without
     ``--bot``, which follows one bot database). ``InputError`` for a bot database the store does not hold."""
-    bots = (read_state(analytics_db).get(REGISTRY_KEY) or {}) if analytics_db.exists() else {}
+    bots = (read_state(analytics_db, [REGISTRY_KEY]).get(REGISTRY_KEY) or {}) if analytics_db.exists() else {}
     if not bots:
         if len(bot_dbs) > 1:
             raise InputError(f"{analytics_db} holds one bot: follow one bot database, or load each into it with "
@@ -64,7 +64,7 @@ def sync_command(bot_db: Path, analytics_db: Path, bot: str | None = None) -> li
     """The sync that repeats the last sync's options (an analytics database never synced gets the defaults); of
     bot ``bot`` in a store of several (its own store's options)."""
     own = analytics_db if bot is None else shadow_path(analytics_db, bot)
-    state = read_state(own) if own.exists() else {}
+    state = read_state(own, ["settings", "price_files"]) if own.exists() else {}
     settings = state.get("settings") or {}
     command = [sys.executable, "-m", "amiga_analytics", "sync", str(bot_db), str(analytics_db), "--quiet"]
     if bot is not None:

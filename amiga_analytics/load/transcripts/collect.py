@@ -106,9 +106,12 @@ class TranscriptSet:
         return stats
 
     def _link_spawner(self, file: TranscriptFile) -> None:
-        """A nested sub-agent's file names the Task tool_use that spawned it (its ``.meta.json``)."""
+        """A nested sub-agent's file names the Task tool_use that spawned it (its ``.meta.json``, read only
+        for a sub-agent not linked yet: the first link stays)."""
+        if file.kind != NESTED_AGENT or not file.agent_id or (file.session_id, file.agent_id) in self.agent_links:
+            return
         spawned_by = (file.meta or {}).get("toolUseId")
-        if file.kind == NESTED_AGENT and file.agent_id and isinstance(spawned_by, str):
+        if isinstance(spawned_by, str):
             self.link_agent(file.agent_id, spawned_by, file.session_id)
 
     def read(self, root: str | Path, sink: Sink | None = None) -> ReadStats:

@@ -15,6 +15,7 @@ Any other ``*.jsonl`` below a session folder belongs to that session (kind ``oth
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -33,7 +34,14 @@ class TranscriptFile:
     kind: str  # main, flat_agent, nested_agent or other
     session_id: str | None  # from the path (main, nested, other); None for flat agents (their lines say it)
     agent_id: str | None  # from the file name agent-<id>.jsonl
-    meta: dict | None  # the nested agent's .meta.json sidecar, if readable
+
+    @property
+    def meta(self) -> dict | None:
+        """The nested agent's ``agent-<id>.meta.json`` sidecar, if readable (read when asked: an incremental
+        sync needs it only for a sub-agent it has not linked yet)."""
+        if self.kind != NESTED_AGENT or self.agent_id is None:
+            return None
+        return _read_meta(self.path.with_name(f"agent-{self.agent_id}.meta.json"))
 
 
 def projects_dir(root: str | Path) -> Path:
@@ -57,21 +65,21 @@ def _read_meta(path: Path) -> dict | None:
     return meta if isinstance(meta, dict) else None
 
 
-def classify(projects: Path, path: Path) -> TranscriptFile:
-    """What ``path`` (a ``*.jsonl`` below ``projects``) is, from its place in the tree."""
-    rel_parts = path.relative_to(projects).parts
-    rel = "/".join(rel_parts)
-    name = path.name[: -len(".jsonl")]
+def classify(projects: Path, rel: str) -> TranscriptFile:
+    """What the ``*.jsonl`` at ``rel`` (relative to ``projects``, POSIX separators) is, from its place in the
+    tree."""
+    rel_parts = rel.split("/")
+    name = rel_parts[-1][: -len(".jsonl")]
     agent_id = name[len("agent-"):] if name.startswith("agent-") else None
+    path = projects / rel
     if len(rel_parts) <= 2:  # <enc>/<file>.jsonl (or a file directly in projects/)
         if agent_id is not None:
-            return TranscriptFile(path, rel, FLAT_AGENT, None, agent_id, None)
-        return TranscriptFile(path, rel, MAIN, name, None, None)
+            return TranscriptFile(path, rel, FLAT_AGENT, None, agent_id)
+        return TranscriptFile(path, rel, MAIN, name, None)
     session_id = rel_parts[1]
     if "subagents" in rel_parts[2:-1] and agent_id is not None:
-        meta = _read_meta(path.with_name(f"agent-{agent_id}.meta.json"))
-        return TranscriptFile(path, rel, NESTED_AGENT, session_id, agent_id, meta)
-    return TranscriptFile(path, rel, OTHER, session_id, agent_id, None)
+        return TranscriptFile(path, rel, NESTED_AGENT, session_id, agent_id)
+    return TranscriptFile(path, rel, OTHER, session_id, agent_id)
 
 
 def discover(root: str | Path) -> list[TranscriptFile]:
@@ -80,8 +88,28 @@ def discover(root: str | Path) -> list[TranscriptFile]:
     return list(iter_files(root))
 
 
+def _walk(directory: str, prefix: str) -> Iterator[str]:
+    """The relative paths (``prefix`` + name, POSIX separators) of the ``*.jsonl`` files below ``directory``,
+    in no order. As ``Path.rglob("*.jsonl")`` with ``is_file()``: a link to a file counts, a link to a directory
+    is not entered, an unreadable directory is skipped."""
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:  # unreadable or gone: what rglob skips too
+        return
+    for entry in entries:
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                yield from _walk(entry.path, f"{prefix}{entry.name}/")
+            elif entry.name.endswith(".jsonl") and entry.is_file():
+                yield prefix + entry.name
+        except OSError:
+            continue
+
+
 def iter_files(root: str | Path) -> Iterator[TranscriptFile]:
-    """:func:`discover`'s files one at a time (only their relative paths are held, to sort them)."""
+    """:func:`discover`'s files one at a time (only their relative paths are held, to sort them). Listed with
+    ``os.scandir`` and plain strings: on 55,715 files pathlib's ``rglob`` and ``relative_to`` took 1.5-4.3 s of
+    an incremental sync, this takes 0.3-0.4 s."""
     projects = projects_dir(root)
-    for rel in sorted(p.relative_to(projects).as_posix() for p in projects.rglob("*.jsonl") if p.is_file()):
-        yield classify(projects, projects / rel)
+    for rel in sorted(_walk(str(projects), "")):
+        yield classify(projects, rel)

@@ -73,7 +73,7 @@ def _pair(key: tuple) -> list:
 
 def _carry_sections(found: TranscriptSet) -> dict[str, Callable[[], Any]]:
     return {
-        "files": lambda: {k: [s.path, s.size, s.offset, s.fingerprint] for k, s in found.files.items()},
+        "files": lambda: {k: [s.path, s.size, s.offset, s.fingerprint, s.mtime_ns] for k, s in found.files.items()},
         "agent_links": lambda: [[s, a, t] for (s, a), t in found.agent_links.items()],
         "session_cwd": lambda: dict(found.session_cwd),
         "task_prompts": lambda: [[s, d, ids] for (s, d), ids in found.task_prompts.items()],

@@ -5,7 +5,9 @@ consumed, and a fingerprint (SHA-256) of its first bytes. The next read
 
 - starts at ``offset`` when the file is the same file grown (same fingerprint, size ≥ offset);
 - starts at 0 when it was replaced or truncated (other fingerprint, or smaller than the offset);
-- reads nothing when it is unchanged.
+- reads nothing when it is unchanged: without opening it when its size and modification time (ns) are those of
+  the last read and that read consumed it all (the quick check of rsync and make; 55,715 unchanged files took
+  2.6 s to open and fingerprint, 0.2 s to stat), else when its fingerprint and size are the same.
 
 A line is *complete* when it ends in ``\\n``. A last line without one is consumed only if it parses (a final
 line written without a newline); otherwise it is a truncated write: skipped, counted, and retried on the next read
@@ -18,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
 
@@ -33,6 +35,12 @@ class FileState:
     size: int  # bytes when it was read
     offset: int  # bytes consumed (after the last complete line)
     fingerprint: str  # "<n>:<sha256 of the first n bytes>", n = min(FINGERPRINT_BYTES, offset)
+    mtime_ns: int | None = None  # st_mtime_ns when it was read (None: state saved before it was kept)
+
+    def unchanged(self, stat: os.stat_result) -> bool:
+        """The quick check: the file is as this read left it, read to its end."""
+        return (self.mtime_ns is not None and stat.st_mtime_ns == self.mtime_ns
+                and stat.st_size == self.size == self.offset)
 
 
 @dataclass
@@ -104,6 +112,9 @@ def read_new_lines(path: Path, rel: str, previous: FileState | None
     and keeps ``previous``."""
     stats = ReadStats()
     try:
+        if previous is not None and previous.unchanged(os.stat(path)):
+            stats.files_unchanged = 1
+            return [], previous, stats
         with open(path, "rb") as handle:
             return _read_open(handle, rel, previous, stats)
     except OSError:
@@ -112,11 +123,12 @@ def read_new_lines(path: Path, rel: str, previous: FileState | None
 
 def _read_open(handle, rel: str, previous: FileState | None, stats: ReadStats
                ) -> tuple[list[tuple[int, dict]], FileState | None, ReadStats]:
-    size = os.fstat(handle.fileno()).st_size
+    stat = os.fstat(handle.fileno())
+    size = stat.st_size
     start = _start(handle, size, previous)
     if start is None:
         stats.files_unchanged = 1
-        return [], previous, stats
+        return [], previous if previous is None else replace(previous, mtime_ns=stat.st_mtime_ns), stats
     stats.files_read = 1
     stats.files_reset = int(previous is not None and start == 0)
     handle.seek(start)
@@ -135,4 +147,4 @@ def _read_open(handle, rel: str, previous: FileState | None, stats: ReadStats
     offset = start + consumed
     handle.seek(0)
     head = handle.read(min(FINGERPRINT_BYTES, offset))
-    return out, FileState(rel, size, offset, _fingerprint(head)), stats
+    return out, FileState(rel, size, offset, _fingerprint(head), stat.st_mtime_ns), stats
