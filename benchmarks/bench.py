@@ -47,8 +47,12 @@ def best_of(n: int, fn) -> float:
 
 
 def run_step(*args: str) -> dict:
-    """Run one measured step in a fresh interpreter; it prints a JSON line with seconds and peak RSS."""
-    out = subprocess.run([sys.executable, __file__, "--step", *args], check=True, capture_output=True, text=True)
+    """Run one measured step in a fresh interpreter; it prints a JSON line with seconds and peak RSS. A sync runs
+    as the command line runs it: sqlite-utils imported without pandas and numpy (``AMIGA_ANALYTICS_LEAN``, see
+    ``amiga_analytics/_lean.py``)."""
+    env = dict(os.environ, AMIGA_ANALYTICS_LEAN="1") if args[0] == "sync" else None
+    out = subprocess.run([sys.executable, __file__, "--step", *args], check=True, capture_output=True, text=True,
+                         env=env)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "amiga_analytics"
 
 #: stage of each top-level module or folder of the package, bottom (0) to top
 STAGES = {
-    "errors": 0, "timeutil": 0, "sqlitefile": 0, "_version": 0, "_moved": 0,
+    "errors": 0, "timeutil": 0, "sqlitefile": 0, "_version": 0, "_moved": 0, "_lean": 0,
     "bot": 1,
     "store": 2,
     "load": 3,
