@@ -6,6 +6,7 @@ code under test.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -384,13 +385,25 @@ def test_an_unchanged_file_is_known_by_size_and_mtime_and_a_touched_one_by_its_f
     assert stats.files_reset == 1 and stats.files_unchanged == len(kept.files) - 1
 
 
+def _legacy_files(files: dict) -> tuple[dict, dict]:
+    """The ``files`` and ``file_index`` sections as syncs before 2026-12 saved them: ``[rel, size, offset,
+    "<n>:<sha256 of the first n bytes>"]`` (n = min(4096, offset)) and every file's index, worked out from the
+    files themselves."""
+    old, index = {}, {}
+    for key, (size, offset, _fingerprint, _mtime, i) in files.items():
+        root, rel = key.split("::", 1)
+        head = (Path(root) / rel).read_bytes()[:min(4096, offset)]
+        old[key] = [rel, size, offset, f"{len(head)}:{hashlib.sha256(head).hexdigest()}"]
+        index[key] = i
+    return old, index
+
+
 def test_a_state_saved_without_mtimes_still_reads_only_what_is_new(tmp_path, found):
     copy, tails = _cut_copy(tmp_path)
     first = TranscriptSet()
     before = first.read(copy)
     saved = carry_to_json(first)
-    for value in saved["files"].values():
-        del value[4:]  # what syncs before the quick check wrote: path, size, offset, fingerprint
+    saved["files"], saved["file_index"] = _legacy_files(saved["files"])
     older = carry_from_json(json.loads(json.dumps(saved)))
     assert all(s.mtime_ns is None for s in older.files.values())
     unchanged = older.read(copy)  # the fingerprint decides, and the mtimes are kept for the next read

@@ -96,7 +96,7 @@ class TranscriptSet:
         the sync's :class:`~.stage.Stage` writes them to the database as it reads)."""
         key = f"{root_key}::{file.rel}"
         self._link_spawner(file)
-        lines, state, stats = read_new_lines(file.path, file.rel, self.files.get(key))
+        lines, state, stats = read_new_lines(file.path, self.files.get(key))
         index = self._index(key)
         for offset, line in lines:
             extract(line, file, index, offset, sink or self)

@@ -16,7 +16,7 @@ from ...timeutil import format_utc, zone
 from ..pricing import PriceBook
 from .collect import TranscriptSet
 from .cost import rates_for, request_cost
-from .reading import FileState
+from .reading import FileState, legacy_fingerprint
 from .records import RequestCopy
 from .rows import REQUEST_COLUMNS, TaskIndex
 
@@ -72,13 +72,17 @@ def _pair(key: tuple) -> list:
 
 
 def _carry_sections(found: TranscriptSet) -> dict[str, Callable[[], Any]]:
+    """The carried state's JSON, a section at a time. ``files``: ``"<root>::<rel>"`` → ``[size, offset,
+    fingerprint, mtime_ns, file index]``; ``file_index``: the indexes of files seen but never read (unreadable)."""
+    index = found._file_index
     return {
-        "files": lambda: {k: [s.path, s.size, s.offset, s.fingerprint, s.mtime_ns] for k, s in found.files.items()},
+        "files": lambda: {k: [s.size, s.offset, s.fingerprint, s.mtime_ns, index.get(k)]
+                          for k, s in found.files.items()},
         "agent_links": lambda: [[s, a, t] for (s, a), t in found.agent_links.items()],
         "session_cwd": lambda: dict(found.session_cwd),
         "task_prompts": lambda: [[s, d, ids] for (s, d), ids in found.task_prompts.items()],
         "agent_prompts": lambda: [[s, a, d] for (s, a), d in found.agent_prompts.items()],
-        "file_index": lambda: dict(found._file_index),
+        "file_index": lambda: {k: i for k, i in index.items() if k not in found.files},
     }
 
 
@@ -94,17 +98,39 @@ def carry_text(found: TranscriptSet) -> str:
 
 
 def carry_from_json(data: dict[str, Any] | None) -> TranscriptSet:
-    """A :class:`TranscriptSet` to continue reading from (an empty one without saved state)."""
+    """A :class:`TranscriptSet` to continue reading from (an empty one without saved state). Each session id is
+    kept once however many sections name it, and each file's key once for its state and its index."""
     if not data:
         return TranscriptSet()
+    files, file_index = _files_from_json(data)
+    one: dict[Any, Any] = {}  # session id → its one copy
     return TranscriptSet(
-        files={k: FileState(*v) for k, v in data.get("files", {}).items()},
-        agent_links={(s, a): t for s, a, t in data.get("agent_links", [])},
-        session_cwd=dict(data.get("session_cwd", {})),
-        task_prompts={(s, d): list(ids) for s, d, ids in data.get("task_prompts", [])},
-        agent_prompts={(s, a): d for s, a, d in data.get("agent_prompts", [])},
-        _file_index=dict(data.get("file_index", {})),
+        files=files,
+        agent_links={(one.setdefault(s, s), a): t for s, a, t in data.get("agent_links", [])},
+        session_cwd={one.setdefault(s, s): c for s, c in data.get("session_cwd", {}).items()},
+        task_prompts={(one.setdefault(s, s), d): list(ids) for s, d, ids in data.get("task_prompts", [])},
+        agent_prompts={(one.setdefault(s, s), a): d for s, a, d in data.get("agent_prompts", [])},
+        _file_index=file_index,
     )
+
+
+def _files_from_json(data: dict[str, Any]) -> tuple[dict[str, FileState], dict[str, int]]:
+    """The files' states and indexes, from the ``files`` and ``file_index`` sections as :func:`_carry_sections`
+    writes them or as syncs before 2026-12 did (``files``: ``[rel, size, offset, "<n>:<sha256>"]``, and every
+    file's index in ``file_index``)."""
+    files: dict[str, FileState] = {}
+    index: dict[str, int] = {}
+    for key, v in data.get("files", {}).items():
+        if isinstance(v[0], str):
+            files[key] = FileState(v[1], v[2], legacy_fingerprint(v[3]), v[4] if len(v) > 4 else None)
+        else:
+            files[key] = FileState(v[0], v[1], v[2], v[3])
+            if v[4] is not None:
+                index[key] = v[4]
+    same_key = {k: k for k in files}
+    for key, i in data.get("file_index", {}).items():
+        index[same_key.get(key, key)] = i
+    return files, index
 
 
 # -- tool_uses ---------------------------------------------------------------------------------------------------

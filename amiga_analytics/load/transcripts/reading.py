@@ -1,7 +1,8 @@
 """Lenient, incremental reading of JSONL files by byte offset.
 
-A file's :class:`FileState` says how far it was read: its size then, the offset after the last complete line
-consumed, and a fingerprint (SHA-256) of its first bytes. The next read
+A file's :class:`FileState` says how far it was read: its size and modification time then, the offset after the
+last complete line consumed, and a fingerprint of its first bytes (the first 64 bits of their SHA-256: it tells a
+replaced file from a grown one, it guards nothing). The next read
 
 - starts at ``offset`` when the file is the same file grown (same fingerprint, size ≥ offset);
 - starts at 0 when it was replaced or truncated (other fingerprint, or smaller than the offset);
@@ -31,10 +32,9 @@ FINGERPRINT_BYTES = 4096
 class FileState:
     """How far one file was read."""
 
-    path: str  # relative path (the key)
     size: int  # bytes when it was read
     offset: int  # bytes consumed (after the last complete line)
-    fingerprint: str  # "<n>:<sha256 of the first n bytes>", n = min(FINGERPRINT_BYTES, offset)
+    fingerprint: str  # the first 16 hex digits of the SHA-256 of the first min(FINGERPRINT_BYTES, offset) bytes
     mtime_ns: int | None = None  # st_mtime_ns when it was read (None: state saved before it was kept)
 
     def unchanged(self, stat: os.stat_result) -> bool:
@@ -61,16 +61,21 @@ class ReadStats:
 
 
 def _fingerprint(head: bytes) -> str:
-    return f"{len(head)}:{hashlib.sha256(head).hexdigest()}"
+    return hashlib.sha256(head).hexdigest()[:16]
+
+
+def legacy_fingerprint(text: str) -> str:
+    """A fingerprint as syncs before 2026-12 saved it, ``"<n>:<64 hex digits>"`` (n was always
+    ``min(FINGERPRINT_BYTES, offset)``), as it is kept now."""
+    return text.split(":", 1)[-1][:16]
 
 
 def _start(handle, size: int, previous: FileState | None) -> int | None:
     """Where to start reading (None: nothing new)."""
     if previous is None or size < previous.offset:
         return 0
-    n = int(previous.fingerprint.split(":", 1)[0])
     handle.seek(0)
-    if _fingerprint(handle.read(n)) != previous.fingerprint:
+    if _fingerprint(handle.read(min(FINGERPRINT_BYTES, previous.offset))) != previous.fingerprint:
         return 0
     if size == previous.offset:
         return None
@@ -105,7 +110,7 @@ def _lines(data: bytes, base: int, stats: ReadStats) -> Iterator[tuple[int, dict
         pos = end + 1
 
 
-def read_new_lines(path: Path, rel: str, previous: FileState | None
+def read_new_lines(path: Path, previous: FileState | None
                    ) -> tuple[list[tuple[int, dict]], FileState | None, ReadStats]:
     """The complete lines appended to ``path`` since ``previous`` (all of them if it is new or was replaced),
     as ``(byte offset, object)`` pairs, the new state, and counts. A file that cannot be read gives no lines
@@ -116,12 +121,12 @@ def read_new_lines(path: Path, rel: str, previous: FileState | None
             stats.files_unchanged = 1
             return [], previous, stats
         with open(path, "rb") as handle:
-            return _read_open(handle, rel, previous, stats)
+            return _read_open(handle, previous, stats)
     except OSError:
         return [], previous, stats
 
 
-def _read_open(handle, rel: str, previous: FileState | None, stats: ReadStats
+def _read_open(handle, previous: FileState | None, stats: ReadStats
                ) -> tuple[list[tuple[int, dict]], FileState | None, ReadStats]:
     stat = os.fstat(handle.fileno())
     size = stat.st_size
@@ -147,4 +152,4 @@ def _read_open(handle, rel: str, previous: FileState | None, stats: ReadStats
     offset = start + consumed
     handle.seek(0)
     head = handle.read(min(FINGERPRINT_BYTES, offset))
-    return out, FileState(rel, size, offset, _fingerprint(head), stat.st_mtime_ns), stats
+    return out, FileState(size, offset, _fingerprint(head), stat.st_mtime_ns), stats
