@@ -396,3 +396,22 @@ def test_the_tool_uses_page_reads_indexes_not_every_row(db):
     assert rows(db, "SELECT count(*) FROM tool_uses")[0][0] > 1000
     for sql, plan in plans.items():
         assert "USING" in plan and "TEMP B-TREE" not in plan, (sql, plan)
+
+
+def test_the_carried_state_is_streamed_as_json_and_read_back(tmp_path, db):
+    from amiga_analytics.load.transcripts.persist import carry_to_json
+
+    (kind, value), = rows(db, "SELECT typeof(value), value FROM sync_state WHERE key = 'transcripts'")
+    assert kind == "blob"  # written through SQLite's blob API, a piece at a time (load/state.py, JSONParts)
+    stored = json.loads(value)
+    memory = carry_to_json(aa.load.transcripts.read_transcripts(CLAUDE_DIR))
+    assert stored["files"] == memory["files"] and len(stored["files"]) == TTRUTH["notes"]["files"]
+    assert stored["session_cwd"] == memory["session_cwd"]
+    # The next sync reads it back and, nothing being new, writes back the same state.
+    copy = tmp_path / "a.db"
+    shutil.copy(db, copy)
+    again = do_sync(copy, CLAUDE_DIR)
+    assert again.mode == "incremental"
+    assert rows(copy, "SELECT COUNT(*) FROM api_requests") == rows(db, "SELECT COUNT(*) FROM api_requests")
+    (value_again,), = rows(copy, "SELECT value FROM sync_state WHERE key = 'transcripts'")
+    assert json.loads(value_again) == stored

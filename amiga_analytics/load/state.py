@@ -23,6 +23,7 @@ from .redact import describe_masked
 READ_STATE_SQL = "SELECT key, value FROM sync_state"
 DELETE_STATE_SQL = "DELETE FROM sync_state"
 INSERT_STATE_SQL = "INSERT INTO sync_state (key, value) VALUES (:key, :value)"
+INSERT_ZEROS_SQL = "INSERT INTO sync_state (key, value) VALUES (:key, zeroblob(:size))"
 SCHEMA_CREATED_SQL = "SELECT MIN(applied_at) FROM schema_version"
 NEXT_SYNC_ID_SQL = "SELECT COALESCE(MAX(sync_id), 0) + 1 FROM syncs"
 INSERT_SYNC_SQL = """INSERT INTO syncs (sync_id, mode, started_at, finished_at, seconds, bot_schema_version, source_tz,
@@ -117,9 +118,10 @@ class Options:
     price_files: dict = field(default_factory=dict)  # --prices / --aliases as absolute paths (serve --follow)
 
 
-def read_state(analytics_db: Path, keys: Iterable[str] | None = None) -> dict[str, Any]:
+def read_state(analytics_db: Path, keys: Iterable[str] | None = None, raw: Iterable[str] = ()) -> dict[str, Any]:
     """The ``sync_state`` of an existing analytics database (checking that it is one), else ``{}``; with
-    ``keys``, only those (a store that reads transcripts carries tens of MB of JSON under another key)."""
+    ``keys``, only those (a store that reads transcripts carries tens of MB of JSON under another key). The
+    values of the keys in ``raw`` stay their JSON text (:class:`RawJSON`), for their reader to decode."""
     if not analytics_db.exists():
         return {}
     conn = open_analytics(analytics_db)
@@ -132,17 +134,44 @@ def read_state(analytics_db: Path, keys: Iterable[str] | None = None) -> dict[st
             rows = dict(conn.execute(f"{READ_STATE_SQL} WHERE key IN ({marks})", wanted).fetchall())
     finally:
         conn.close()
-    return {k: json.loads(v) for k, v in rows.items()}
+    keep = set(raw)
+    return {k: _raw(v) if k in keep else json.loads(v) for k, v in rows.items()}
+
+
+def _raw(value: str | bytes) -> "RawJSON":
+    return RawJSON(value.decode("utf-8") if isinstance(value, bytes) else value)
 
 
 class RawJSON(str):
     """A state value already encoded as JSON text (a large one is kept as its text, not as the objects)."""
 
 
+class JSONParts(tuple):
+    """A large state value already encoded as JSON, in pieces of ASCII text (``json.dumps``' default) whose
+    concatenation is the JSON text. :func:`write_state` streams it into the database (a BLOB of that UTF-8 text,
+    which every reader of ``sync_state`` decodes as it does the TEXT values): neither the whole text nor SQLite's
+    copy of a bound value is ever in memory (28 MB each for the benchmark's transcripts)."""
+
+
+PART_CHUNK = 1 << 20  # characters encoded and written at a time
+
+
 def write_state(conn: sqlite3.Connection, state: dict[str, Any]) -> None:
     conn.execute(DELETE_STATE_SQL)
     conn.executemany(INSERT_STATE_SQL, [{"key": k, "value": v if isinstance(v, RawJSON) else json.dumps(v)}
-                                        for k, v in sorted(state.items())])
+                                        for k, v in sorted(state.items()) if not isinstance(v, JSONParts)])
+    for key, value in sorted(state.items()):
+        if isinstance(value, JSONParts):
+            _stream(conn, key, value)
+
+
+def _stream(conn: sqlite3.Connection, key: str, parts: JSONParts) -> None:
+    rowid = conn.execute(INSERT_ZEROS_SQL, {"key": key, "size": sum(map(len, parts))}).lastrowid
+    assert rowid is not None
+    with conn.blobopen("sync_state", "value", rowid) as blob:
+        for part in parts:
+            for start in range(0, len(part), PART_CHUNK):
+                blob.write(part[start:start + PART_CHUNK].encode("ascii"))
 
 
 def source_identity(snap: Snapshot) -> str:

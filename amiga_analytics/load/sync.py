@@ -82,7 +82,7 @@ def sync(
     started = time.perf_counter()
     bot_path, analytics_path = Path(bot_db), Path(analytics_db)
     _check_target(bot_path, analytics_path)
-    previous = read_state(analytics_path)
+    previous = read_state(analytics_path, raw=(CARRY_KEY,))  # decoded by the transcripts' step, when it runs
     check_plain_sync(previous, analytics_path)
     book = PriceBook.load(None if prices is None else Path(prices), None if aliases is None else Path(aliases),
                           cached=previous.get(GENAI_ROWS_KEY))

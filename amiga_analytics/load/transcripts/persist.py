@@ -91,15 +91,28 @@ def carry_to_json(found: TranscriptSet) -> dict[str, Any]:
     return {name: make() for name, make in _carry_sections(found).items()}
 
 
+def carry_parts(found: TranscriptSet) -> list[str]:
+    """``json.dumps(carry_to_json(found))`` in pieces, built one section at a time (only one section's objects
+    at once, and the pieces never joined)."""
+    parts = ["{"]
+    for name, make in _carry_sections(found).items():
+        parts.append(f"{', ' if len(parts) > 1 else ''}{json.dumps(name)}: ")
+        parts.append(json.dumps(make()))
+    parts.append("}")
+    return parts
+
+
 def carry_text(found: TranscriptSet) -> str:
-    """``json.dumps(carry_to_json(found))``, built one section at a time (only one section's objects at once)."""
-    return "{" + ", ".join(f"{json.dumps(name)}: {json.dumps(make())}"
-                           for name, make in _carry_sections(found).items()) + "}"
+    """``json.dumps(carry_to_json(found))``."""
+    return "".join(carry_parts(found))
 
 
-def carry_from_json(data: dict[str, Any] | None) -> TranscriptSet:
-    """A :class:`TranscriptSet` to continue reading from (an empty one without saved state). Each session id is
-    kept once however many sections name it, and each file's key once for its state and its index."""
+def carry_from_json(data: dict[str, Any] | str | None) -> TranscriptSet:
+    """A :class:`TranscriptSet` to continue reading from (an empty one without saved state), from the carried
+    state or its JSON text. Each session id is kept once however many sections name it, and each file's key once
+    for its state and its index."""
+    if isinstance(data, str):
+        return carry_from_json(json.loads(data))
     if not data:
         return TranscriptSet()
     files, file_index = _files_from_json(data)

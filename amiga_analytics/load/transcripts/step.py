@@ -12,13 +12,13 @@ from typing import Any, Callable, Iterable
 
 from ...bot.snapshot import Snapshot
 from ..pricing import PriceBook
-from ..state import RawJSON
+from ..state import JSONParts
 from .discover import projects_dir
 from .persist import (
     CARRY_KEY,
     DIRS_KEY,
     carry_from_json,
-    carry_text,
+    carry_parts,
     claim_sessions,
     copy_previous,
     reprice_requests,
@@ -72,8 +72,10 @@ def run_transcripts(conn: sqlite3.Connection, snap: Snapshot, state: dict[str, A
     if not dirs:
         return None
     index = task_index(snap, conn)
-    found = carry_from_json(state.get(CARRY_KEY))
-    if not incremental and previous_db is not None and previous_db.exists() and state.get(CARRY_KEY):
+    carried = state.pop(CARRY_KEY, None)  # its JSON text: decoded here, and only the objects built from it kept
+    found, had_state = carry_from_json(carried), bool(carried)
+    del carried
+    if not incremental and previous_db is not None and previous_db.exists() and had_state:
         copy_previous(conn, previous_db, book, report_tz, index, found.session_cwd)
     if incremental and repriced:
         reprice_requests(conn, book, report_tz, index, found.session_cwd)
@@ -93,7 +95,7 @@ def run_transcripts(conn: sqlite3.Connection, snap: Snapshot, state: dict[str, A
         joiner.restore(group)
     state[DIRS_KEY] = dirs
     # What found.carried_over() keeps, as its JSON text (far smaller than the objects for the rest of the sync).
-    state[CARRY_KEY] = RawJSON(carry_text(found))
+    state[CARRY_KEY] = JSONParts(carry_parts(found))
     return joiner
 
 
