@@ -28,10 +28,10 @@ adjusted to UTC (microseconds), days and effective dates Parquet dates; other te
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from dataclasses import dataclass
 
+from ..store.state_values import state_value
 from ..store.tables import INTERNAL_TABLES, TABLES
 
 NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
@@ -154,8 +154,7 @@ def partition_of(table: str, columns: list[str]) -> tuple[str | None, str | None
 
 def several_bots(conn: sqlite3.Connection) -> bool:
     """Whether the store holds more than one bot (the registry of ``sync --bot``, ``sync_state`` key ``bots``)."""
-    row = conn.execute("SELECT value FROM sync_state WHERE key = 'bots'").fetchone()
-    return row is not None and len(json.loads(row[0])) > 1
+    return len(state_value(conn, "bots") or {}) > 1
 
 
 def export_tables(conn: sqlite3.Connection) -> list[ExportTable]:

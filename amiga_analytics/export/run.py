@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import json
 import pickle
 import re
 import sqlite3
@@ -30,6 +29,7 @@ from typing import Any
 from .._version import __version__
 from ..errors import InputError
 from ..store.connect import open_analytics
+from ..store.state_values import state_value
 from ..timeutil import UTC, format_utc, zone
 from .arrow import require_pyarrow, to_arrow, write_parquet
 from .layout import ExportTable, export_tables
@@ -89,9 +89,7 @@ def export_parquet(analytics_db: str | Path, directory: str | Path, *,
 def _source(conn: sqlite3.Connection) -> dict[str, Any]:
     sync_id, finished = conn.execute(
         "SELECT sync_id, finished_at FROM syncs ORDER BY sync_id DESC LIMIT 1").fetchone() or (None, None)
-    state = dict(conn.execute("SELECT key, value FROM sync_state WHERE key = 'report_tz'").fetchall())
-    report_tz = json.loads(state["report_tz"]) if state.get("report_tz") else "UTC"
-    return {"sync_id": sync_id, "synced_at": finished, "report_tz": report_tz}
+    return {"sync_id": sync_id, "synced_at": finished, "report_tz": state_value(conn, "report_tz") or "UTC"}
 
 
 def _export_all(conn: sqlite3.Connection, directory: Path, old: dict[str, Any], database: str, written_by: str,

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from sqlite_utils import Database
 from .. import queries
 from ..errors import NoDataError
 from ..store import connect as db_mod
+from ..store.state_values import state_value
 from ..timeutil import zone
 from .actions import actions_table, datasette_base, for_bot
 from .budget import budget_table, cost_limit
@@ -31,7 +31,6 @@ __all__ = ["weekly_report"]
 LAST_SYNC_SQL = """SELECT MAX(last) FROM (SELECT MAX(started_at) AS last FROM syncs
 WHERE :bot IS NULL OR bot = :bot GROUP BY bot)"""
 LAST_SYNC_BY_BOT_SQL = "SELECT bot, MAX(started_at) FROM syncs GROUP BY bot ORDER BY bot"
-BOT_DB_SQL = "SELECT value FROM sync_state WHERE key = 'bot_db'"
 
 
 def weekly_report(db: str | Path | Database, *, week: str | date | Week | None = None,
@@ -76,8 +75,7 @@ def _with_actions(database: Database, report: WeeklyReport, base: str) -> Weekly
         "finished_before": finished_cycles(database, prev, report.bot),
     }
     report.actions = for_bot(actions_table(frames, base=base), report.bot)
-    row = database.execute(BOT_DB_SQL).fetchone()
-    report.bot_db = json.loads(row[0]) if row and row[0] else ""
+    report.bot_db = state_value(database, "bot_db") or ""
     return report
 
 

@@ -9,17 +9,16 @@ amiga_analytics.errors.NotAnAnalyticsDatabase: no-such.db: no such analytics dat
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 from pathlib import Path
-from typing import Any
 
 from sqlite_utils import Database
 
 from ..errors import NotAnAnalyticsDatabase
 from ..sqlitefile import read_only_connection, recover_interrupted_write
 from . import schema as analytics_schema
+from .state_values import state_value
 
 
 def open_analytics(path: str | os.PathLike[str]) -> sqlite3.Connection:
@@ -55,17 +54,6 @@ def connect(path: str | os.PathLike[str] | Database) -> Database:
     if isinstance(path, Database):
         return path
     return Database(open_analytics(path))
-
-
-STATE_VALUE_SQL = "SELECT value FROM sync_state WHERE key = ?"
-
-
-def state_value(db: Database, key: str) -> Any:
-    """One value the last sync recorded in ``sync_state`` (``report_tz``, ``bots``, …), decoded; None if absent.
-    One key at a time: the transcripts' carried state is tens of MB of JSON in a store that reads them (43 MB for
-    55,715 files), and decoding it cost every query function 0.24-0.29 s."""
-    row = db.execute(STATE_VALUE_SQL, [key]).fetchone()
-    return None if row is None else json.loads(row[0])
 
 
 def report_tz(db: Database) -> str:

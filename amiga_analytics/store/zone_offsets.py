@@ -23,7 +23,6 @@ m014 creates it and fills it for a database synced before it.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from datetime import datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
@@ -31,6 +30,7 @@ from functools import lru_cache
 from sqlite_utils import Database
 
 from ..timeutil import zone
+from .state_values import state_value
 
 FIRST_YEAR = 1900
 END_YEAR = 2200
@@ -113,6 +113,6 @@ def m014_report_offsets(db: Database) -> None:
     sync writes them for its zone)."""
     db.execute(CREATE_SQL)
     db.execute(LOCAL_INDEX_SQL)
-    row = db.execute("SELECT value FROM sync_state WHERE key = 'report_tz'").fetchone()
-    if row is not None and row[0]:
-        write(db.conn, json.loads(row[0]))
+    zone_name = state_value(db, "report_tz")
+    if zone_name:
+        write(db.conn, zone_name)
