@@ -184,3 +184,20 @@ def test_an_unknown_bot_exits_2_and_writes_nothing(stores, tmp_path, command):
     assert done.exit_code == 2 and len(done.output.strip().splitlines()) == 1, done.output
     assert "holds alpha, beta" in done.output
     assert _files(stores["work"]) == before and not (tmp_path / "r").exists()
+
+
+def test_a_model_name_two_bots_cannot_resolve_counts_once(tmp_path):
+    """unknown_models counts distinct names: two bots run with the same unpriced default model have one unknown
+    model between them, where adding their checks up said two."""
+    store = tmp_path / "analytics.db"
+    (tmp_path / "twin").mkdir()
+    for name, path in (("alpha", _copy(tmp_path, "alpha")), ("twin", _twin(tmp_path / "twin"))):
+        aa.sync(path, store, source_tz="UTC", report_tz="UTC", bot=name, default_model="claude-nonesuch-9")
+
+    def unknown(report) -> int:
+        return int(report.data_quality.set_index(["scope", "check_name"]).loc[("database", "unknown_models"),
+                                                                                "value"])
+    one = unknown(aa.weekly_report(store, week=W41, bot="alpha"))
+    assert one >= 1  # the default model at least: no alias or price row names it
+    assert unknown(aa.weekly_report(store, week=W41, bot="twin")) == one
+    assert unknown(aa.weekly_report(store, week=W41)) == one  # the same names: counted once, not twice

@@ -39,7 +39,9 @@ REGISTRY_KEYS = (REGISTRY_KEY, "settings", "source", "report_tz", PRICES_KEY)
 
 
 def registry(state: dict[str, Any]) -> dict[str, dict]:
-    """The bots of a store (``sync_state`` key ``bots``): name → ``{"source", "report_tz", "prices_digest"}``. A
+    """The bots of a store (``sync_state`` key ``bots``): name → ``{"source", "report_tz", "prices_digest",
+    "unknown_models"}`` (the last: the model names its sync could not resolve; absent for a bot synced before it was
+    kept). A
     store synced without ``--bot`` that has rows holds one bot, :data:`DEFAULT_BOT`, registered or not."""
     bots = dict(state.get(REGISTRY_KEY) or {})
     if not bots and state.get("settings"):

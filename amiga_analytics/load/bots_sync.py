@@ -30,7 +30,7 @@ from ..store.bots_schema import BOT_COLUMN, BOT_KEYS
 from . import sync as single
 from .bots import PRICES_KEY, REGISTRY_KEY, REGISTRY_KEYS, check_bot_name, check_new_bot, registry, shadow_path
 from .pricing import PriceBook
-from .state import SyncResult, read_state, source_identity
+from .state import UNKNOWN_MODELS_KEY, SyncResult, read_state, source_identity
 
 COLUMNS_SQL = "SELECT name FROM pragma_table_info(:table, :schema) ORDER BY cid"
 COPY_BOT_SQL = "INSERT INTO main.{table} (bot, {columns}) SELECT :bot, {columns} FROM shadow.{table}"
@@ -68,9 +68,9 @@ def sync_bot(bot_db: str | os.PathLike, analytics_db: str | os.PathLike, *, bot:
         if made_dir and not any(shadow.parent.iterdir()):
             shadow.parent.rmdir()
         raise
-    state = read_state(shadow, ("source", "report_tz", PRICES_KEY))
+    state = read_state(shadow, ("source", "report_tz", PRICES_KEY, UNKNOWN_MODELS_KEY))
     entry = {"source": state.get("source", ""), "report_tz": state.get("report_tz"),
-             "prices_digest": state.get(PRICES_KEY)}
+             "prices_digest": state.get(PRICES_KEY), "unknown_models": state.get(UNKNOWN_MODELS_KEY) or []}
     result.bot, result.bot_calls = name, copy_bot(shadow, shared, name, entry, bot_path)
     result.analytics_db = shared
     return result

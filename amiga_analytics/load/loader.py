@@ -50,7 +50,16 @@ from .sql import (
     UNLINKED_SQL,
     UPSERT_TASK_SQL,
 )
-from .state import GENAI_ROWS_KEY, NeedsFull, Options, SyncResult, record_sync, source_identity, write_state
+from .state import (
+    GENAI_ROWS_KEY,
+    UNKNOWN_MODELS_KEY,
+    NeedsFull,
+    Options,
+    SyncResult,
+    record_sync,
+    source_identity,
+    write_state,
+)
 from .transcripts.step import run_transcripts
 from .transcripts.witness import GroupJoiner
 
@@ -358,6 +367,8 @@ class Loader:
         sync_id = record_sync(self.conn, mode=self.mode, bot_schema_version=self.snap.version, settings=settings,
                               bot_rows_read=self.counts["bot_rows_read"], calls_written=self.counts["calls_written"])
         quality.record(self.conn, sync_id, values)
+        self.state[UNKNOWN_MODELS_KEY] = quality.unknown_model_names(self.conn, book=self.book,
+                                                                     default_model=self.options.default_model)
         self.state.update({
             "settings": settings, "source_tz": settings["source_tz"], "report_tz": settings["report_tz"],
             "bot_db": self.options.bot_db, "price_files": self.options.price_files,

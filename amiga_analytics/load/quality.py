@@ -74,10 +74,7 @@ def _measure(conn: sqlite3.Connection, counts: Mapping[str, int], *, stream_secr
     bad_time = conn.execute(UNDATED_CALL_COUNT_SQL).fetchone()[0]
     unpriced_msgs = conn.execute(UNPRICED_MESSAGE_TOKENS_SQL).fetchone()[0]
     bad_task_times, task_secrets = conn.execute(TASK_QUALITY_SQL).fetchone()
-    unknown_models = conn.execute(UNKNOWN_MODELS_SQL, {
-        "default_model": default_model,
-        "default_model_unknown": bool(default_model) and book.resolve(default_model, None) is None,
-    }).fetchone()[0]
+    unknown_models = len(unknown_model_names(conn, book=book, default_model=default_model))
     return {
         "bot_rows_read": counts["bot_rows_read"],
         "bot_rows_merged": source_rows - calls,
@@ -94,6 +91,15 @@ def _measure(conn: sqlite3.Connection, counts: Mapping[str, int], *, stream_secr
         "secrets_masked": secrets_calls + task_secrets + stream_secrets,
         "invalid_values": counts["invalid_values"],
     }
+
+
+def unknown_model_names(conn: sqlite3.Connection, *, book: PriceBook, default_model: str | None) -> list[str]:
+    """The model names no alias or price row resolves (check ``unknown_models`` counts them; a sync keeps them
+    in ``sync_state``, so that a store of several bots can count each name once)."""
+    return [name for (name,) in conn.execute(UNKNOWN_MODELS_SQL, {
+        "default_model": default_model,
+        "default_model_unknown": bool(default_model) and book.resolve(default_model, None) is None,
+    })]
 
 
 def record(conn: sqlite3.Connection, sync_id: int, values: Mapping[str, int]) -> None:

@@ -80,10 +80,9 @@ QUALITY_FROM_ROLLUP_SQL = """SELECT COALESCE(SUM(calls), 0), COALESCE(SUM(source
     FROM {source}"""
 UNDATED_CALLS_SQL = """(SELECT outcome, agent_type, """ + CALL_MEASURES_SQL + """
     FROM tool_calls WHERE day IS NULL GROUP BY outcome, agent_type)"""
-UNKNOWN_MODELS_SQL = """SELECT COUNT(*) FROM (
-    SELECT model_alias FROM tasks WHERE model_alias IS NOT NULL AND model_id IS NULL
+UNKNOWN_MODELS_SQL = """SELECT model_alias FROM tasks WHERE model_alias IS NOT NULL AND model_id IS NULL
     UNION SELECT model FROM router_messages WHERE model IS NOT NULL AND model_id IS NULL
-    UNION SELECT :default_model WHERE :default_model_unknown)"""
+    UNION SELECT :default_model WHERE :default_model_unknown ORDER BY 1"""
 DEFERRABLE_INDEXES_SQL = """SELECT name, sql, tbl_name FROM sqlite_master
     WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN ('tool_calls', 'agent_events')"""
 #: The deferred indexes of ``tool_calls`` a full sync builds before the end-time fill and the transcripts' join,

@@ -31,6 +31,7 @@ INSERT_SYNC_SQL = """INSERT INTO syncs (sync_id, mode, started_at, finished_at, 
     VALUES (:sync_id, :mode, :now, :now, NULL, :bot_schema_version, :source_tz, :report_tz, :bot_rows_read,
             :calls_written)"""
 RECORD_SECONDS_SQL = "UPDATE syncs SET seconds = :seconds WHERE sync_id = (SELECT MAX(sync_id) FROM syncs)"
+UNKNOWN_MODELS_KEY = "unknown_models"  # sync_state: the names check unknown_models counts (the registry keeps them)
 GENAI_ROWS_KEY = "genai_price_rows"  # sync_state: the genai-prices price rows and their key (pricing.PriceBook.load)
 
 

@@ -8,6 +8,7 @@ import pandas as pd
 from sqlite_utils import Database
 
 from .. import queries
+from ..store.state_values import state_value
 from .stats import MIN_CALLS, SCALE_FLOORS, find_anomalies
 from .weeks import Span, Week
 
@@ -134,6 +135,16 @@ QUALITY_LABELS = {
 }
 
 
+def _unknown_models_of_all_bots(database: Database) -> int | None:
+    """The model names no bot of a store of several could resolve, each counted once (a name two bots use is one
+    name, where adding their checks up counts it twice); None for one bot, or when a bot registered before the
+    names were kept (then the sum stands)."""
+    bots = state_value(database, "bots") or {}
+    if len(bots) < 2 or any("unknown_models" not in entry for entry in bots.values()):
+        return None
+    return len(set().union(*(entry["unknown_models"] for entry in bots.values())))
+
+
 def quality_table(database: Database, by_tool: pd.DataFrame, errors_tool: pd.DataFrame, router: pd.DataFrame,
                   by_model: pd.DataFrame, days_with_data: int, bot: str | None = None) -> pd.DataFrame:
     """The week's own data-quality figures, then the whole-database checks of the last sync."""
@@ -158,7 +169,8 @@ def quality_table(database: Database, by_tool: pd.DataFrame, errors_tool: pd.Dat
     whole = queries.data_quality(database, bot=bot)  # over several bots: each bot's counts, added up
     whole = whole.groupby("check_name", sort=False, as_index=False).agg(value=("value", "sum"),
                                                                         detail=("detail", "first"))
+    distinct = None if bot is not None else _unknown_models_of_all_bots(database)
     for rec in whole.itertuples(index=False):
-        rows.append({"scope": "database", "check_name": rec.check_name, "value": int(rec.value),
-                     "detail": rec.detail})
+        value = distinct if rec.check_name == "unknown_models" and distinct is not None else int(rec.value)
+        rows.append({"scope": "database", "check_name": rec.check_name, "value": value, "detail": rec.detail})
     return pd.DataFrame(rows).astype({"scope": "str", "check_name": "str", "value": "int64", "detail": "str"})
