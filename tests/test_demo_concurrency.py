@@ -197,6 +197,7 @@ READ, READ_PART = '{"file_path": "/w/base.yaml"}', '{"file_path": "/w/base.yaml"
 TASK_PARAMS = '{"subagent_type": "frontend_agent", "description": "Add dark mode", "prompt": "..."}'
 FETCH = '{"url": "https://react.dev/reference/react/useEffect", "prompt": "Summarise"}'
 TAIL = '{"command": "tail -n 50 logs/bot.log", "description": "Look around"}'
+RM = '{"command": "rm -rf build dist", "description": "Clean the build"}'
 STATUS, STATUS_LOOK = ('{"command": "git status", "description": "Check git status"}',
                        '{"command": "git status", "description": "Look around"}')
 
@@ -214,6 +215,13 @@ def _down(first_id: int, hour: int) -> list[tuple]:
     """Five lone Glob calls a minute apart with the server down: one row each, completed in place."""
     return [_row(first_id + i, f"{hour:02d}:0{i}:00.000100", "Glob", f'{{"pattern": "d{hour}{i}/*.py"}}', 1)
             for i in range(5)]
+
+
+def _up_at(first_id: int, clock: str) -> list[tuple]:
+    """One Glob call with the server up at ``clock`` (HH:MM:SS): A, B (updated in place), C."""
+    p = f'{{"pattern": "v{first_id}/*.py"}}'
+    return [_row(first_id, f"{clock}.000100", "Glob", p), _row(first_id + 1, f"{clock}.001300", "Glob", p, 1),
+            _row(first_id + 2, f"{clock}.300000", "Glob", p, 1)]
 
 
 def _up(first_id: int, hour: int) -> list[tuple]:
@@ -316,6 +324,25 @@ MINIMAL = {
                        _row(15, "08:06:22.001300", "Glob", '{"pattern": "u1/*.py"}', 1),
                        _row(16, "08:06:22.300000", "Glob", '{"pattern": "u1/*.py"}', 1)] + _up(17, 9),
         {10: ("success", 1), 12: ("success", 2)}),
+    # Server up (from the 200,000-call demo, seed 42): a Read starts (A, NULL), two other calls start 67 and 101 ms
+    # later and are completed in place without the server's copy (the server went down: with it up, each one's
+    # post-hook would have completed its copy), then a completed row of the Read's text 128 ms after A. A copy this
+    # late would need the server up, down for both calls, up again: it is a second Read, completed in place, and
+    # the first never completed. Two calls of one row.
+    "no copy after calls without theirs: A, X*, Y*, A2*": (
+        _up(1, 8) + [_row(10, "08:05:00.873431", "Read", READ), _glob(11, "08:05:00.940167"),
+                     _glob(12, "08:05:00.974605"), _row(13, "08:05:01.001878", "Read", READ, 1)] + _down(14, 9),
+        {10: ("unknown", 1), 13: ("success", 1)}),
+    # The same, then (13 minutes later, the first Read still in flight for all the rows say) the server up, a call
+    # completed in place without its copy 86 ms before a completed row of the Read's text: the server was down
+    # again, so that row is no C of the first Read (whose post-hook would have updated the second's row): a third
+    # Read, completed in place. Three calls of one row.
+    "no C just after a call without its copy": (
+        _up(1, 8) + [_row(10, "08:05:00.873431", "Read", READ), _glob(11, "08:05:00.940167"),
+                     _glob(12, "08:05:00.974605"), _row(13, "08:05:01.001878", "Read", READ, 1)]
+        + _up_at(14, "08:15:00") + [_glob(17, "08:18:54.623227"), _row(18, "08:18:54.709726", "Read", READ, 1)]
+        + _down(19, 9),
+        {10: ("unknown", 1), 13: ("success", 1), 18: ("success", 1)}),
 }
 
 

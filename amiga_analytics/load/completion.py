@@ -130,7 +130,9 @@ class Completions:
             return not self._refuted(call, now)
         if now is None or call.first_epoch is None or now - self.copy_window_s <= call.first_epoch:
             return call.has_copy
-        state = self.server.up_at(now - self.copy_window_s)
+        state = self.server.latest_pending(now - self.copy_window_s, now)
+        if state is None:  # no call started in the last copy window says
+            state = self.server.up_at(now - self.copy_window_s)
         if state is None:  # no recent evidence: a change seen since the call started still holds
             state = self.server.changed_since(call.first_epoch, now - self.copy_window_s)
         return call.has_copy if state is None else state

@@ -239,6 +239,8 @@ class CallMerger(Rereads):
         assert call.first_epoch is not None  # _copy_candidate offers only calls with a time
         if now - call.first_epoch <= QUICK_COPY_S:
             return True
+        if self.server.done_without_copy(call.first_epoch, now):
+            return False  # the server was down between them: no copy of the pre row can come this late
         first_done = call.rows[0][SUCCESS] is not None and normalise_success(call.rows[0][SUCCESS]) != "invalid"
         state = self.server.up_at(call.first_epoch - self.copy_window_s)
         if state and first_done and success is not None and not any(
