@@ -343,6 +343,17 @@ MINIMAL = {
         + _up_at(14, "08:15:00") + [_glob(17, "08:18:54.623227"), _row(18, "08:18:54.709726", "Read", READ, 1)]
         + _down(19, 9),
         {10: ("unknown", 1), 13: ("success", 1), 18: ("success", 1)}),
+    # Server down (from the 200,000-call demo, seed 7): one command run twice, 1.5 s apart (run together), each
+    # completed in place; another call completed in place (the server still down); then two completed rows of the
+    # command without tokens, 8 and 18 s later, and calls with the server up. The second row reads as the C of the
+    # first call (the server back?) until the call after it refutes that: two calls, neither with its C yet. The
+    # evidence after the two later rows says the server is up: they are the two calls' Cs (as for any C of an
+    # in-place call, the first evidence after it decides). Two calls of two rows (whose C is whose, a guess).
+    "two in-place calls, evidence of the server down, then both Cs: X1* X2* Y* C C": (
+        _down(1, 8) + [_row(10, "08:05:00.159849", "Bash", RM, 1), _row(11, "08:05:01.681520", "Bash", RM, 1),
+                       _glob(12, "08:05:10.714778"), _row(13, "08:05:18.010855", "Bash", RM, 1),
+                       _row(14, "08:05:28.043190", "Bash", RM, 1)] + _up_at(15, "08:05:31") + _up(18, 9),
+        {10: ("success", 2), 11: ("success", 2)}),
 }
 
 

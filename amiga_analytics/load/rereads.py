@@ -14,9 +14,12 @@ QUICK_COPY_S = 0.01
 
 
 class Rereads(Completions):
-    """The take-back rules, shared by :class:`~.merge.CallMerger` (which provides ``_start``)."""
+    """The take-back rules, shared by :class:`~.merge.CallMerger` (which provides ``_start`` and ``_final``)."""
 
     def _start(self, group: _Group, call: Call) -> None:  # pragma: no cover - CallMerger's
+        raise NotImplementedError
+
+    def _final(self, group: _Group, call: Call, now: float | None) -> list[Call]:  # pragma: no cover - CallMerger's
         raise NotImplementedError
 
     @staticmethod
@@ -27,6 +30,19 @@ class Rereads(Completions):
             for other in group.calls:
                 other.lost.discard(owner.updated[ID])
             owner.updated = None
+
+    def _split_refuted(self, group: _Group, now: float | None) -> None:
+        """Split off, at once, each tentative C that evidence has refuted: the row is a call of its own, completed in
+        place, and the call it was read for has no C yet, so that a later row can be its C (X1* X2* Y* C C with
+        the server back after Y: X2 first reads as the C of X1, which Y refutes; the two Cs are X1's and X2's)."""
+        for call in [c for c in group.calls if c.tentative_c and self.verdict(c, now) is False]:
+            parts = self._final(group, call, now)
+            group.calls.remove(call)
+            for part in parts:
+                at = len(group.calls)
+                while at and part.first_epoch is not None and (group.calls[at - 1].first_epoch or 0) > part.first_epoch:
+                    at -= 1
+                group.calls.insert(at, part)
 
     def _reclaim(self, group: _Group, row: tuple, now: float | None, quick: bool = False) -> Call | None:
         """A NULL row of the text of a completed row just taken for an older call's C or D, whose timestamp is no
