@@ -354,6 +354,31 @@ MINIMAL = {
                        _glob(12, "08:05:10.714778"), _row(13, "08:05:18.010855", "Bash", RM, 1),
                        _row(14, "08:05:28.043190", "Bash", RM, 1)] + _up_at(15, "08:05:31") + _up(18, 9),
         {10: ("success", 2), 11: ("success", 2)}),
+    # Server up, a parallel batch (from the 200,000-call demo, seed 7): a Read of a file (A1 B1), a Read of it with
+    # offset/limit (same key, other text: A2' B2'), the first Read again (A3 B3), then two completions of the first
+    # text (C, C). The second C's post-hook updated the newest NULL row: B3 (had B3 been taken, A3, newer than B2',
+    # would be completed). So the first one's post-hook updated B2' before A3 was written. The Cs are those of the
+    # two calls of their text; the offset/limit Read never completed (its row completed by the other post-hook).
+    "a C's update moves to an older row: A1 B1 A2' B2'* A3 B3* C1 C3": (
+        _up(1, 9) + [_row(20, "10:17:07.554114", "Read", READ), _row(21, "10:17:07.555044", "Read", READ),
+                     _row(22, "10:17:07.667036", "Read", READ_PART), _row(23, "10:17:07.668408", "Read", READ_PART, 1),
+                     _row(24, "10:17:07.733123", "Read", READ), _row(25, "10:17:07.735413", "Read", READ, 1),
+                     _row(26, "10:17:07.744361", "Read", READ, 1), _row(27, "10:17:07.891170", "Read", READ, 1)]
+        + _up_at(28, "10:17:30"),
+        {20: ("success", 3), 22: ("unknown", 2), 24: ("success", 3)}),
+    # Server up, a parallel batch (from the 200,000-call demo, seed 7): a Read fails (A1, B1 updated with failure),
+    # the same Read again (A2), then three completed rows: a failure 0.5 ms after A2, a success 0.4 ms later, a
+    # success 175 ms later. A C has the success of the row its post-hook updated (one post-hook writes both): the
+    # completed pre rows would be B1 and the failure, both failures, for two successful Cs. So the failure is the
+    # first call's C (it came between A2 and its copy) and the success after it the second call's copy. Two calls
+    # of three rows, a failure and a success.
+    "a C between a pre row and its copy: A1 B1(0) A2 C1(0) B2(1) C2(1)": (
+        _up_at(1, "16:20:00") + [_row(20, "16:20:39.495747", "Read", READ), _row(21, "16:20:39.496596", "Read", READ, 0),
+                                 _row(22, "16:20:39.715969", "Read", READ),
+                                 _row(23, "16:20:39.716443", "Read", READ, 0),
+                                 _row(24, "16:20:39.716832", "Read", READ, 1),
+                                 _row(25, "16:20:39.891802", "Read", READ, 1)] + _up_at(26, "16:21:00"),
+        {20: ("failure", 3), 22: ("success", 3)}),
 }
 
 

@@ -40,6 +40,7 @@ class Completions:
     copy_window_s: float
     window_missed: Callable[[str, str], bool] | None
     _repeat: bool
+    _holds: list
 
     def _completion(self, group: _Group, row: tuple, now: float | None) -> Call | None:
         """A completed row that is no copy: the C after a D, a D, or a C of a held call with this text."""
@@ -74,6 +75,8 @@ class Completions:
             own = self._own_before(group, waiting, row)
             if own is not None:  # its post-hook ran before that NULL row was written
                 waiting, updated = [own[0]], own
+        if updated is not None and not _completed(updated[1]) and not self._repeat:
+            updated = self._move_claim(group, row, waiting) or updated
         if (updated is None or normalise_success(updated[1][SUCCESS]) not in (0, 1)) and not self._repeat:
             return None  # the post-hook would have updated a row that stayed NULL: no C of a held call
         if updated is not None and normalise_success(updated[1][SUCCESS]) not in (0, 1):
@@ -90,6 +93,9 @@ class Completions:
                 call.ambiguous = True
         if updated is not None and updated[0] is not owner:
             updated = self._own_update(group, owner, row) or updated
+        swapped = self._swap_copy(group, owner, updated, row, now) if updated is not None and not tentative else None
+        if swapped is not None:
+            return swapped
         owner.add_post(row, "C", now)
         owner.tentative_c = tentative
         if tentative and now is not None:
@@ -100,6 +106,13 @@ class Completions:
             if updated[0] is not owner:
                 updated[0].lost.add(updated[1][ID])
         return owner
+
+    def _move_claim(self, group: _Group, row: tuple, waiting: list[Call]) -> tuple[Call, tuple] | None:
+        raise NotImplementedError  # pragma: no cover - Rereads'
+
+    def _swap_copy(self, group: _Group, owner: Call, updated: tuple[Call, tuple], row: tuple,
+                   now: float | None) -> Call | None:
+        raise NotImplementedError  # pragma: no cover - Rereads'
 
     def _own_before(self, group: _Group, waiting: list[Call], c_row: tuple) -> tuple[Call, tuple] | None:
         """The one waiting call with the server's copy whose own completed pre row its post-hook can have updated
