@@ -443,6 +443,22 @@ def test_merger_gives_a_crossed_call_the_row_its_post_hook_completed():
     assert sorted(c.outcome for c in tasks) == ["failure", "success"]
 
 
+def test_merger_gives_the_call_whose_row_a_c_claimed_the_other_row():
+    """Server down (from the 300,000-call demo): one Task started twice, 55 ms apart, both completed in place with
+    their tokens; the server comes back and one C comes, 2 min 21 s later. The C's post-hook completed one of the
+    two rows; the other row needed a post-hook too: both calls ended, each with one of the rows (which one's C
+    came, and which row each completed, the rows cannot say: both ambiguous). Two successes, of two rows and one,
+    and each row's tokens counted once."""
+    rows = _down(1, 8) + [_row(10, "08:05:09.703545", "Task", TASK_PARAMS, 1, 80978),
+                          _row(11, "08:05:09.758513", "Task", TASK_PARAMS, 1, 17869), _glob(12, "08:06:00.000100")]
+    rows += _up_at(13, "08:07:20") + [_row(16, "08:07:30.969546", "Task", TASK_PARAMS, 1)] + _up_at(17, "08:08:00")
+    merger = CallMerger(window_missed=TimeConverter(TZ, TZ).bot_window_missed)
+    calls = [c for r in rows + _up(20, 9) for c in merger.feed(r)] + merger.finish()
+    tasks = [c for c in calls if c.rows[0][3] == "Task"]
+    assert sorted((c.source_rows, c.outcome, c.ambiguous) for c in tasks) == [(1, "success", True), (2, "success", True)]
+    assert sorted(c.result_row()[8] for c in tasks) == [17869, 80978]
+
+
 def test_cli_flag(tmp_path):
     path = tmp_path / "d.db"
     out = CliRunner().invoke(cli, ["demo", str(path), "--calls", "300", "--days", "2", "--concurrency",

@@ -105,6 +105,7 @@ class Completions:
             group.taken.add(updated[1][ID])
             if updated[0] is not owner:
                 updated[0].lost.add(updated[1][ID])
+                _cross(group, owner, updated[0])
         return owner
 
     def _move_claim(self, group: _Group, row: tuple, waiting: list[Call]) -> tuple[Call, tuple] | None:
@@ -243,3 +244,15 @@ class Completions:
             return self.window_missed(pre_row[TS], row[TS])
         except (TypeError, ValueError):
             return False
+
+
+def _cross(group: _Group, owner: Call, loser: Call) -> None:
+    """``owner``'s C says its post-hook completed ``loser``'s row. When that leaves ``loser`` no completed row of its
+    own while ``owner`` has one no completion took, ``loser``'s post-hook completed that one: each row needed a
+    post-hook, and the two crossed (A1* A2* C1: either post-hook may have taken either row). Both ambiguous."""
+    if loser.gained is not None or any(_completed(r) and r[ID] not in loser.lost for r in loser.pre):
+        return
+    own = [r for r in owner.pre if _completed(r) and r[ID] not in owner.lost and r[ID] not in group.taken]
+    if len(own) == 1 and not any(c.gained is own[0] for c in group.calls):
+        loser.gained = own[0]
+        owner.ambiguous = loser.ambiguous = True
