@@ -379,6 +379,16 @@ MINIMAL = {
                                  _row(24, "16:20:39.716832", "Read", READ, 1),
                                  _row(25, "16:20:39.891802", "Read", READ, 1)] + _up_at(26, "16:21:00"),
         {20: ("failure", 3), 22: ("success", 3)}),
+    # Server down (from the 300,000-call demo): one Task started twice, 24 ms apart, both completed in place; the
+    # server comes back, one C comes 2 min 22 s later, the other 2 min 8 s after it. The first C's post-hook
+    # completed one of the rows, the other row the other call's post-hook, whose C is the second (a new call would
+    # need the server down at its start and no copy: it is up). Two calls of two rows (whose C and row, a guess).
+    "two in-place calls, the server back, Cs minutes apart: A1* A2* C ... C": (
+        _down(1, 8) + [_row(10, "08:05:34.369461", "Task", TASK_PARAMS, 1, 6817),
+                       _row(11, "08:05:34.393868", "Task", TASK_PARAMS, 1, 52380), _glob(12, "08:06:00.000100")]
+        + _up_at(13, "08:07:20") + [_row(16, "08:07:56.341147", "Task", TASK_PARAMS, 1)] + _up_at(17, "08:09:00")
+        + [_row(20, "08:10:04.471254", "Task", TASK_PARAMS, 1)] + _up_at(21, "08:10:30") + _up(24, 9),
+        {10: ("success", 2), 11: ("success", 2)}),
 }
 
 

@@ -71,6 +71,8 @@ class Completions:
             return None
         if updated is None:  # a C comes seconds after the post-hook, whose window may have matched more
             updated = self._newest_null(group, row, done_matched=True)
+        if updated is None:  # the row a crossed call's post-hook completed, its call closed with its own C
+            updated = next(((c, c.gained) for c in waiting if c.gained is not None), None)
         if updated is not None and not _completed(updated[1]) and not self._repeat:
             own = self._own_before(group, waiting, row)
             if own is not None:  # its post-hook ran before that NULL row was written
