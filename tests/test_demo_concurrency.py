@@ -197,6 +197,7 @@ READ, READ_PART = '{"file_path": "/w/base.yaml"}', '{"file_path": "/w/base.yaml"
 TASK_PARAMS = '{"subagent_type": "frontend_agent", "description": "Add dark mode", "prompt": "..."}'
 FETCH = '{"url": "https://react.dev/reference/react/useEffect", "prompt": "Summarise"}'
 TAIL = '{"command": "tail -n 50 logs/bot.log", "description": "Look around"}'
+RM = '{"command": "rm -rf build dist", "description": "Clean the build"}'
 STATUS, STATUS_LOOK = ('{"command": "git status", "description": "Check git status"}',
                        '{"command": "git status", "description": "Look around"}')
 
@@ -214,6 +215,13 @@ def _down(first_id: int, hour: int) -> list[tuple]:
     """Five lone Glob calls a minute apart with the server down: one row each, completed in place."""
     return [_row(first_id + i, f"{hour:02d}:0{i}:00.000100", "Glob", f'{{"pattern": "d{hour}{i}/*.py"}}', 1)
             for i in range(5)]
+
+
+def _up_at(first_id: int, clock: str) -> list[tuple]:
+    """One Glob call with the server up at ``clock`` (HH:MM:SS): A, B (updated in place), C."""
+    p = f'{{"pattern": "v{first_id}/*.py"}}'
+    return [_row(first_id, f"{clock}.000100", "Glob", p), _row(first_id + 1, f"{clock}.001300", "Glob", p, 1),
+            _row(first_id + 2, f"{clock}.300000", "Glob", p, 1)]
 
 
 def _up(first_id: int, hour: int) -> list[tuple]:
@@ -316,6 +324,71 @@ MINIMAL = {
                        _row(15, "08:06:22.001300", "Glob", '{"pattern": "u1/*.py"}', 1),
                        _row(16, "08:06:22.300000", "Glob", '{"pattern": "u1/*.py"}', 1)] + _up(17, 9),
         {10: ("success", 1), 12: ("success", 2)}),
+    # Server up (from the 200,000-call demo, seed 42): a Read starts (A, NULL), two other calls start 67 and 101 ms
+    # later and are completed in place without the server's copy (the server went down: with it up, each one's
+    # post-hook would have completed its copy), then a completed row of the Read's text 128 ms after A. A copy this
+    # late would need the server up, down for both calls, up again: it is a second Read, completed in place, and
+    # the first never completed. Two calls of one row.
+    "no copy after calls without theirs: A, X*, Y*, A2*": (
+        _up(1, 8) + [_row(10, "08:05:00.873431", "Read", READ), _glob(11, "08:05:00.940167"),
+                     _glob(12, "08:05:00.974605"), _row(13, "08:05:01.001878", "Read", READ, 1)] + _down(14, 9),
+        {10: ("unknown", 1), 13: ("success", 1)}),
+    # The same, then (13 minutes later, the first Read still in flight for all the rows say) the server up, a call
+    # completed in place without its copy 86 ms before a completed row of the Read's text: the server was down
+    # again, so that row is no C of the first Read (whose post-hook would have updated the second's row): a third
+    # Read, completed in place. Three calls of one row.
+    "no C just after a call without its copy": (
+        _up(1, 8) + [_row(10, "08:05:00.873431", "Read", READ), _glob(11, "08:05:00.940167"),
+                     _glob(12, "08:05:00.974605"), _row(13, "08:05:01.001878", "Read", READ, 1)]
+        + _up_at(14, "08:15:00") + [_glob(17, "08:18:54.623227"), _row(18, "08:18:54.709726", "Read", READ, 1)]
+        + _down(19, 9),
+        {10: ("unknown", 1), 13: ("success", 1), 18: ("success", 1)}),
+    # Server down (from the 200,000-call demo, seed 7): one command run twice, 1.5 s apart (run together), each
+    # completed in place; another call completed in place (the server still down); then two completed rows of the
+    # command without tokens, 8 and 18 s later, and calls with the server up. The second row reads as the C of the
+    # first call (the server back?) until the call after it refutes that: two calls, neither with its C yet. The
+    # evidence after the two later rows says the server is up: they are the two calls' Cs (as for any C of an
+    # in-place call, the first evidence after it decides). Two calls of two rows (whose C is whose, a guess).
+    "two in-place calls, evidence of the server down, then both Cs: X1* X2* Y* C C": (
+        _down(1, 8) + [_row(10, "08:05:00.159849", "Bash", RM, 1), _row(11, "08:05:01.681520", "Bash", RM, 1),
+                       _glob(12, "08:05:10.714778"), _row(13, "08:05:18.010855", "Bash", RM, 1),
+                       _row(14, "08:05:28.043190", "Bash", RM, 1)] + _up_at(15, "08:05:31") + _up(18, 9),
+        {10: ("success", 2), 11: ("success", 2)}),
+    # Server up, a parallel batch (from the 200,000-call demo, seed 7): a Read of a file (A1 B1), a Read of it with
+    # offset/limit (same key, other text: A2' B2'), the first Read again (A3 B3), then two completions of the first
+    # text (C, C). The second C's post-hook updated the newest NULL row: B3 (had B3 been taken, A3, newer than B2',
+    # would be completed). So the first one's post-hook updated B2' before A3 was written. The Cs are those of the
+    # two calls of their text; the offset/limit Read never completed (its row completed by the other post-hook).
+    "a C's update moves to an older row: A1 B1 A2' B2'* A3 B3* C1 C3": (
+        _up(1, 9) + [_row(20, "10:17:07.554114", "Read", READ), _row(21, "10:17:07.555044", "Read", READ),
+                     _row(22, "10:17:07.667036", "Read", READ_PART), _row(23, "10:17:07.668408", "Read", READ_PART, 1),
+                     _row(24, "10:17:07.733123", "Read", READ), _row(25, "10:17:07.735413", "Read", READ, 1),
+                     _row(26, "10:17:07.744361", "Read", READ, 1), _row(27, "10:17:07.891170", "Read", READ, 1)]
+        + _up_at(28, "10:17:30"),
+        {20: ("success", 3), 22: ("unknown", 2), 24: ("success", 3)}),
+    # Server up, a parallel batch (from the 200,000-call demo, seed 7): a Read fails (A1, B1 updated with failure),
+    # the same Read again (A2), then three completed rows: a failure 0.5 ms after A2, a success 0.4 ms later, a
+    # success 175 ms later. A C has the success of the row its post-hook updated (one post-hook writes both): the
+    # completed pre rows would be B1 and the failure, both failures, for two successful Cs. So the failure is the
+    # first call's C (it came between A2 and its copy) and the success after it the second call's copy. Two calls
+    # of three rows, a failure and a success.
+    "a C between a pre row and its copy: A1 B1(0) A2 C1(0) B2(1) C2(1)": (
+        _up_at(1, "16:20:00") + [_row(20, "16:20:39.495747", "Read", READ), _row(21, "16:20:39.496596", "Read", READ, 0),
+                                 _row(22, "16:20:39.715969", "Read", READ),
+                                 _row(23, "16:20:39.716443", "Read", READ, 0),
+                                 _row(24, "16:20:39.716832", "Read", READ, 1),
+                                 _row(25, "16:20:39.891802", "Read", READ, 1)] + _up_at(26, "16:21:00"),
+        {20: ("failure", 3), 22: ("success", 3)}),
+    # Server down (from the 300,000-call demo): one Task started twice, 24 ms apart, both completed in place; the
+    # server comes back, one C comes 2 min 22 s later, the other 2 min 8 s after it. The first C's post-hook
+    # completed one of the rows, the other row the other call's post-hook, whose C is the second (a new call would
+    # need the server down at its start and no copy: it is up). Two calls of two rows (whose C and row, a guess).
+    "two in-place calls, the server back, Cs minutes apart: A1* A2* C ... C": (
+        _down(1, 8) + [_row(10, "08:05:34.369461", "Task", TASK_PARAMS, 1, 6817),
+                       _row(11, "08:05:34.393868", "Task", TASK_PARAMS, 1, 52380), _glob(12, "08:06:00.000100")]
+        + _up_at(13, "08:07:20") + [_row(16, "08:07:56.341147", "Task", TASK_PARAMS, 1)] + _up_at(17, "08:09:00")
+        + [_row(20, "08:10:04.471254", "Task", TASK_PARAMS, 1)] + _up_at(21, "08:10:30") + _up(24, 9),
+        {10: ("success", 2), 11: ("success", 2)}),
 }
 
 
@@ -378,6 +451,22 @@ def test_merger_gives_a_crossed_call_the_row_its_post_hook_completed():
     tasks = [c for c in calls if c.rows[0][3] == "Task"]
     assert sorted((c.call_id, c.source_rows, c.ambiguous) for c in tasks) == [(20, 2, True), (22, 2, True)]
     assert sorted(c.outcome for c in tasks) == ["failure", "success"]
+
+
+def test_merger_gives_the_call_whose_row_a_c_claimed_the_other_row():
+    """Server down (from the 300,000-call demo): one Task started twice, 55 ms apart, both completed in place with
+    their tokens; the server comes back and one C comes, 2 min 21 s later. The C's post-hook completed one of the
+    two rows; the other row needed a post-hook too: both calls ended, each with one of the rows (which one's C
+    came, and which row each completed, the rows cannot say: both ambiguous). Two successes, of two rows and one,
+    and each row's tokens counted once."""
+    rows = _down(1, 8) + [_row(10, "08:05:09.703545", "Task", TASK_PARAMS, 1, 80978),
+                          _row(11, "08:05:09.758513", "Task", TASK_PARAMS, 1, 17869), _glob(12, "08:06:00.000100")]
+    rows += _up_at(13, "08:07:20") + [_row(16, "08:07:30.969546", "Task", TASK_PARAMS, 1)] + _up_at(17, "08:08:00")
+    merger = CallMerger(window_missed=TimeConverter(TZ, TZ).bot_window_missed)
+    calls = [c for r in rows + _up(20, 9) for c in merger.feed(r)] + merger.finish()
+    tasks = [c for c in calls if c.rows[0][3] == "Task"]
+    assert sorted((c.source_rows, c.outcome, c.ambiguous) for c in tasks) == [(1, "success", True), (2, "success", True)]
+    assert sorted(c.result_row()[8] for c in tasks) == [17869, 80978]
 
 
 def test_cli_flag(tmp_path):

@@ -116,6 +116,21 @@ class ServerTimeline:
             if not head.no_evidence:
                 self._take(head.first_epoch, head.has_copy)
 
+    def done_without_copy(self, after: float, before: float) -> bool:
+        """Whether a call whose evidence is not in yet, started between ``after`` and ``before``, was completed in
+        place without the server's copy: the server was down when it started (with it up, its post-hook would
+        have completed the copy, the newer row)."""
+        return any(after < c.first_epoch < before and _says(c) is False for c in self.waiting)
+
+    def latest_pending(self, after: float, before: float) -> bool | None:
+        """What the latest call started between ``after`` and ``before`` whose evidence is not in yet says of the
+        server, by its rows so far: up (it got the copy), down (completed in place without one); None if none
+        says."""
+        for c in reversed(self.waiting):
+            if after < c.first_epoch < before and (state := _says(c)) is not None:
+                return state
+        return None
+
     def _take(self, at: float, up: bool) -> None:
         if self.last is not None and at <= self.last:
             return  # out of order (clock repeat) or already taken by an earlier sync
@@ -183,3 +198,13 @@ class ServerTimeline:
                   if keep_after is None or t >= keep_after]
         return {"points": [[t, int(s)] for t, s in zip(self.times[start:], self.states[start:])], "last": self.last,
                 "gaps": gaps, "recent": recent}
+
+
+def _says(call) -> bool | None:
+    """What a call's rows so far say of the server at its start: its copy came (up), or it was completed in place
+    without one (down); None while neither (or when its rows say nothing of the server)."""
+    if call.no_evidence:
+        return None
+    if call.has_copy:
+        return True
+    return False if call.first_done else None

@@ -100,6 +100,13 @@ class Call:
         self.pre.append(row)
         self.has_copy = True
 
+    def drop_copy(self) -> tuple:
+        """Take back the row read as the server's copy (it was another call's completion row); return it."""
+        copy = self.pre.pop()
+        self.rows.remove(copy)
+        self.has_copy = False
+        return copy
+
     def unpost(self, row: tuple) -> None:
         """Take back a completion row that turned out to be another call's pre row."""
         self.rows = [r for r in self.rows if r is not row]

@@ -40,6 +40,7 @@ class Completions:
     copy_window_s: float
     window_missed: Callable[[str, str], bool] | None
     _repeat: bool
+    _holds: list
 
     def _completion(self, group: _Group, row: tuple, now: float | None) -> Call | None:
         """A completed row that is no copy: the C after a D, a D, or a C of a held call with this text."""
@@ -70,10 +71,14 @@ class Completions:
             return None
         if updated is None:  # a C comes seconds after the post-hook, whose window may have matched more
             updated = self._newest_null(group, row, done_matched=True)
+        if updated is None:  # the row a crossed call's post-hook completed, its call closed with its own C
+            updated = next(((c, c.gained) for c in waiting if c.gained is not None), None)
         if updated is not None and not _completed(updated[1]) and not self._repeat:
             own = self._own_before(group, waiting, row)
             if own is not None:  # its post-hook ran before that NULL row was written
                 waiting, updated = [own[0]], own
+        if updated is not None and not _completed(updated[1]) and not self._repeat:
+            updated = self._move_claim(group, row, waiting) or updated
         if (updated is None or normalise_success(updated[1][SUCCESS]) not in (0, 1)) and not self._repeat:
             return None  # the post-hook would have updated a row that stayed NULL: no C of a held call
         if updated is not None and normalise_success(updated[1][SUCCESS]) not in (0, 1):
@@ -90,6 +95,9 @@ class Completions:
                 call.ambiguous = True
         if updated is not None and updated[0] is not owner:
             updated = self._own_update(group, owner, row) or updated
+        swapped = self._swap_copy(group, owner, updated, row, now) if updated is not None and not tentative else None
+        if swapped is not None:
+            return swapped
         owner.add_post(row, "C", now)
         owner.tentative_c = tentative
         if tentative and now is not None:
@@ -99,7 +107,15 @@ class Completions:
             group.taken.add(updated[1][ID])
             if updated[0] is not owner:
                 updated[0].lost.add(updated[1][ID])
+                _cross(group, owner, updated[0])
         return owner
+
+    def _move_claim(self, group: _Group, row: tuple, waiting: list[Call]) -> tuple[Call, tuple] | None:
+        raise NotImplementedError  # pragma: no cover - Rereads'
+
+    def _swap_copy(self, group: _Group, owner: Call, updated: tuple[Call, tuple], row: tuple,
+                   now: float | None) -> Call | None:
+        raise NotImplementedError  # pragma: no cover - Rereads'
 
     def _own_before(self, group: _Group, waiting: list[Call], c_row: tuple) -> tuple[Call, tuple] | None:
         """The one waiting call with the server's copy whose own completed pre row its post-hook can have updated
@@ -130,7 +146,9 @@ class Completions:
             return not self._refuted(call, now)
         if now is None or call.first_epoch is None or now - self.copy_window_s <= call.first_epoch:
             return call.has_copy
-        state = self.server.up_at(now - self.copy_window_s)
+        state = self.server.latest_pending(now - self.copy_window_s, now)
+        if state is None:  # no call started in the last copy window says
+            state = self.server.up_at(now - self.copy_window_s)
         if state is None:  # no recent evidence: a change seen since the call started still holds
             state = self.server.changed_since(call.first_epoch, now - self.copy_window_s)
         return call.has_copy if state is None else state
@@ -228,3 +246,15 @@ class Completions:
             return self.window_missed(pre_row[TS], row[TS])
         except (TypeError, ValueError):
             return False
+
+
+def _cross(group: _Group, owner: Call, loser: Call) -> None:
+    """``owner``'s C says its post-hook completed ``loser``'s row. When that leaves ``loser`` no completed row of its
+    own while ``owner`` has one no completion took, ``loser``'s post-hook completed that one: each row needed a
+    post-hook, and the two crossed (A1* A2* C1: either post-hook may have taken either row). Both ambiguous."""
+    if loser.gained is not None or any(_completed(r) and r[ID] not in loser.lost for r in loser.pre):
+        return
+    own = [r for r in owner.pre if _completed(r) and r[ID] not in owner.lost and r[ID] not in group.taken]
+    if len(own) == 1 and not any(c.gained is own[0] for c in group.calls):
+        loser.gained = own[0]
+        owner.ambiguous = loser.ambiguous = True

@@ -212,6 +212,7 @@ class CallMerger(Rereads):
                 self._twin = True
         if success is None:
             return self._reclaim(group, row, now) if copy_of is None else None
+        self._split_refuted(group, now)
         return (self._completion(group, row, now) or self._reclaim(group, row, now, quick=True)
                 or self._pass_on(group, row, now))
 
@@ -241,6 +242,12 @@ class CallMerger(Rereads):
             return True
         first_done = call.rows[0][SUCCESS] is not None and normalise_success(call.rows[0][SUCCESS]) != "invalid"
         state = self.server.up_at(call.first_epoch - self.copy_window_s)
+        if state and self.server.done_without_copy(call.first_epoch, now):
+            # A call started between them got no copy (yet): the server went down, and this row is another call,
+            # unless that call's copy comes late (parallel batches) or a later post-hook completed its row. A
+            # tentative copy: evidence decides.
+            self._tentative = True
+            return True
         if state and first_done and success is not None and not any(
                 other is not call and any(r[SUCCESS] is None for r in other.pre_rows()) for other in group.calls):
             # With the server up, a call's post-hook completes one of its two pre rows: both completed is a copy
@@ -292,8 +299,9 @@ class CallMerger(Rereads):
             return True
         if call.has_copy or not call.done_in_place():
             return age <= MAX_CALL_S  # not ended yet, or waiting for the server's completion row
-        # Completed in place with the server down: a completion row comes only if the server came back.
-        return call is group.calls[-1] and age <= HOLD_S
+        # Completed in place with the server down: a completion row comes only if the server came back (to the
+        # group's newest call, or one it ran together with).
+        return _newest_or_with_it(group, call) and age <= HOLD_S
 
     def _claimed_by_tentative_c(self, group: _Group, call: Call, now: float | None) -> bool:
         """Whether a row of ``call`` is the one a tentative C still undecided says its post-hook updated."""
@@ -306,7 +314,7 @@ class CallMerger(Rereads):
         if len(changing) == len(calls):
             return []
         for c in changing:  # a call that may still end holds its group: its post-hook may update their rows
-            if not (c is calls[-1] and c.done_in_place() and not c.has_copy) and (
+            if not (_newest_or_with_it(group, c) and c.done_in_place() and not c.has_copy) and (
                     now is None or c.first_epoch is None or now - c.first_epoch <= HOLD_S):
                 return []
         closed = hand_over(linked([part for c in calls if c not in changing for part in self._final(group, c, now)]))
@@ -376,3 +384,9 @@ class CallMerger(Rereads):
         keys = [] if now is None else [k for k, g in self._groups.items() if idle(g, now)]
         groups = [self._groups.pop(k) for k in keys]
         return [part for g in groups for c in g.calls for part in self._final(g, c, now)]
+
+
+def _newest_or_with_it(group: _Group, call: Call) -> bool:
+    """Whether ``call`` is its group's newest, or ran together with it."""
+    newest = group.calls[-1]
+    return call is newest or newest in call.together
