@@ -98,6 +98,12 @@ class Completions:
         swapped = self._swap_copy(group, owner, updated, row, now) if updated is not None and not tentative else None
         if swapped is not None:
             return swapped
+        return self._claim(group, owner, row, now, tentative, updated)
+
+    def _claim(self, group: _Group, owner: Call, row: tuple, now: float | None, tentative: bool,
+               updated: tuple[Call, tuple] | None) -> Call:
+        """``row`` is ``owner``'s C (``tentative``: the server may have been down); ``updated``: the call and the
+        NULL row its post-hook completed, if not ``owner``'s own, crossed with it."""
         owner.add_post(row, "C", now)
         owner.tentative_c = tentative
         if tentative and now is not None:
