@@ -25,7 +25,7 @@ COMMAND = "amiga-analytics"
 MODULE = "amiga_analytics"
 ENV = "AMIGA_ANALYTICS_LEAN"
 HIDDEN = ("pandas", "numpy")
-_TAKES_VALUE = {"-W", "-X", "-Q"}  # interpreter options whose value is the next argument
+_TAKES_VALUE = {"W", "X"}  # short interpreter options that take a value (the rest of the cluster or the next)
 
 
 def is_command_line(argv: list[str] | None = None) -> bool:
@@ -34,21 +34,35 @@ def is_command_line(argv: list[str] | None = None) -> bool:
     if os.environ.get(ENV) == "1":
         return True
     args = list(sys.orig_argv if argv is None else argv)[1:]
-    skip = False
-    for i, arg in enumerate(args):
-        if skip:
-            skip = False
-        elif arg == "-m":
-            return args[i + 1:i + 2] == [MODULE]
-        elif arg.startswith("-m"):
-            return arg[2:] == MODULE
-        elif arg in _TAKES_VALUE:
-            skip = True
-        elif arg == "-c" or arg == "-":
-            return False
-        elif not arg.startswith("-"):
-            return re.split(r"[\\/]", arg)[-1].split(".")[0].removesuffix("-script") == COMMAND
+    while args:
+        arg = args.pop(0)
+        if arg in ("-", "--") or not arg.startswith("-"):  # the script (or stdin)
+            name = "-" if arg == "--" and not args else (args.pop(0) if arg == "--" else arg)
+            return re.split(r"[\\/]", name)[-1].split(".")[0].removesuffix("-script") == COMMAND
+        if arg.startswith("--"):  # --check-hash-based-pycs MODE takes a value; other long options none
+            if arg == "--check-hash-based-pycs" and args:
+                args.pop(0)
+            continue
+        verdict = _short_options(arg[1:], args)
+        if verdict is not None:
+            return verdict
     return False
+
+
+def _short_options(cluster: str, args: list[str]) -> bool | None:
+    """One cluster of short interpreter options (``-Im mod``, ``-X importtime``): the verdict when it names what
+    runs (``-m``, ``-c``), else None (``args``' first item is taken when an option takes it as its value)."""
+    for i, letter in enumerate(cluster):
+        rest = cluster[i + 1:]
+        if letter == "m":
+            return (rest or (args.pop(0) if args else "")) == MODULE
+        if letter == "c":
+            return False
+        if letter in _TAKES_VALUE:
+            if not rest and args:
+                args.pop(0)
+            return None
+    return None
 
 
 def import_sqlite_utils() -> None:

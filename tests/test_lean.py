@@ -27,6 +27,13 @@ COMMAND = Path(sys.executable).with_name("amiga-analytics")  # the console scrip
     (["python", "-c", "import amiga_analytics"], False),
     (["python", "notebook_job.py", "amiga-analytics"], False),
     (["python"], False),
+    (["python", "-Im", "amiga_analytics", "sync"], True),
+    (["python", "-I", "-Ximporttime", "-m", "amiga_analytics"], True),
+    (["python", "--check-hash-based-pycs", "never", "-m", "amiga_analytics"], True),
+    (["python", "-Wignore", "/venv/bin/amiga-analytics"], True),
+    (["python", "-Bc", "import amiga_analytics"], False),
+    (["python", "-u", "-", "amiga-analytics"], False),
+    (["python", "-X", "dev", "-m", "amiga_analytics.pipeline"], False),
 ])
 def test_the_command_line_is_told_from_its_arguments(argv, want, monkeypatch):
     monkeypatch.delenv("AMIGA_ANALYTICS_LEAN", raising=False)

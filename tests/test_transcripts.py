@@ -403,7 +403,8 @@ def test_a_state_saved_without_mtimes_still_reads_only_what_is_new(tmp_path, fou
     first = TranscriptSet()
     before = first.read(copy)
     saved = carry_to_json(first)
-    saved["files"], saved["file_index"] = _legacy_files(saved["files"])
+    saved["files"], saved["file_index"] = _legacy_files(saved.pop("file_states"))
+    del saved["unread_file_index"]
     older = carry_from_json(json.loads(json.dumps(saved)))
     assert all(s.mtime_ns is None for s in older.files.values())
     unchanged = older.read(copy)  # the fingerprint decides, and the mtimes are kept for the next read

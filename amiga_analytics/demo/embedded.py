@@ -67,7 +67,7 @@ def demo_analytics(directory: Path | None = None) -> Path:
     bot = demo_bot_database(directory)
     transcripts = demo_transcripts(directory)
     path = bot.with_name("demo-analytics.db")
-    if not path.exists() or not read_state(path).get(DIRS_KEY):
+    if not path.exists() or not read_state(path, [DIRS_KEY]).get(DIRS_KEY):
         sync(bot, path, source_tz=DEMO_TZ, transcripts=[transcripts])
     return path
 

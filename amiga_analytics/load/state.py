@@ -148,8 +148,7 @@ class RawJSON(str):
 
 
 class JSONParts(tuple):
-    """A large state value already encoded as JSON, in pieces of ASCII text (``json.dumps``' default) whose
-    concatenation is the JSON text. :func:`write_state` streams it into the database (a BLOB of that UTF-8 text,
+    """A large state value already encoded as JSON, in pieces of text whose concatenation is the JSON text. :func:`write_state` streams it into the database (a BLOB of that UTF-8 text,
     which every reader of ``sync_state`` decodes as it does the TEXT values): neither the whole text nor SQLite's
     copy of a bound value is ever in memory (28 MB each for the benchmark's transcripts)."""
 
@@ -167,12 +166,13 @@ def write_state(conn: sqlite3.Connection, state: dict[str, Any]) -> None:
 
 
 def _stream(conn: sqlite3.Connection, key: str, parts: JSONParts) -> None:
-    rowid = conn.execute(INSERT_ZEROS_SQL, {"key": key, "size": sum(map(len, parts))}).lastrowid
+    size = sum(len(p) if p.isascii() else len(p.encode("utf-8")) for p in parts)  # json.dumps' is ASCII
+    rowid = conn.execute(INSERT_ZEROS_SQL, {"key": key, "size": size}).lastrowid
     assert rowid is not None
     with conn.blobopen("sync_state", "value", rowid) as blob:
         for part in parts:
             for start in range(0, len(part), PART_CHUNK):
-                blob.write(part[start:start + PART_CHUNK].encode("ascii"))
+                blob.write(part[start:start + PART_CHUNK].encode("utf-8"))
 
 
 def source_identity(snap: Snapshot) -> str:

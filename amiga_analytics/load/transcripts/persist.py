@@ -72,17 +72,19 @@ def _pair(key: tuple) -> list:
 
 
 def _carry_sections(found: TranscriptSet) -> dict[str, Callable[[], Any]]:
-    """The carried state's JSON, a section at a time. ``files``: ``"<root>::<rel>"`` → ``[size, offset,
-    fingerprint, mtime_ns, file index]``; ``file_index``: the indexes of files seen but never read (unreadable)."""
+    """The carried state's JSON, a section at a time. ``file_states``: ``"<root>::<rel>"`` → ``[size, offset,
+    fingerprint, mtime_ns, file index]``; ``unread_file_index``: the indexes of files seen but never read
+    (unreadable). (Not the names of the sections syncs before 2026-12 wrote, ``files`` and ``file_index``: an older
+    version of this package given a newer store finds no file state, and reads every file again.)"""
     index = found._file_index
     return {
-        "files": lambda: {k: [s.size, s.offset, s.fingerprint, s.mtime_ns, index.get(k)]
-                          for k, s in found.files.items()},
+        "file_states": lambda: {k: [s.size, s.offset, s.fingerprint, s.mtime_ns, index.get(k)]
+                                for k, s in found.files.items()},
         "agent_links": lambda: [[s, a, t] for (s, a), t in found.agent_links.items()],
         "session_cwd": lambda: dict(found.session_cwd),
         "task_prompts": lambda: [[s, d, ids] for (s, d), ids in found.task_prompts.items()],
         "agent_prompts": lambda: [[s, a, d] for (s, a), d in found.agent_prompts.items()],
-        "file_index": lambda: {k: i for k, i in index.items() if k not in found.files},
+        "unread_file_index": lambda: {k: i for k, i in index.items() if k not in found.files},
     }
 
 
@@ -128,21 +130,26 @@ def carry_from_json(data: dict[str, Any] | str | None) -> TranscriptSet:
 
 
 def _files_from_json(data: dict[str, Any]) -> tuple[dict[str, FileState], dict[str, int]]:
-    """The files' states and indexes, from the ``files`` and ``file_index`` sections as :func:`_carry_sections`
-    writes them or as syncs before 2026-12 did (``files``: ``[rel, size, offset, "<n>:<sha256>"]``, and every
-    file's index in ``file_index``)."""
+    """The files' states and indexes, from the sections :func:`_carry_sections` writes, or from those syncs
+    before 2026-12 wrote (``files``: ``[rel, size, offset, "<n>:<sha256>"]``, every file's index in
+    ``file_index``)."""
     files: dict[str, FileState] = {}
     index: dict[str, int] = {}
     for key, v in data.get("files", {}).items():
         if isinstance(v[0], str):
-            files[key] = FileState(v[1], v[2], legacy_fingerprint(v[3]), v[4] if len(v) > 4 else None)
-        else:
-            files[key] = FileState(v[0], v[1], v[2], v[3])
+            files[key] = FileState(v[1], v[2], legacy_fingerprint(v[3]))
+        else:  # written for a few days of development under the old name: the new entries
+            files[key] = FileState(*v[:4])
             if v[4] is not None:
                 index[key] = v[4]
+    for key, (size, offset, fingerprint, mtime_ns, i) in data.get("file_states", {}).items():
+        files[key] = FileState(size, offset, fingerprint, mtime_ns)
+        if i is not None:
+            index[key] = i
     same_key = {k: k for k in files}
-    for key, i in data.get("file_index", {}).items():
-        index[same_key.get(key, key)] = i
+    for section in ("unread_file_index", "file_index"):
+        for key, i in data.get(section, {}).items():
+            index[same_key.get(key, key)] = i
     return files, index
 
 

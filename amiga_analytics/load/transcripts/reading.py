@@ -133,7 +133,7 @@ def _read_open(handle, previous: FileState | None, stats: ReadStats
     start = _start(handle, size, previous)
     if start is None:
         stats.files_unchanged = 1
-        return [], previous if previous is None else replace(previous, mtime_ns=stat.st_mtime_ns), stats
+        return [], previous if previous is None else replace(previous, size=size, mtime_ns=stat.st_mtime_ns), stats
     stats.files_read = 1
     stats.files_reset = int(previous is not None and start == 0)
     handle.seek(start)
