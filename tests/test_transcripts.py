@@ -323,6 +323,13 @@ def _cut_copy(tmp_path: Path) -> tuple[Path, dict[Path, bytes]]:
     return copy, tails
 
 
+def _append(tails: dict[Path, bytes]) -> None:
+    """Write back the tails :func:`_cut_copy` removed."""
+    for path, tail in tails.items():
+        with path.open("ab") as fh:
+            fh.write(tail)
+
+
 def _snapshot(found: TranscriptSet) -> tuple:
     return (sorted(map(str, (tuple(r.values()) for r in request_rows(found)))),
             sorted(map(str, tool_use_rows(found))))
@@ -334,9 +341,7 @@ def test_appended_lines_read_incrementally_equal_a_full_read(tmp_path, found):
     first = incremental.read(copy)
     assert 0 < len(incremental.requests) < len(found.requests)
     assert first.truncated_lines > 0
-    for path, tail in tails.items():
-        with path.open("ab") as fh:
-            fh.write(tail)
+    _append(tails)
     second = incremental.read(copy)
     assert second.files_reset == 0 and second.files_read == len(tails)
     assert first.lines + second.lines == found.stats.lines
@@ -410,9 +415,7 @@ def test_a_state_saved_without_mtimes_still_reads_only_what_is_new(tmp_path, fou
     unchanged = older.read(copy)  # the fingerprint decides, and the mtimes are kept for the next read
     assert unchanged.lines == 0 and unchanged.files_reset == 0
     assert all(s.mtime_ns is not None for s in older.files.values())
-    for path, tail in tails.items():
-        with path.open("ab") as fh:
-            fh.write(tail)
+    _append(tails)
     after = older.read(copy)
     assert after.files_reset == 0 and after.files_read == len(tails)
     assert before.lines + after.lines == found.stats.lines

@@ -109,11 +109,7 @@ class Completions:
         if tentative and now is not None:
             self.server.note_unknown(now)
         if updated is not None:
-            owner.updated = updated[1]
-            group.taken.add(updated[1][ID])
-            if updated[0] is not owner:
-                updated[0].lost.add(updated[1][ID])
-                _cross(group, owner, updated[0])
+            _take_update(group, owner, updated)
         return owner
 
     def _move_claim(self, group: _Group, row: tuple, waiting: list[Call]) -> tuple[Call, tuple] | None:
@@ -252,6 +248,16 @@ class Completions:
             return self.window_missed(pre_row[TS], row[TS])
         except (TypeError, ValueError):
             return False
+
+
+def _take_update(group: _Group, owner: Call, updated: tuple[Call, tuple]) -> None:
+    """``owner``'s post-hook completed ``updated`` (the call whose NULL row it was, and that row): the row is taken,
+    and when it was another call's, that call lost it and the two crossed."""
+    owner.updated = updated[1]
+    group.taken.add(updated[1][ID])
+    if updated[0] is not owner:
+        updated[0].lost.add(updated[1][ID])
+        _cross(group, owner, updated[0])
 
 
 def _cross(group: _Group, owner: Call, loser: Call) -> None:

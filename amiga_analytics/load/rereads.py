@@ -8,7 +8,7 @@ import heapq
 
 from .calls import ID, PARAMS, SUCCESS, TS, Call, done, normalise_success
 from .calls import has_tokens as _has_tokens
-from .completion import C_AFTER_D_S, TOGETHER_S, Completions, _cross, _Group
+from .completion import C_AFTER_D_S, TOGETHER_S, Completions, _Group, _take_update
 from .rowclock import seconds_before as _seconds_before
 
 # A second row of the same text this soon is the server's copy whatever the server was believed to do (the
@@ -99,11 +99,7 @@ class Rereads(Completions):
             holder.lost.discard(claim[ID])
             if holder.gained is not None and any(p is holder.gained for p in older.pre):
                 holder.gained = None
-            older.updated = other[1]
-            group.taken.add(other[1][ID])
-            if other[0] is not older:
-                other[0].lost.add(other[1][ID])
-                _cross(group, older, other[0])
+            _take_update(group, older, other)
             return match
         return None
 
