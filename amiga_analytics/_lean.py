@@ -36,9 +36,10 @@ def is_command_line(argv: list[str] | None = None) -> bool:
     args = list(sys.orig_argv if argv is None else argv)[1:]
     while args:
         arg = args.pop(0)
-        if arg in ("-", "--") or not arg.startswith("-"):  # the script (or stdin)
-            name = "-" if arg == "--" and not args else (args.pop(0) if arg == "--" else arg)
-            return re.split(r"[\\/]", name)[-1].split(".")[0].removesuffix("-script") == COMMAND
+        if arg == "--":  # what follows is the script
+            arg = args.pop(0) if args else "-"
+        if arg == "-" or not arg.startswith("-"):  # the script (or stdin)
+            return re.split(r"[\\/]", arg)[-1].split(".")[0].removesuffix("-script") == COMMAND
         if arg.startswith("--"):  # --check-hash-based-pycs MODE takes a value; other long options none
             if arg == "--check-hash-based-pycs" and args:
                 args.pop(0)

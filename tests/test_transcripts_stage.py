@@ -148,9 +148,9 @@ def test_ties_go_to_the_own_line_then_the_first_read(tmp_path, monkeypatch):
 
 
 def test_the_carried_state_text_is_the_json_of_the_carried_state(memory):
-    from amiga_analytics.load.transcripts.persist import carry_from_json, carry_text, carry_to_json
+    from amiga_analytics.load.transcripts.persist import carry_from_json, carry_parts, carry_to_json
 
-    text = carry_text(memory)
+    text = "".join(carry_parts(memory))
     assert text == json.dumps(carry_to_json(memory))
     again = carry_from_json(json.loads(text))
     assert again.files == memory.files and again.task_prompts == memory.task_prompts

@@ -361,14 +361,15 @@ class Loader:
         # Secrets in append-only streams (events, messages) accumulate over incremental syncs.
         stream_secrets = self.carried("secrets_streams") + self.counts["secrets_streams"]
         self.state["secrets_streams"] = stream_secrets
-        values = quality.measure(self.conn, self.counts, stream_secrets=stream_secrets, book=self.book,
-                                 default_model=self.options.default_model, transcripts=self.transcripts)
+        unknown_models = quality.unknown_model_names(self.conn, book=self.book,
+                                                     default_model=self.options.default_model)
+        values = quality.measure(self.conn, self.counts, stream_secrets=stream_secrets, unknown_models=unknown_models,
+                                 transcripts=self.transcripts)
         settings = self.options.settings
         sync_id = record_sync(self.conn, mode=self.mode, bot_schema_version=self.snap.version, settings=settings,
                               bot_rows_read=self.counts["bot_rows_read"], calls_written=self.counts["calls_written"])
         quality.record(self.conn, sync_id, values)
-        self.state[UNKNOWN_MODELS_KEY] = quality.unknown_model_names(self.conn, book=self.book,
-                                                                     default_model=self.options.default_model)
+        self.state[UNKNOWN_MODELS_KEY] = unknown_models
         self.state.update({
             "settings": settings, "source_tz": settings["source_tz"], "report_tz": settings["report_tz"],
             "bot_db": self.options.bot_db, "price_files": self.options.price_files,

@@ -50,12 +50,12 @@ INSERT_QUALITY_SQL = """INSERT INTO data_quality (sync_id, check_name, value, de
     VALUES (:sync_id, :check_name, :value, :detail)"""
 
 
-def measure(conn: sqlite3.Connection, counts: Mapping[str, int], *, stream_secrets: int, book: PriceBook,
-            default_model: str | None, transcripts: bool = False) -> dict[str, int]:
+def measure(conn: sqlite3.Connection, counts: Mapping[str, int], *, stream_secrets: int, unknown_models: list[str],
+            transcripts: bool = False) -> dict[str, int]:
     """Every check of :data:`QUALITY_CHECKS` (and of :data:`TRANSCRIPT_CHECKS` when ``transcripts``), from the
     loaded tables and this sync's ``counts`` (``bot_rows_read``, ``invalid_values``); ``stream_secrets`` is what
-    all syncs so far masked in the append-only streams."""
-    values = _measure(conn, counts, stream_secrets=stream_secrets, book=book, default_model=default_model)
+    all syncs so far masked in the append-only streams, ``unknown_models`` :func:`unknown_model_names`."""
+    values = _measure(conn, counts, stream_secrets=stream_secrets, unknown_models=len(unknown_models))
     if transcripts:
         row = conn.execute(TRANSCRIPT_QUALITY_SQL).fetchone()
         values.update({name: int(v or 0) for name, v in zip(TRANSCRIPT_CHECKS, row)})
@@ -64,8 +64,8 @@ def measure(conn: sqlite3.Connection, counts: Mapping[str, int], *, stream_secre
     return values
 
 
-def _measure(conn: sqlite3.Connection, counts: Mapping[str, int], *, stream_secrets: int, book: PriceBook,
-             default_model: str | None) -> dict[str, int]:
+def _measure(conn: sqlite3.Connection, counts: Mapping[str, int], *, stream_secrets: int,
+             unknown_models: int) -> dict[str, int]:
     totals = [0] * 9
     for source in ("tool_daily", UNDATED_CALLS_SQL):
         for i, value in enumerate(conn.execute(QUALITY_FROM_ROLLUP_SQL.format(source=source)).fetchone()):
@@ -74,7 +74,6 @@ def _measure(conn: sqlite3.Connection, counts: Mapping[str, int], *, stream_secr
     bad_time = conn.execute(UNDATED_CALL_COUNT_SQL).fetchone()[0]
     unpriced_msgs = conn.execute(UNPRICED_MESSAGE_TOKENS_SQL).fetchone()[0]
     bad_task_times, task_secrets = conn.execute(TASK_QUALITY_SQL).fetchone()
-    unknown_models = len(unknown_model_names(conn, book=book, default_model=default_model))
     return {
         "bot_rows_read": counts["bot_rows_read"],
         "bot_rows_merged": source_rows - calls,

@@ -148,9 +148,10 @@ class RawJSON(str):
 
 
 class JSONParts(tuple):
-    """A large state value already encoded as JSON, in pieces of text whose concatenation is the JSON text. :func:`write_state` streams it into the database (a BLOB of that UTF-8 text,
-    which every reader of ``sync_state`` decodes as it does the TEXT values): neither the whole text nor SQLite's
-    copy of a bound value is ever in memory (28 MB each for the benchmark's transcripts)."""
+    """A large state value already encoded as JSON, in pieces of text whose concatenation is the JSON text.
+    :func:`write_state` streams it into the database (a BLOB of that UTF-8 text, which every reader of
+    ``sync_state`` decodes as it does the TEXT values): neither the whole text nor SQLite's copy of a bound value
+    is ever in memory (28 MB each for the benchmark's transcripts)."""
 
 
 PART_CHUNK = 1 << 20  # characters encoded and written at a time

@@ -104,11 +104,6 @@ def carry_parts(found: TranscriptSet) -> list[str]:
     return parts
 
 
-def carry_text(found: TranscriptSet) -> str:
-    """``json.dumps(carry_to_json(found))``."""
-    return "".join(carry_parts(found))
-
-
 def carry_from_json(data: dict[str, Any] | str | None) -> TranscriptSet:
     """A :class:`TranscriptSet` to continue reading from (an empty one without saved state), from the carried
     state or its JSON text. Each session id is kept once however many sections name it, and each file's key once
@@ -135,13 +130,8 @@ def _files_from_json(data: dict[str, Any]) -> tuple[dict[str, FileState], dict[s
     ``file_index``)."""
     files: dict[str, FileState] = {}
     index: dict[str, int] = {}
-    for key, v in data.get("files", {}).items():
-        if isinstance(v[0], str):
-            files[key] = FileState(v[1], v[2], legacy_fingerprint(v[3]))
-        else:  # written for a few days of development under the old name: the new entries
-            files[key] = FileState(*v[:4])
-            if v[4] is not None:
-                index[key] = v[4]
+    for key, (_rel, size, offset, fingerprint) in data.get("files", {}).items():
+        files[key] = FileState(size, offset, legacy_fingerprint(fingerprint))
     for key, (size, offset, fingerprint, mtime_ns, i) in data.get("file_states", {}).items():
         files[key] = FileState(size, offset, fingerprint, mtime_ns)
         if i is not None:
